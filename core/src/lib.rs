@@ -1,0 +1,14 @@
+//! fieldcore: the offline-first core of the field-service app.
+//!
+//! The phone app, the `fieldtech` CLI and the sync server all stand on this crate:
+//! - [`domain`] is the one rulebook (pure, no I/O): what a job is, which events may happen to it
+//!   and when, the SLA timers and the conduct checklist. The device runs it to guide the
+//!   technician; the server runs the same code to validate what arrives.
+//! - [`store`] is the device's durable SQLite store: every technician action is one transaction
+//!   that appends an event to the outbox and updates the job's local view.
+
+pub mod domain;
+pub mod store;
+
+#[cfg(feature = "fixtures")]
+pub mod fixtures;

@@ -1,0 +1,580 @@
+//! The device's durable store (SQLite, WAL, `synchronous = FULL`).
+//!
+//! The one promise: an action either returned `Ok` and is on disk, with its event in the outbox
+//! and its effect on the job's view, or it did not happen at all. Each action is one immediate
+//! transaction that reads the job's view, asks the rulebook, appends the event and writes the new
+//! view. Nothing is ever updated in place without its event.
+
+mod clock;
+mod error;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{ActionError, StoreError};
+pub use schema::{CURRENT_VERSION, V1 as SCHEMA_V1};
+
+use crate::domain::{
+    ActionKind, Actor, Event, EventBody, JobKind, JobStatus, JobView, Missing, Refusal, Rule,
+    Rulebook, Timer,
+};
+
+/// Where an event stands with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushState {
+    /// In the outbox, not yet answered by the server.
+    Pending,
+    Accepted,
+    /// The server had it already (a retried push): as good as accepted.
+    Duplicate,
+    /// The server refused it; it stays visible to the technician as a conflict.
+    Rejected,
+    /// It came from the server in the first place.
+    Remote,
+}
+
+impl PushState {
+    fn as_str(self) -> &'static str {
+        match self {
+            PushState::Pending => "pending",
+            PushState::Accepted => "accepted",
+            PushState::Duplicate => "duplicate",
+            PushState::Rejected => "rejected",
+            PushState::Remote => "remote",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "pending" => PushState::Pending,
+            "accepted" => PushState::Accepted,
+            "duplicate" => PushState::Duplicate,
+            "rejected" => PushState::Rejected,
+            "remote" => PushState::Remote,
+            other => return Err(StoreError::Corrupt(format!("unknown push state {other:?}"))),
+        })
+    }
+}
+
+/// One line of a job's timeline as the technician sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub event: Event,
+    pub push_state: PushState,
+    /// The server's reason, for a rejected event.
+    pub push_note: Option<String>,
+}
+
+/// A job as the list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub id: Uuid,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub customer_name: String,
+    pub address: String,
+    pub appointment_at: Option<DateTime<Utc>>,
+    /// The appointment's date in the organisation's local time.
+    pub appointment_day: Option<NaiveDate>,
+}
+
+/// One job with everything the job screen shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub view: JobView,
+    pub status: JobStatus,
+    pub next_actions: Vec<ActionKind>,
+    pub completion_missing: Vec<Missing>,
+    pub timers: Vec<Timer>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// Which of my jobs to list. Empty filters list everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub statuses: Vec<JobStatus>,
+    pub day: Option<NaiveDate>,
+}
+
+/// What applying a page of remote events did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoteApplied {
+    pub applied: usize,
+    /// Already here (our own events echoed back, or a page fetched twice).
+    pub already_known: usize,
+    /// For a job this device was never told about; kept out of the log.
+    pub orphaned: usize,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    rulebook: Rulebook,
+    clock: Arc<dyn Clock>,
+    device_id: Uuid,
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    // Fixed width, so text order is time order in SQL.
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("bad id {s:?}: {e}")))
+}
+
+impl Store {
+    /// Open (or create) the store at `path` with the system clock.
+    pub fn open(path: impl AsRef<Path>, rulebook: Rulebook) -> Result<Store, StoreError> {
+        Self::open_with_clock(path, rulebook, Arc::new(SystemClock))
+    }
+
+    pub fn open_with_clock(
+        path: impl AsRef<Path>,
+        rulebook: Rulebook,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut conn = Connection::open(&path)?;
+        schema::setup_pragmas(&conn)?;
+        schema::migrate(&mut conn, &rulebook.policy)?;
+        let device_id = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing: Option<String> = tx
+                .query_row("SELECT device_id FROM device", [], |r| r.get(0))
+                .optional()?;
+            let id = match existing {
+                Some(s) => parse_uuid(&s)?,
+                None => {
+                    let id = Uuid::now_v7();
+                    tx.execute(
+                        "INSERT INTO device (singleton, device_id) VALUES (1, ?1)",
+                        params![id.to_string()],
+                    )?;
+                    id
+                }
+            };
+            tx.commit()?;
+            id
+        };
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+            rulebook,
+            clock,
+            device_id,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn rulebook(&self) -> &Rulebook {
+        &self.rulebook
+    }
+
+    pub fn device_id(&self) -> Uuid {
+        self.device_id
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-written transaction behind (SQLite
+        // rolls it back), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn technician_id(&self) -> Result<Option<Uuid>, StoreError> {
+        let s: Option<String> =
+            self.lock()
+                .query_row("SELECT technician_id FROM device", [], |r| r.get(0))?;
+        s.as_deref().map(parse_uuid).transpose()
+    }
+
+    /// Bind this device to a technician (done at enrolment).
+    pub fn set_technician(&self, technician_id: Uuid) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE device SET technician_id = ?1",
+            params![technician_id.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Record one technician action: checked by the rulebook, then durably committed with its
+    /// effect on the job's view. Returns the event as stored (and as it will be pushed).
+    pub fn act(&self, job_id: Uuid, body: EventBody) -> Result<Event, ActionError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (technician, last_seq): (Option<String>, i64) =
+            tx.query_row("SELECT technician_id, last_seq FROM device", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let technician_id = match technician {
+            Some(s) => parse_uuid(&s)?,
+            None => return Err(ActionError::NotEnrolled),
+        };
+        let kind = body.kind();
+        let mut view =
+            load_view(&tx, job_id)?.ok_or_else(|| Refusal::new(Rule::UnknownJob, kind))?;
+        let event = Event {
+            id: Uuid::now_v7(),
+            job_id,
+            actor: Actor::Technician {
+                technician_id,
+                device_id: self.device_id,
+            },
+            recorded_at: self.clock.now(),
+            monotonic_ms: Some(self.clock.monotonic_ms()),
+            device_seq: Some(last_seq + 1),
+            corrected_at: None,
+            body,
+        };
+        self.rulebook.check(Some(&view), &event)?;
+        self.rulebook.apply(&mut view, &event);
+        insert_event(&tx, &event, PushState::Pending)?;
+        tx.execute("UPDATE device SET last_seq = ?1", params![last_seq + 1])?;
+        save_view(&tx, &view, &self.rulebook)?;
+        tx.commit()?;
+        Ok(event)
+    }
+
+    /// Apply events that came from the server (a pull page), in one transaction. Events already
+    /// here are skipped, so a page applied twice changes nothing.
+    pub fn apply_remote(&self, events: &[Event]) -> Result<RemoteApplied, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = self.apply_remote_in(&tx, events)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The body of [`Store::apply_remote`], for callers that commit more in the same transaction
+    /// (the sync client stores the page's cursor with it).
+    pub(crate) fn apply_remote_in(
+        &self,
+        tx: &Transaction<'_>,
+        events: &[Event],
+    ) -> Result<RemoteApplied, StoreError> {
+        let mut out = RemoteApplied::default();
+        for event in events {
+            let known: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)",
+                params![event.id.to_string()],
+                |r| r.get(0),
+            )?;
+            if known {
+                out.already_known += 1;
+                continue;
+            }
+            let view = match load_view(tx, event.job_id)? {
+                Some(mut v) => {
+                    self.rulebook.apply(&mut v, event);
+                    v
+                }
+                None => match JobView::created(event) {
+                    Some(v) => v,
+                    None => {
+                        out.orphaned += 1;
+                        continue;
+                    }
+                },
+            };
+            save_view(tx, &view, &self.rulebook)?;
+            insert_event(tx, event, PushState::Remote)?;
+            out.applied += 1;
+        }
+        Ok(out)
+    }
+
+    /// My jobs, by status and by day, in appointment order (unbooked last).
+    pub fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobSummary>, StoreError> {
+        let conn = self.lock();
+        let me: Option<String> =
+            conn.query_row("SELECT technician_id FROM device", [], |r| r.get(0))?;
+        let Some(me) = me else {
+            return Ok(Vec::new());
+        };
+        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        let statuses_json = serde_json::to_string(&statuses)?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT view, appointment_day FROM jobs
+             WHERE technician_id = ?1
+               AND (?2 = '[]' OR status IN (SELECT value FROM json_each(?2)))
+               AND (?3 IS NULL OR appointment_day = ?3)
+             ORDER BY appointment_at IS NULL, appointment_at, id",
+        )?;
+        let rows = stmt.query_map(
+            params![me, statuses_json, filter.day.map(|d| d.to_string())],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (json, day) = row?;
+            let view: JobView = serde_json::from_str(&json)?;
+            out.push(JobSummary {
+                id: view.id,
+                kind: view.order.kind,
+                status: view.status(),
+                customer_name: view.order.customer_name.clone(),
+                address: view.order.address.clone(),
+                appointment_at: view.appointment_at,
+                appointment_day: day.and_then(|d| d.parse().ok()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// One job with its timeline, next allowed actions and SLA timers as of now.
+    pub fn job(&self, job_id: Uuid) -> Result<Option<JobDetail>, StoreError> {
+        let technician = self.technician_id()?;
+        let conn = self.lock();
+        let Some(view) = load_view(&conn, job_id)? else {
+            return Ok(None);
+        };
+        let timeline = timeline(&conn, job_id)?;
+        drop(conn);
+        let next_actions = match technician {
+            Some(t) => self.rulebook.next_actions(&view, t),
+            None => Vec::new(),
+        };
+        Ok(Some(JobDetail {
+            status: view.status(),
+            completion_missing: self.rulebook.completion_missing(&view),
+            timers: self.rulebook.policy.timers(&view, self.clock.now()),
+            next_actions,
+            timeline,
+            view,
+        }))
+    }
+
+    /// A job's events in log order.
+    pub fn events_of(&self, job_id: Uuid) -> Result<Vec<Event>, StoreError> {
+        Ok(timeline(&self.lock(), job_id)?
+            .into_iter()
+            .map(|t| t.event)
+            .collect())
+    }
+
+    /// The job's stored view, exactly as persisted (no recomputation).
+    pub fn view(&self, job_id: Uuid) -> Result<Option<JobView>, StoreError> {
+        load_view(&self.lock(), job_id)
+    }
+
+    /// Every job id on this device.
+    pub fn job_ids(&self) -> Result<Vec<Uuid>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT id FROM jobs ORDER BY id")?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        ids.iter().map(|s| parse_uuid(s)).collect()
+    }
+
+    /// Events waiting to be pushed.
+    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.lock().query_row(
+            "SELECT count(*) FROM events WHERE push_state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// The oldest `limit` events waiting to be pushed, in device order.
+    pub fn pending_events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT body FROM events WHERE push_state = 'pending' ORDER BY device_seq LIMIT ?1",
+        )?;
+        let bodies: Vec<String> = stmt
+            .query_map(params![limit as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Record the server's answers for pushed events, in one transaction.
+    pub fn mark_pushed(
+        &self,
+        results: &[(Uuid, PushState, Option<String>)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE events SET push_state = ?2, push_note = ?3
+                 WHERE id = ?1 AND push_state = 'pending'",
+            )?;
+            for (id, state, note) in results {
+                stmt.execute(params![id.to_string(), state.as_str(), note])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Photos recorded on this device whose bytes have not reached the server yet.
+    pub fn photos_awaiting_upload(&self) -> Result<Vec<PendingPhoto>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, job_id, category, sha256, bytes FROM photos
+             WHERE upload_state != 'uploaded' ORDER BY captured_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, job, category, sha256, bytes) = row?;
+            out.push(PendingPhoto {
+                photo_id: parse_uuid(&id)?,
+                job_id: parse_uuid(&job)?,
+                category,
+                sha256,
+                bytes: bytes as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `PRAGMA integrity_check` and a foreign key check: for support, and for the crash tests.
+    pub fn check_integrity(&self) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if ok != "ok" {
+            return Err(StoreError::Corrupt(ok));
+        }
+        let fk_violations: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if fk_violations != 0 {
+            return Err(StoreError::Corrupt(format!(
+                "{fk_violations} foreign key violations"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A photo whose bytes are still to be uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPhoto {
+    pub photo_id: Uuid,
+    pub job_id: Uuid,
+    pub category: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+fn load_view(conn: &Connection, job_id: Uuid) -> Result<Option<JobView>, StoreError> {
+    let json: Option<String> = conn
+        .query_row(
+            "SELECT view FROM jobs WHERE id = ?1",
+            params![job_id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    json.map(|j| serde_json::from_str(&j).map_err(StoreError::from))
+        .transpose()
+}
+
+fn save_view(conn: &Connection, view: &JobView, rulebook: &Rulebook) -> Result<(), StoreError> {
+    let day = view
+        .appointment_at
+        .map(|t| rulebook.policy.calendar.local_date(t).to_string());
+    conn.prepare_cached(
+        "INSERT INTO jobs (id, kind, status, technician_id, appointment_at, appointment_day,
+                           view, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (id) DO UPDATE SET
+            kind = excluded.kind, status = excluded.status,
+            technician_id = excluded.technician_id, appointment_at = excluded.appointment_at,
+            appointment_day = excluded.appointment_day, view = excluded.view,
+            updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        view.id.to_string(),
+        view.order.kind.as_str(),
+        view.status().as_str(),
+        view.technician_id.map(|t| t.to_string()),
+        view.appointment_at.map(ts),
+        day,
+        serde_json::to_string(view)?,
+        ts(view.last_event_at),
+    ])?;
+    Ok(())
+}
+
+fn insert_event(conn: &Connection, event: &Event, state: PushState) -> Result<(), StoreError> {
+    let origin = if state == PushState::Remote {
+        "remote"
+    } else {
+        "local"
+    };
+    conn.prepare_cached(
+        "INSERT INTO events (id, job_id, origin, kind, device_seq, recorded_at, monotonic_ms,
+                             body, push_state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        event.id.to_string(),
+        event.job_id.to_string(),
+        origin,
+        event.body.kind().as_str(),
+        // Only this device's own sequence is unique here; remote events keep theirs in the body.
+        if origin == "local" {
+            event.device_seq
+        } else {
+            None
+        },
+        ts(event.recorded_at),
+        event.monotonic_ms,
+        serde_json::to_string(event)?,
+        state.as_str(),
+    ])?;
+    Ok(())
+}
+
+fn timeline(conn: &Connection, job_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT body, push_state, push_note FROM events WHERE job_id = ?1 ORDER BY position",
+    )?;
+    let rows = stmt.query_map(params![job_id.to_string()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (body, state, note) = row?;
+        out.push(TimelineEntry {
+            event: serde_json::from_str(&body)?,
+            push_state: PushState::parse(&state)?,
+            push_note: note,
+        });
+    }
+    Ok(out)
+}

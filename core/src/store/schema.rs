@@ -1,0 +1,157 @@
+//! The schema and its migrations, keyed on `PRAGMA user_version`.
+//!
+//! A phone upgrades the app over a database full of unsynced work, so each step runs inside one
+//! transaction with the version bump: a failed upgrade rolls back and leaves the data as it was.
+//! A database newer than this code is refused, never rewritten or deleted.
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use super::error::StoreError;
+use crate::domain::sla::Policy;
+
+/// Schema version this code writes.
+pub const CURRENT_VERSION: u32 = 2;
+
+/// Version 1: the first layout (device identity, jobs, the event log with its outbox, sync state).
+pub const V1: &str = r#"
+CREATE TABLE device (
+    singleton     INTEGER PRIMARY KEY CHECK (singleton = 1),
+    device_id     TEXT NOT NULL,
+    technician_id TEXT,
+    -- The last per-device sequence number handed out; bumped in the action's own transaction.
+    last_seq      INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE jobs (
+    id             TEXT PRIMARY KEY,
+    kind           TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    technician_id  TEXT,
+    appointment_at TEXT,
+    -- The job's view (JSON): a cache of the fold of its events, rewritten with every event.
+    view           TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+);
+
+CREATE TABLE events (
+    -- Log order on this device: the order the view was folded in.
+    position     INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    job_id       TEXT NOT NULL REFERENCES jobs(id),
+    origin       TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
+    kind         TEXT NOT NULL,
+    device_seq   INTEGER UNIQUE,
+    recorded_at  TEXT NOT NULL,
+    monotonic_ms INTEGER,
+    body         TEXT NOT NULL,
+    -- The outbox: local events stay 'pending' until the server answers for them.
+    push_state   TEXT NOT NULL
+                 CHECK (push_state IN ('pending', 'accepted', 'duplicate', 'rejected', 'remote')),
+    push_note    TEXT
+);
+CREATE INDEX events_by_job ON events(job_id, position);
+CREATE INDEX events_pending ON events(device_seq) WHERE push_state = 'pending';
+
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#;
+
+/// Version 2: photo records, and the local appointment day so "my jobs today" is an index seek.
+pub const V2: &str = r#"
+CREATE TABLE photos (
+    id               TEXT PRIMARY KEY,
+    job_id           TEXT NOT NULL REFERENCES jobs(id),
+    event_id         TEXT REFERENCES events(id),
+    category         TEXT NOT NULL,
+    sha256           TEXT NOT NULL,
+    captured_at      TEXT NOT NULL,
+    monotonic_ms     INTEGER,
+    lat              REAL,
+    lon              REAL,
+    accuracy_m       REAL,
+    width            INTEGER NOT NULL,
+    height           INTEGER NOT NULL,
+    bytes            INTEGER NOT NULL,
+    processing_state TEXT NOT NULL DEFAULT 'stored',
+    upload_state     TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (upload_state IN ('pending', 'uploading', 'uploaded')),
+    upload_url       TEXT,
+    uploaded_at      TEXT,
+    pruned_at        TEXT
+);
+CREATE INDEX photos_by_job ON photos(job_id);
+CREATE INDEX photos_to_upload ON photos(captured_at) WHERE upload_state != 'uploaded';
+
+ALTER TABLE jobs ADD COLUMN appointment_day TEXT;
+CREATE INDEX jobs_by_day ON jobs(technician_id, appointment_day);
+CREATE INDEX jobs_by_status ON jobs(technician_id, status);
+"#;
+
+/// Settings that cannot be changed inside a transaction, run on every open.
+pub fn setup_pragmas(conn: &Connection) -> Result<(), StoreError> {
+    // WAL: readers never block the writer, and a commit is one append + fsync of the log.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt(format!(
+            "could not switch to WAL (got {mode})"
+        )));
+    }
+    // FULL: a commit is on disk before the action returns (docs/adr/0001-durable-commits.md).
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Bring the database to [`CURRENT_VERSION`], one transaction per step.
+pub fn migrate(conn: &mut Connection, policy: &Policy) -> Result<(), StoreError> {
+    loop {
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == CURRENT_VERSION {
+            return Ok(());
+        }
+        if version > CURRENT_VERSION {
+            return Err(StoreError::NewerSchema {
+                found: version,
+                supported: CURRENT_VERSION,
+            });
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read again under the write lock: another process may have upgraded meanwhile.
+        let locked: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if locked != version {
+            continue;
+        }
+        match version {
+            0 => tx.execute_batch(V1)?,
+            1 => upgrade_to_2(&tx, policy)?,
+            _ => unreachable!("versions above are handled"),
+        }
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+}
+
+fn upgrade_to_2(tx: &Transaction<'_>, policy: &Policy) -> Result<(), StoreError> {
+    tx.execute_batch(V2)?;
+    // Backfill the day of every booked visit, in the organisation's local time.
+    let rows: Vec<(String, String)> = {
+        let mut stmt =
+            tx.prepare("SELECT id, appointment_at FROM jobs WHERE appointment_at IS NOT NULL")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (id, at) in rows {
+        let at: chrono::DateTime<chrono::Utc> = at
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("job {id}: appointment time {at:?}: {e}")))?;
+        let day = policy.calendar.local_date(at).to_string();
+        tx.execute(
+            "UPDATE jobs SET appointment_day = ?1 WHERE id = ?2",
+            params![day, id],
+        )?;
+    }
+    Ok(())
+}
