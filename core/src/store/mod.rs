@@ -457,6 +457,16 @@ impl Store {
         Ok(out)
     }
 
+    /// The durability settings in force on the store's connection (for support and tests).
+    pub fn settings(&self) -> Result<StoreSettings, StoreError> {
+        let conn = self.lock();
+        Ok(StoreSettings {
+            journal_mode: conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+            synchronous: conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+            foreign_keys: conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+        })
+    }
+
     /// `PRAGMA integrity_check` and a foreign key check: for support, and for the crash tests.
     pub fn check_integrity(&self) -> Result<(), StoreError> {
         let conn = self.lock();
@@ -475,6 +485,14 @@ impl Store {
         }
         Ok(())
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    pub journal_mode: String,
+    /// 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
+    pub synchronous: i64,
+    pub foreign_keys: bool,
 }
 
 /// A photo whose bytes are still to be uploaded.
