@@ -61,7 +61,7 @@ fn actions(rules: &Rulebook, view: &JobView, tech: Uuid, now: DateTime<Utc>, s: 
             .map(|i| {
                 Try::Tech(EventBody::ChecklistAnswered {
                     item_id: i.id.clone(),
-                    answer: s.b % 8 != 0,
+                    answer: !s.b.is_multiple_of(8),
                     note: String::new(),
                 })
             })
@@ -91,7 +91,7 @@ fn action(rules: &Rulebook, view: &JobView, tech: Uuid, now: DateTime<Utc>, s: S
                 .unwrap_or_else(Uuid::now_v7);
             Try::Desk(EventBody::ExceptionResolved {
                 exception_id: id,
-                decision: if s.b % 4 == 0 {
+                decision: if s.b.is_multiple_of(4) {
                     ExceptionDecision::Stop
                 } else {
                     ExceptionDecision::Proceed
@@ -107,7 +107,7 @@ fn action(rules: &Rulebook, view: &JobView, tech: Uuid, now: DateTime<Utc>, s: S
                 .unwrap_or_else(Uuid::now_v7);
             Try::Desk(EventBody::ExemptionDecided {
                 claim_id: id,
-                granted: s.b % 2 == 0,
+                granted: s.b.is_multiple_of(2),
                 note: String::new(),
             })
         }
@@ -116,7 +116,11 @@ fn action(rules: &Rulebook, view: &JobView, tech: Uuid, now: DateTime<Utc>, s: S
         }),
         15 if s.a < 24 => Try::Desk(EventBody::JobAssigned {
             // Away to someone else, or back to our technician.
-            technician_id: if s.b % 2 == 0 { Uuid::now_v7() } else { tech },
+            technician_id: if s.b.is_multiple_of(2) {
+                Uuid::now_v7()
+            } else {
+                tech
+            },
         }),
         16 => Try::Desk(EventBody::AppointmentBooked {
             at: now + Duration::hours(i64::from(s.b % 48)),
@@ -162,7 +166,7 @@ fn tech_action(
             note: String::new(),
         },
         // Three times in four, what the job still lacks (as a technician would do).
-        ActionKind::PhotoCaptured if s.b % 4 != 0 && view.checked_in_at.is_some() => {
+        ActionKind::PhotoCaptured if !s.b.is_multiple_of(4) && view.checked_in_at.is_some() => {
             let cat = if view.photo_count(PhotoCategory::Completion) < 2 {
                 PhotoCategory::Completion
             } else {
@@ -171,7 +175,7 @@ fn tech_action(
             photo(cat, u32::from(s.b))
         }
         ActionKind::ChecklistAnswered
-            if s.b % 4 != 0
+            if !s.b.is_multiple_of(4)
                 && rules
                     .checklist
                     .required()
@@ -184,7 +188,7 @@ fn tech_action(
                 .expect("checked above");
             EventBody::ChecklistAnswered {
                 item_id: item.id.clone(),
-                answer: s.a % 10 != 0,
+                answer: !s.a.is_multiple_of(10),
                 note: String::new(),
             }
         }
@@ -200,7 +204,7 @@ fn tech_action(
         }
         ActionKind::PickupRecorded => EventBody::PickupRecorded {
             pieces: [2, 2, 2, 1, 3][a % 5],
-            packaging: if s.b % 5 == 0 {
+            packaging: if s.b.is_multiple_of(5) {
                 Packaging::Damaged
             } else {
                 Packaging::Intact
@@ -227,7 +231,7 @@ fn tech_action(
             let items = &rules.checklist.items;
             EventBody::ChecklistAnswered {
                 item_id: items[a % items.len()].id.clone(),
-                answer: s.b % 6 != 0,
+                answer: !s.b.is_multiple_of(6),
                 note: String::new(),
             }
         }
@@ -236,7 +240,7 @@ fn tech_action(
         },
         ActionKind::SignatureCaptured => signature(),
         ActionKind::ConfirmationCodeEntered => EventBody::ConfirmationCodeEntered {
-            code: if s.b % 9 == 0 {
+            code: if s.b.is_multiple_of(9) {
                 "x".into()
             } else {
                 "834201".into()
