@@ -105,12 +105,18 @@ fn main() {
     }
     let (a, b, c) = (median(ours), median(refs), median(relaxed));
     println!("iterations {ITERATIONS} over {JOBS} jobs, WAL, synchronous=FULL");
-    println!("fieldcore_action_commit median_us {:.1}", a.as_secs_f64() * 1e6);
+    println!(
+        "fieldcore_action_commit median_us {:.1}",
+        a.as_secs_f64() * 1e6
+    );
     println!("bare_insert_full median_us {:.1}", b.as_secs_f64() * 1e6);
     println!("bare_insert_normal median_us {:.1}", c.as_secs_f64() * 1e6);
     println!(
         "ratio full_vs_normal {:.2}",
         b.as_secs_f64() / c.as_secs_f64()
     );
-    println!("ratio action_commit {:.2}", a.as_secs_f64() / b.as_secs_f64());
+    println!(
+        "ratio action_commit {:.2}",
+        a.as_secs_f64() / b.as_secs_f64()
+    );
 }

@@ -64,6 +64,7 @@ impl Desk {
             recorded_at: at,
             monotonic_ms: None,
             device_seq: None,
+            clock_offset_ms: None,
             corrected_at: None,
             body,
         }
@@ -101,6 +102,7 @@ pub fn tech_event(job_id: Uuid, technician_id: Uuid, at: DateTime<Utc>, body: Ev
         recorded_at: at,
         monotonic_ms: None,
         device_seq: None,
+        clock_offset_ms: None,
         corrected_at: None,
         body,
     }

@@ -8,6 +8,7 @@
 //!   that appends an event to the outbox and updates the job's local view.
 
 pub mod domain;
+pub mod protocol;
 pub mod store;
 
 #[cfg(feature = "fixtures")]

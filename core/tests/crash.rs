@@ -119,7 +119,10 @@ fn acknowledged_actions_survive_sigkill() {
             BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
-                .filter_map(|l| l.strip_prefix("ack ").and_then(|id| id.parse::<Uuid>().ok()))
+                .filter_map(|l| {
+                    l.strip_prefix("ack ")
+                        .and_then(|id| id.parse::<Uuid>().ok())
+                })
                 .collect::<Vec<_>>()
         });
         std::thread::sleep(Duration::from_millis(40 + rng.next(250)));
@@ -138,7 +141,10 @@ fn acknowledged_actions_survive_sigkill() {
         let log = store.events_of(job).expect("log");
         let ids: HashSet<Uuid> = log.iter().map(|e| e.id).collect();
         let lost: Vec<_> = acked.difference(&ids).collect();
-        assert!(lost.is_empty(), "round {round}: acknowledged but lost: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "round {round}: acknowledged but lost: {lost:?}"
+        );
         assert_eq!(
             store.rulebook().replay(&log),
             store.view(job).expect("view"),
@@ -154,12 +160,22 @@ fn acknowledged_actions_survive_sigkill() {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .expect("counters");
-        assert_eq!(last_seq, max_seq, "round {round}: sequence counter and log disagree");
-        assert_eq!(pending, max_seq, "round {round}: every local event is in the outbox, no gap");
+        assert_eq!(
+            last_seq, max_seq,
+            "round {round}: sequence counter and log disagree"
+        );
+        assert_eq!(
+            pending, max_seq,
+            "round {round}: every local event is in the outbox, no gap"
+        );
     }
     assert!(
         killed_mid_stream >= ROUNDS / 2,
         "the child was killed before writing anything in most rounds ({killed_mid_stream}/{ROUNDS}): the test proves nothing"
     );
-    assert!(acked.len() > 100, "too few actions to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > 100,
+        "too few actions to mean anything: {}",
+        acked.len()
+    );
 }

@@ -28,6 +28,10 @@ pub struct Event {
     /// Position in the device's own sequence (1, 2, 3...), so gaps in what arrives are visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_seq: Option<i64>,
+    /// Server clock minus device clock in ms, as the device last measured it when it recorded the
+    /// event: lets the server correct the time even when the monotonic anchor is lost (reboot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<i64>,
     /// The time the server believes, once it has estimated the device's clock offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrected_at: Option<DateTime<Utc>>,

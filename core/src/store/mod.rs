@@ -238,6 +238,7 @@ impl Store {
             recorded_at: self.clock.now(),
             monotonic_ms: Some(self.clock.monotonic_ms()),
             device_seq: Some(last_seq + 1),
+            clock_offset_ms: clock_offset_ms(&tx)?,
             corrected_at: None,
             body,
         };
@@ -503,6 +504,17 @@ pub struct PendingPhoto {
     pub category: String,
     pub sha256: String,
     pub bytes: u64,
+}
+
+/// The device's last estimate of the server's clock minus its own, kept by the sync client.
+pub(crate) const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
+
+fn clock_offset_ms(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    let v: Option<String> = conn
+        .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?
+        .query_row(params![CLOCK_OFFSET_KEY], |r| r.get(0))
+        .optional()?;
+    Ok(v.and_then(|s| s.parse().ok()))
 }
 
 fn load_view(conn: &Connection, job_id: Uuid) -> Result<Option<JobView>, StoreError> {

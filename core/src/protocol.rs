@@ -1,0 +1,252 @@
+//! The wire protocol between devices and the sync server (`/v1`, JSON), shared by both sides so
+//! they cannot drift. Errors travel as RFC 9457 `application/problem+json` ([`Problem`]).
+//!
+//! Clocks: every device request carries the device's wall time and monotonic reading in headers
+//! ([`HEADER_DEVICE_TIME`], [`HEADER_DEVICE_MONOTONIC`]) and every response the server's time, so
+//! each side can estimate the other's offset. The server anchors an event's time on its own
+//! clock through the monotonic delta (a phone's monotonic clock cannot be set by its user), and
+//! flags an event whose wall time disagrees with that delta.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{ChecklistTemplate, Event, Policy};
+
+pub const HEADER_DEVICE_TIME: &str = "fieldcore-device-time";
+pub const HEADER_DEVICE_MONOTONIC: &str = "fieldcore-device-monotonic";
+/// On every response: the server's clock, RFC 3339.
+pub const HEADER_SERVER_TIME: &str = "fieldcore-server-time";
+
+/// How far a device's wall clock may drift from its monotonic clock between an event and the
+/// push that carries it before the server flags the event's time as unreliable.
+pub const CLOCK_JUMP_TOLERANCE_SECS: i64 = 120;
+
+/// `POST /v1/devices/enroll`: trade a one-time enrolment code for a device token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub code: String,
+    pub device_id: Uuid,
+    /// Shown to dispatchers ("Li Wei's Pixel 7").
+    pub device_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// Bearer token for every later request. Shown once; the server keeps only its hash.
+    pub token: String,
+    pub technician_id: Uuid,
+    pub technician_name: String,
+    pub organisation_id: Uuid,
+    pub organisation_name: String,
+    pub policy: Policy,
+    pub checklist: ChecklistTemplate,
+    pub server_time: DateTime<Utc>,
+}
+
+/// `POST /v1/sync/push`: a batch of the device's events, oldest first. Safe to repeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub device_id: Uuid,
+    /// The device's wall clock and monotonic reading when it sent the batch.
+    pub sent_at: DateTime<Utc>,
+    pub sent_monotonic_ms: i64,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    Accepted,
+    /// The server had this event id already: the earlier push got through.
+    Duplicate,
+    /// The rulebook refused it; `rule` and `message` say why. The device keeps it as a conflict.
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResult {
+    pub event_id: Uuid,
+    pub status: PushStatus,
+    /// The refusing rule's code, for a rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Kept but flagged: a field event for a job the desk had cancelled, or a clock that jumped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<EventFlag>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventFlag {
+    /// Recorded on the device after (or without knowing that) the desk cancelled the job.
+    AfterCancellation,
+    /// The device's wall clock and monotonic clock disagree: its time was changed.
+    ClockJumped,
+    /// The device restarted between the event and its push, so its time could only be
+    /// corrected by the clock offset, not anchored through the monotonic clock.
+    DeviceRebooted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub server_time: DateTime<Utc>,
+    pub results: Vec<PushResult>,
+}
+
+/// `GET /v1/sync/pull?cursor=<cursor>&limit=<n>`: what changed for this technician.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Oldest first. A newly assigned job comes with its whole history.
+    pub events: Vec<Event>,
+    /// Pass back as `cursor` for the next page. Opaque to the device.
+    pub next_cursor: String,
+    pub has_more: bool,
+    pub server_time: DateTime<Utc>,
+}
+
+/// tus `Upload-Metadata` keys a photo upload carries (values base64 in the header, as tus says).
+pub mod upload_metadata {
+    pub const PHOTO_ID: &str = "photo_id";
+    pub const JOB_ID: &str = "job_id";
+    pub const SHA256: &str = "sha256";
+    pub const FILENAME: &str = "filename";
+    pub const CONTENT_TYPE: &str = "filetype";
+}
+
+/// RFC 9457 problem details, the body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// A URI reference naming the problem type, e.g. `/problems/rate-limited`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The rulebook's rule code, where a rule refused the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The server's reading of when an event happened, and what it noticed about the device clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorrectedTime {
+    pub at: DateTime<Utc>,
+    pub flags: Vec<EventFlag>,
+}
+
+/// Place an event on the server's clock.
+///
+/// The push says what the device's clocks read when it was sent (`sent_at`,
+/// `sent_monotonic_ms`) and the server knows when it arrived (`received_at`). Within one boot the
+/// monotonic clock is trustworthy, so the event happened `sent_monotonic_ms - event.monotonic_ms`
+/// before the push arrived, whatever the wall clock says (network latency, seconds at most, is
+/// ignored). If the wall clock's own account of that interval differs by more than
+/// [`CLOCK_JUMP_TOLERANCE_SECS`], the user changed the clock: the event is flagged. After a reboot
+/// the monotonic anchor is gone and the device's own offset estimate (or the push's) is used.
+pub fn correct_event_time(
+    event: &Event,
+    sent_at: DateTime<Utc>,
+    sent_monotonic_ms: i64,
+    received_at: DateTime<Utc>,
+) -> CorrectedTime {
+    let mut flags = Vec::new();
+    match event.monotonic_ms {
+        Some(mono) if mono <= sent_monotonic_ms => {
+            let elapsed = chrono::Duration::milliseconds(sent_monotonic_ms - mono);
+            let wall_elapsed = sent_at - event.recorded_at;
+            if (wall_elapsed - elapsed).num_seconds().abs() > CLOCK_JUMP_TOLERANCE_SECS {
+                flags.push(EventFlag::ClockJumped);
+            }
+            CorrectedTime {
+                at: received_at - elapsed,
+                flags,
+            }
+        }
+        other => {
+            if other.is_some() {
+                flags.push(EventFlag::DeviceRebooted);
+            }
+            let offset_ms = event
+                .clock_offset_ms
+                .unwrap_or_else(|| (received_at - sent_at).num_milliseconds());
+            CorrectedTime {
+                at: event.recorded_at + chrono::Duration::milliseconds(offset_ms),
+                flags,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Actor, EventBody};
+    use chrono::{Duration, TimeZone};
+
+    fn event(recorded_at: DateTime<Utc>, mono: Option<i64>, offset: Option<i64>) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            job_id: Uuid::now_v7(),
+            actor: Actor::Technician {
+                technician_id: Uuid::nil(),
+                device_id: Uuid::nil(),
+            },
+            recorded_at,
+            monotonic_ms: mono,
+            device_seq: Some(1),
+            clock_offset_ms: offset,
+            corrected_at: None,
+            body: EventBody::CheckedIn { location: None },
+        }
+    }
+
+    fn server_now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_device_clock_five_minutes_fast_is_corrected_without_a_flag() {
+        let fast = Duration::minutes(5);
+        let happened = server_now() - Duration::hours(2);
+        let e = event(happened + fast, Some(1_000), None);
+        let sent_mono = 1_000 + 2 * 3_600_000;
+        let c = correct_event_time(&e, server_now() + fast, sent_mono, server_now());
+        assert_eq!(c.at, happened);
+        assert!(c.flags.is_empty());
+    }
+
+    #[test]
+    fn a_clock_changed_between_event_and_push_is_flagged_and_still_corrected() {
+        let happened = server_now() - Duration::hours(2);
+        // Recorded with a correct clock; the user then set the phone a day back.
+        let e = event(happened, Some(1_000), None);
+        let sent_mono = 1_000 + 2 * 3_600_000;
+        let c = correct_event_time(
+            &e,
+            server_now() - Duration::days(1),
+            sent_mono,
+            server_now(),
+        );
+        assert_eq!(c.at, happened);
+        assert_eq!(c.flags, vec![EventFlag::ClockJumped]);
+    }
+
+    #[test]
+    fn after_a_reboot_the_devices_own_offset_estimate_is_used() {
+        let happened = server_now() - Duration::hours(2);
+        let e = event(
+            happened - Duration::minutes(3),
+            Some(9_999_999),
+            Some(180_000),
+        );
+        let c = correct_event_time(&e, server_now(), 5_000, server_now());
+        assert_eq!(c.at, happened);
+        assert_eq!(c.flags, vec![EventFlag::DeviceRebooted]);
+    }
+}
