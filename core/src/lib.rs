@@ -10,6 +10,8 @@
 pub mod domain;
 pub mod protocol;
 pub mod store;
+#[cfg(feature = "sync-client")]
+pub mod sync;
 
 #[cfg(feature = "fixtures")]
 pub mod fixtures;

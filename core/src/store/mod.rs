@@ -7,10 +7,11 @@
 
 mod clock;
 mod error;
+mod photos;
 mod schema;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 pub use clock::{Clock, SystemClock};
 pub use error::{ActionError, StoreError};
+pub use photos::PendingPhoto;
 pub use schema::{CURRENT_VERSION, V1 as SCHEMA_V1};
 
 use crate::domain::{
@@ -114,13 +116,50 @@ pub struct RemoteApplied {
     pub orphaned: usize,
 }
 
+/// How to open a store. `new` gives the defaults an app wants: photos beside the database, the
+/// default rulebook (replaced by the organisation's at enrolment), the system clock.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub path: PathBuf,
+    pub photo_dir: PathBuf,
+    pub rulebook: Rulebook,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl StoreOptions {
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref().to_path_buf();
+        let photo_dir = path
+            .parent()
+            .map(|d| d.join("photos"))
+            .unwrap_or_else(|| PathBuf::from("photos"));
+        StoreOptions {
+            path,
+            photo_dir,
+            rulebook: Rulebook::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
-    rulebook: Rulebook,
+    photo_dir: PathBuf,
+    /// The organisation's rules: the default until enrolment brings the organisation's own.
+    rulebook: RwLock<Rulebook>,
     clock: Arc<dyn Clock>,
     device_id: Uuid,
+}
+
+const RULEBOOK_KEY: &str = "rulebook";
+
+/// The policy and checklist as persisted (the organisation's, from enrolment).
+#[derive(Serialize, Deserialize)]
+struct SavedRulebook {
+    policy: crate::domain::Policy,
+    checklist: crate::domain::ChecklistTemplate,
 }
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
@@ -128,7 +167,7 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+pub(crate) fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("bad id {s:?}: {e}")))
 }
 
@@ -143,7 +182,19 @@ impl Store {
         rulebook: Rulebook,
         clock: Arc<dyn Clock>,
     ) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_path_buf();
+        let mut options = StoreOptions::new(path);
+        options.rulebook = rulebook;
+        options.clock = clock;
+        Self::open_with(options)
+    }
+
+    pub fn open_with(options: StoreOptions) -> Result<Store, StoreError> {
+        let StoreOptions {
+            path,
+            photo_dir,
+            rulebook,
+            clock,
+        } = options;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -169,21 +220,77 @@ impl Store {
             tx.commit()?;
             id
         };
+        let rulebook = match get_state(&conn, RULEBOOK_KEY)? {
+            Some(json) => {
+                let saved: SavedRulebook = serde_json::from_str(&json)?;
+                Rulebook::new(saved.policy, saved.checklist)
+            }
+            None => rulebook,
+        };
         Ok(Store {
             conn: Mutex::new(conn),
             path,
-            rulebook,
+            photo_dir,
+            rulebook: RwLock::new(rulebook),
             clock,
             device_id,
         })
+    }
+
+    pub fn photo_dir(&self) -> &Path {
+        &self.photo_dir
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Adopt the organisation's rules (at enrolment); they persist across restarts.
+    pub fn set_rulebook(&self, rulebook: Rulebook) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&SavedRulebook {
+            policy: rulebook.policy.clone(),
+            checklist: rulebook.checklist.clone(),
+        })?;
+        set_state(&self.lock(), RULEBOOK_KEY, Some(&json))?;
+        *self.rulebook.write().unwrap_or_else(|p| p.into_inner()) = rulebook;
+        Ok(())
+    }
+
+    /// A value the sync client keeps (token, cursor, clock offset).
+    pub fn sync_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        get_state(&self.lock(), key)
+    }
+
+    pub fn set_sync_value(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        set_state(&self.lock(), key, value)
+    }
+
+    /// Apply a pull page and remember its cursor, in one transaction: a crash leaves either both
+    /// or neither, so a page is never skipped and applying one twice is harmless.
+    pub fn apply_pull_page(
+        &self,
+        events: &[Event],
+        cursor_key: &str,
+        next_cursor: &str,
+    ) -> Result<RemoteApplied, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = self.apply_remote_in(&tx, events)?;
+        set_state(&tx, cursor_key, Some(next_cursor))?;
+        tx.commit()?;
+        Ok(out)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn rulebook(&self) -> &Rulebook {
-        &self.rulebook
+    /// The rules in force (a copy: they can change at enrolment).
+    pub fn rulebook(&self) -> Rulebook {
+        self.rulebook
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn device_id(&self) -> Uuid {
@@ -242,11 +349,13 @@ impl Store {
             corrected_at: None,
             body,
         };
-        self.rulebook.check(Some(&view), &event)?;
-        self.rulebook.apply(&mut view, &event);
+        let rulebook = self.rulebook.read().unwrap_or_else(|p| p.into_inner());
+        rulebook.check(Some(&view), &event)?;
+        rulebook.apply(&mut view, &event);
         insert_event(&tx, &event, PushState::Pending)?;
         tx.execute("UPDATE device SET last_seq = ?1", params![last_seq + 1])?;
-        save_view(&tx, &view, &self.rulebook)?;
+        save_view(&tx, &view, &rulebook)?;
+        drop(rulebook);
         tx.commit()?;
         Ok(event)
     }
@@ -269,6 +378,7 @@ impl Store {
         events: &[Event],
     ) -> Result<RemoteApplied, StoreError> {
         let mut out = RemoteApplied::default();
+        let rulebook = self.rulebook();
         for event in events {
             let known: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)",
@@ -281,7 +391,7 @@ impl Store {
             }
             let view = match load_view(tx, event.job_id)? {
                 Some(mut v) => {
-                    self.rulebook.apply(&mut v, event);
+                    rulebook.apply(&mut v, event);
                     v
                 }
                 None => match JobView::created(event) {
@@ -292,7 +402,7 @@ impl Store {
                     }
                 },
             };
-            save_view(tx, &view, &self.rulebook)?;
+            save_view(tx, &view, &rulebook)?;
             insert_event(tx, event, PushState::Remote)?;
             out.applied += 1;
         }
@@ -346,14 +456,15 @@ impl Store {
         };
         let timeline = timeline(&conn, job_id)?;
         drop(conn);
+        let rulebook = self.rulebook();
         let next_actions = match technician {
-            Some(t) => self.rulebook.next_actions(&view, t),
+            Some(t) => rulebook.next_actions(&view, t),
             None => Vec::new(),
         };
         Ok(Some(JobDetail {
             status: view.status(),
-            completion_missing: self.rulebook.completion_missing(&view),
-            timers: self.rulebook.policy.timers(&view, self.clock.now()),
+            completion_missing: rulebook.completion_missing(&view),
+            timers: rulebook.policy.timers(&view, self.clock.now()),
             next_actions,
             timeline,
             view,
@@ -428,36 +539,6 @@ impl Store {
         Ok(())
     }
 
-    /// Photos recorded on this device whose bytes have not reached the server yet.
-    pub fn photos_awaiting_upload(&self) -> Result<Vec<PendingPhoto>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, job_id, category, sha256, bytes FROM photos
-             WHERE upload_state != 'uploaded' ORDER BY captured_at, id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, job, category, sha256, bytes) = row?;
-            out.push(PendingPhoto {
-                photo_id: parse_uuid(&id)?,
-                job_id: parse_uuid(&job)?,
-                category,
-                sha256,
-                bytes: bytes as u64,
-            });
-        }
-        Ok(out)
-    }
-
     /// The durability settings in force on the store's connection (for support and tests).
     pub fn settings(&self) -> Result<StoreSettings, StoreError> {
         let conn = self.lock();
@@ -496,25 +577,33 @@ pub struct StoreSettings {
     pub foreign_keys: bool,
 }
 
-/// A photo whose bytes are still to be uploaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingPhoto {
-    pub photo_id: Uuid,
-    pub job_id: Uuid,
-    pub category: String,
-    pub sha256: String,
-    pub bytes: u64,
+fn get_state(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?)
+}
+
+fn set_state(conn: &Connection, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+    match value {
+        Some(v) => conn
+            .prepare_cached(
+                "INSERT INTO sync_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, v])?,
+        None => conn
+            .prepare_cached("DELETE FROM sync_state WHERE key = ?1")?
+            .execute(params![key])?,
+    };
+    Ok(())
 }
 
 /// The device's last estimate of the server's clock minus its own, kept by the sync client.
-pub(crate) const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
+pub const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
 
 fn clock_offset_ms(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    let v: Option<String> = conn
-        .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?
-        .query_row(params![CLOCK_OFFSET_KEY], |r| r.get(0))
-        .optional()?;
-    Ok(v.and_then(|s| s.parse().ok()))
+    Ok(get_state(conn, CLOCK_OFFSET_KEY)?.and_then(|s| s.parse().ok()))
 }
 
 fn load_view(conn: &Connection, job_id: Uuid) -> Result<Option<JobView>, StoreError> {

@@ -1,0 +1,69 @@
+//! What can go wrong while syncing, split by what the caller should do about it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::protocol::Problem;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No connection, a cut connection, a timeout: try again later.
+    #[error("could not reach the server: {0}")]
+    Network(String),
+    /// The device token was refused (revoked, or the device was never enrolled there).
+    #[error("the server no longer accepts this device; enrol it again")]
+    Unauthorized,
+    #[error("the server refused the request ({status}): {}", problem.detail.as_deref().unwrap_or(&problem.title))]
+    Server {
+        status: u16,
+        problem: Problem,
+        /// From `Retry-After`, on 429 and 503.
+        retry_after: Option<Duration>,
+    },
+    #[error("this device is not enrolled yet")]
+    NotEnrolled,
+    #[error("the enrolment code was not accepted: {0}")]
+    EnrolmentRefused(String),
+    #[error("the photo file {path} cannot be read: {source}")]
+    PhotoFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the server answered something this app does not understand: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Worth retrying after a pause: the same request may well succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Network(_) => true,
+            SyncError::Server { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for SyncError {
+    fn from(e: reqwest::Error) -> Self {
+        // Keep the whole chain: "error sending request" alone tells support nothing.
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            source = s.source();
+        }
+        SyncError::Network(msg)
+    }
+}

@@ -1,0 +1,347 @@
+//! The device's sync client: push the outbox, pull what changed, upload photos.
+//!
+//! Sync is a blocking call meant for a background thread (WorkManager, BGTaskScheduler, the
+//! CLI). It never holds the store's lock across the network: each step is a short transaction
+//! before or after a request, so the technician's actions are never blocked by a sync.
+//!
+//! Order matters: events first (the server must know a photo's record before it accepts the
+//! photo's bytes), then the pull (so the device sees the server's verdicts and the desk's
+//! news), then photos. Every step is safe to repeat: pushes are idempotent by event id, a pull
+//! page and its cursor commit together, uploads resume from the server's offset.
+
+mod backoff;
+mod error;
+mod http;
+mod upload;
+
+use std::thread::sleep;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use backoff::Backoff;
+pub use error::SyncError;
+
+use crate::domain::Rulebook;
+use crate::protocol::{
+    EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, PushStatus,
+};
+use crate::store::{CLOCK_OFFSET_KEY, PushState, Store};
+use http::Http;
+
+const TOKEN_KEY: &str = "device_token";
+const CURSOR_KEY: &str = "pull_cursor";
+const SERVER_KEY: &str = "server_url";
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub base_url: String,
+    /// Events per push request.
+    pub push_batch: usize,
+    /// Events per pull page.
+    pub pull_page: usize,
+    /// Bytes per tus PATCH: what a cut connection can cost at most.
+    pub chunk_size: usize,
+    pub backoff: Backoff,
+    pub request_timeout: Duration,
+}
+
+impl SyncConfig {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        SyncConfig {
+            base_url: base_url.into(),
+            push_batch: 200,
+            pull_page: 500,
+            chunk_size: 512 * 1024,
+            backoff: Backoff::default(),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one sync did, for the app's status line and for support.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub events_sent: u32,
+    pub accepted: u32,
+    pub duplicates: u32,
+    pub rejected: u32,
+    pub events_received: u32,
+    pub photos_uploaded: u32,
+    /// Photo bytes that reached the server for completed uploads.
+    pub bytes_uploaded: u64,
+    /// Photo bytes put on the wire, resent chunks included.
+    pub bytes_sent: u64,
+    pub retries: u32,
+    /// Photos that could not be uploaded this time, with why.
+    pub errors: Vec<String>,
+    /// Server clock minus device clock, as measured on this sync.
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// Where a running sync is, for a progress bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Pushing {
+        sent: u32,
+        pending: u64,
+    },
+    Pulling {
+        received: u32,
+    },
+    Uploading {
+        photo_id: Uuid,
+        sent: u64,
+        total: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncClient {
+    config: SyncConfig,
+    http: Http,
+}
+
+impl SyncClient {
+    pub fn new(config: SyncConfig) -> Result<SyncClient, SyncError> {
+        let http = Http::new(&config.base_url, config.request_timeout)?;
+        Ok(SyncClient { config, http })
+    }
+
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    /// Trade a one-time enrolment code for a device token, and adopt the organisation's rules.
+    pub fn enroll(
+        &self,
+        store: &Store,
+        code: &str,
+        device_name: &str,
+    ) -> Result<EnrollResponse, SyncError> {
+        let body = EnrollRequest {
+            code: code.trim().to_string(),
+            device_id: store.device_id(),
+            device_name: device_name.to_string(),
+        };
+        let request = self
+            .http
+            .client()
+            .post(self.http.url("/v1/devices/enroll"))
+            .json(&body);
+        let answer = match self.http.send(request, store.clock().as_ref(), None) {
+            Ok(a) => a,
+            Err(SyncError::Unauthorized) => {
+                return Err(SyncError::EnrolmentRefused(
+                    "unknown, used or expired code".into(),
+                ));
+            }
+            Err(SyncError::Server { problem, .. }) if problem.status < 500 => {
+                return Err(SyncError::EnrolmentRefused(
+                    problem.detail.unwrap_or(problem.title),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let enrolled: EnrollResponse = answer
+            .response
+            .json()
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        store.set_sync_value(TOKEN_KEY, Some(&enrolled.token))?;
+        store.set_sync_value(SERVER_KEY, Some(&self.config.base_url))?;
+        store.set_sync_value(CURSOR_KEY, None)?;
+        store.set_technician(enrolled.technician_id)?;
+        store.set_rulebook(Rulebook::new(
+            enrolled.policy.clone(),
+            enrolled.checklist.clone(),
+        ))?;
+        if let Some(offset) = answer.offset_ms {
+            store.set_sync_value(CLOCK_OFFSET_KEY, Some(&offset.to_string()))?;
+        }
+        Ok(enrolled)
+    }
+
+    /// One full sync: push, pull, upload. Transient failures are retried with backoff; what
+    /// still fails is returned (the caller schedules the next sync) or, for single photos,
+    /// listed in the report while the others go on.
+    pub fn sync(
+        &self,
+        store: &Store,
+        progress: &dyn Fn(Progress),
+    ) -> Result<SyncReport, SyncError> {
+        let token = store.sync_value(TOKEN_KEY)?.ok_or(SyncError::NotEnrolled)?;
+        let mut report = SyncReport::default();
+        self.push(store, &token, &mut report, progress)?;
+        self.pull(store, &token, &mut report, progress)?;
+        for photo in store.photos_awaiting_upload()? {
+            match self.upload_photo(store, &token, &photo, &mut report, progress) {
+                Ok(()) => {}
+                Err(e @ (SyncError::Unauthorized | SyncError::Store(_))) => return Err(e),
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => report.errors.push(format!("photo {}: {e}", photo.photo_id)),
+            }
+        }
+        Ok(report)
+    }
+
+    fn push(
+        &self,
+        store: &Store,
+        token: &str,
+        report: &mut SyncReport,
+        progress: &dyn Fn(Progress),
+    ) -> Result<(), SyncError> {
+        loop {
+            let batch = store.pending_events(self.config.push_batch)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let pending = store.outbox_len()?;
+            progress(Progress::Pushing {
+                sent: report.events_sent,
+                pending,
+            });
+            let response: PushResponse = self.retrying(report, |report| {
+                let clock = store.clock();
+                let body = PushRequest {
+                    device_id: store.device_id(),
+                    sent_at: clock.now(),
+                    sent_monotonic_ms: clock.monotonic_ms(),
+                    events: batch.clone(),
+                };
+                let request = self
+                    .http
+                    .client()
+                    .post(self.http.url("/v1/sync/push"))
+                    .json(&body);
+                let answer = self.http.send(request, clock.as_ref(), Some(token))?;
+                self.note_offset(store, answer.offset_ms, report)?;
+                answer
+                    .response
+                    .json()
+                    .map_err(|e| SyncError::Protocol(e.to_string()))
+            })?;
+            let mut results = Vec::with_capacity(response.results.len());
+            for r in &response.results {
+                let (state, note) = match r.status {
+                    PushStatus::Accepted => {
+                        report.accepted += 1;
+                        (PushState::Accepted, None)
+                    }
+                    PushStatus::Duplicate => {
+                        report.duplicates += 1;
+                        (PushState::Duplicate, None)
+                    }
+                    PushStatus::Rejected => {
+                        report.rejected += 1;
+                        let note = match (&r.rule, &r.message) {
+                            (Some(rule), Some(msg)) => format!("{rule}: {msg}"),
+                            (Some(rule), None) => rule.clone(),
+                            (None, Some(msg)) => msg.clone(),
+                            (None, None) => "rejected".into(),
+                        };
+                        (PushState::Rejected, Some(note))
+                    }
+                };
+                results.push((r.event_id, state, note));
+            }
+            // An answer that skips an event we sent would leave it pending forever and the
+            // loop spinning: refuse to go on rather than loop.
+            let answered = batch
+                .iter()
+                .filter(|e| results.iter().any(|(id, _, _)| *id == e.id))
+                .count();
+            store.mark_pushed(&results)?;
+            report.events_sent += batch.len() as u32;
+            if answered < batch.len() {
+                return Err(SyncError::Protocol(format!(
+                    "the server answered for {answered} of {} events",
+                    batch.len()
+                )));
+            }
+        }
+    }
+
+    fn pull(
+        &self,
+        store: &Store,
+        token: &str,
+        report: &mut SyncReport,
+        progress: &dyn Fn(Progress),
+    ) -> Result<(), SyncError> {
+        loop {
+            let cursor = store.sync_value(CURSOR_KEY)?.unwrap_or_default();
+            let page: PullResponse = self.retrying(report, |report| {
+                let request = self
+                    .http
+                    .client()
+                    .get(self.http.url("/v1/sync/pull"))
+                    .query(&[
+                        ("cursor", cursor.as_str()),
+                        ("limit", &self.config.pull_page.to_string()),
+                    ]);
+                let answer = self
+                    .http
+                    .send(request, store.clock().as_ref(), Some(token))?;
+                self.note_offset(store, answer.offset_ms, report)?;
+                answer
+                    .response
+                    .json()
+                    .map_err(|e| SyncError::Protocol(e.to_string()))
+            })?;
+            let applied = store.apply_pull_page(&page.events, CURSOR_KEY, &page.next_cursor)?;
+            report.events_received += applied.applied as u32;
+            progress(Progress::Pulling {
+                received: report.events_received,
+            });
+            if !page.has_more || page.events.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn note_offset(
+        &self,
+        store: &Store,
+        offset_ms: Option<i64>,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        if let Some(offset) = offset_ms {
+            report.clock_offset_ms = Some(offset);
+            store.set_sync_value(CLOCK_OFFSET_KEY, Some(&offset.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Run `f`, retrying transient failures with backoff (honouring `Retry-After`).
+    fn retrying<T>(
+        &self,
+        report: &mut SyncReport,
+        mut f: impl FnMut(&mut SyncReport) -> Result<T, SyncError>,
+    ) -> Result<T, SyncError> {
+        let mut attempt = 1;
+        loop {
+            match f(report) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && attempt < self.config.backoff.attempts => {
+                    report.retries += 1;
+                    sleep(
+                        e.retry_after()
+                            .unwrap_or(self.config.backoff.delay(attempt)),
+                    );
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Whether this device has a token (is enrolled), and with which server.
+pub fn enrolled_server(store: &Store) -> Result<Option<String>, SyncError> {
+    if store.sync_value(TOKEN_KEY)?.is_none() {
+        return Ok(None);
+    }
+    Ok(store.sync_value(SERVER_KEY)?)
+}

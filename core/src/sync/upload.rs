@@ -1,0 +1,211 @@
+//! Photo upload by tus 1.0: create once, then PATCH chunks from the server's offset.
+//!
+//! A cut connection costs at most the chunk in flight: the server keeps what arrived, the client
+//! asks it (`HEAD`) where to go on, and the upload URL is in the store so even an app restart
+//! resumes rather than restarts. Each chunk carries a SHA-1 `Upload-Checksum` (the checksum
+//! extension's mandatory algorithm), so a corrupted chunk is refused, not stored.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::thread::sleep;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha1::{Digest, Sha1};
+
+use super::error::SyncError;
+use super::{Progress, SyncClient, SyncReport};
+use crate::protocol::upload_metadata as meta;
+use crate::store::{PendingPhoto, Store};
+
+const TUS_VERSION: &str = "1.0.0";
+
+impl SyncClient {
+    /// Upload one photo's stored bytes, resuming where the server says it stands.
+    pub(crate) fn upload_photo(
+        &self,
+        store: &Store,
+        token: &str,
+        photo: &PendingPhoto,
+        report: &mut SyncReport,
+        progress: &dyn Fn(Progress),
+    ) -> Result<(), SyncError> {
+        let path = store.photo_file(&photo.sha256);
+        let io = |source| SyncError::PhotoFile {
+            path: path.clone(),
+            source,
+        };
+        let mut file = File::open(&path).map_err(io)?;
+        let length = file.metadata().map_err(io)?.len();
+
+        let mut url = photo.upload_url.clone();
+        let mut offset = 0;
+        if let Some(u) = &url {
+            match self.retrying(report, |_| self.tus_offset(store, token, u)) {
+                Ok(o) => offset = o,
+                // Expired or swept on the server: start a new upload.
+                Err(SyncError::Server { status, .. }) if status == 404 || status == 410 => {
+                    url = None;
+                    store.set_upload_url(photo.photo_id, None)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let url = match url {
+            Some(u) => u,
+            None => {
+                let u = self.retrying(report, |_| self.tus_create(store, token, photo, length))?;
+                store.set_upload_url(photo.photo_id, Some(&u))?;
+                u
+            }
+        };
+
+        let mut failures = 0;
+        let mut chunk = Vec::with_capacity(self.config.chunk_size);
+        while offset < length {
+            chunk.clear();
+            file.seek(SeekFrom::Start(offset)).map_err(io)?;
+            (&mut file)
+                .take(self.config.chunk_size as u64)
+                .read_to_end(&mut chunk)
+                .map_err(io)?;
+            if chunk.is_empty() {
+                return Err(SyncError::PhotoFile {
+                    path: path.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file shrank while uploading",
+                    ),
+                });
+            }
+            report.bytes_sent += chunk.len() as u64;
+            match self.tus_patch(store, token, &url, offset, &chunk) {
+                Ok(new_offset) => {
+                    failures = 0;
+                    offset = new_offset;
+                    progress(Progress::Uploading {
+                        photo_id: photo.photo_id,
+                        sent: offset,
+                        total: length,
+                    });
+                }
+                // 409: our idea of the offset is stale (an earlier cut PATCH got further
+                // than we knew). 460: the chunk arrived damaged. Both: ask, then go on.
+                Err(e)
+                    if e.is_transient()
+                        || matches!(
+                            e,
+                            SyncError::Server {
+                                status: 409 | 460,
+                                ..
+                            }
+                        ) =>
+                {
+                    failures += 1;
+                    report.retries += 1;
+                    if failures >= self.config.backoff.attempts {
+                        return Err(e);
+                    }
+                    sleep(
+                        e.retry_after()
+                            .unwrap_or(self.config.backoff.delay(failures)),
+                    );
+                    offset = self.retrying(report, |_| self.tus_offset(store, token, &url))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        store.mark_uploaded(photo.photo_id)?;
+        report.photos_uploaded += 1;
+        report.bytes_uploaded += length;
+        Ok(())
+    }
+
+    fn tus_create(
+        &self,
+        store: &Store,
+        token: &str,
+        photo: &PendingPhoto,
+        length: u64,
+    ) -> Result<String, SyncError> {
+        let metadata = [
+            (meta::PHOTO_ID, photo.photo_id.to_string()),
+            (meta::JOB_ID, photo.job_id.to_string()),
+            (meta::SHA256, photo.sha256.clone()),
+            (meta::FILENAME, format!("{}.jpg", photo.sha256)),
+            (meta::CONTENT_TYPE, "image/jpeg".to_string()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k} {}", B64.encode(v)))
+        .collect::<Vec<_>>()
+        .join(",");
+        let request = self
+            .http
+            .client()
+            .post(self.http.url("/v1/uploads"))
+            .header("Tus-Resumable", TUS_VERSION)
+            .header("Upload-Length", length.to_string())
+            .header("Upload-Metadata", metadata);
+        let answer = self
+            .http
+            .send(request, store.clock().as_ref(), Some(token))?;
+        answer
+            .response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(|l| self.http.url(l))
+            .ok_or_else(|| SyncError::Protocol("upload created without a Location".into()))
+    }
+
+    fn tus_offset(&self, store: &Store, token: &str, url: &str) -> Result<u64, SyncError> {
+        let request = self
+            .http
+            .client()
+            .head(url)
+            .header("Tus-Resumable", TUS_VERSION);
+        let answer = self
+            .http
+            .send(request, store.clock().as_ref(), Some(token))?;
+        upload_offset(&answer.response)
+    }
+
+    fn tus_patch(
+        &self,
+        store: &Store,
+        token: &str,
+        url: &str,
+        offset: u64,
+        chunk: &[u8],
+    ) -> Result<u64, SyncError> {
+        let checksum = format!("sha1 {}", B64.encode(Sha1::digest(chunk)));
+        let request = self
+            .http
+            .client()
+            .patch(url)
+            .header("Tus-Resumable", TUS_VERSION)
+            .header("Upload-Offset", offset.to_string())
+            .header("Upload-Checksum", checksum)
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(chunk.to_vec());
+        let answer = self
+            .http
+            .send(request, store.clock().as_ref(), Some(token))?;
+        let new_offset = upload_offset(&answer.response)?;
+        if new_offset <= offset {
+            return Err(SyncError::Protocol(format!(
+                "upload offset did not advance ({offset} -> {new_offset})"
+            )));
+        }
+        Ok(new_offset)
+    }
+}
+
+fn upload_offset(response: &reqwest::blocking::Response) -> Result<u64, SyncError> {
+    response
+        .headers()
+        .get("upload-offset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| SyncError::Protocol("no Upload-Offset in the answer".into()))
+}
