@@ -1,0 +1,454 @@
+//! `fieldtech`: a technician's device on the command line.
+//!
+//! Everything goes through `fieldcore` exactly as the phone app does (the same store, rules and
+//! sync client), so a support engineer can reproduce what a phone did, a demo needs no phone,
+//! and the end-to-end tests can kill a real device process in the middle of a sync.
+
+mod render;
+mod when;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use fieldcore::domain::{
+    CallOutcome, EventBody, ExceptionKind, ExemptionReason, GeoPoint, JobStatus, Lang, Packaging,
+    TimerKind,
+};
+use fieldcore::store::{ActionError, JobFilter, Store, StoreOptions};
+use fieldcore::sync::{Progress, SyncClient, SyncConfig, enrolled_server};
+use indicatif::{ProgressBar, ProgressStyle};
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fieldtech",
+    version,
+    about = "A technician's device on the command line"
+)]
+struct Cli {
+    /// The device's database (photos are kept beside it).
+    #[arg(
+        long,
+        env = "FIELDTECH_DB",
+        default_value = "device/device.db",
+        global = true
+    )]
+    db: PathBuf,
+    /// Language of messages: en or zh-CN.
+    #[arg(long, env = "FIELDTECH_LANG", default_value = "en", global = true)]
+    lang: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Enrol this device with a one-time code from the dispatcher.
+    Enroll {
+        #[arg(
+            long,
+            env = "FIELDTECH_SERVER",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        server: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long, default_value = "fieldtech")]
+        name: String,
+    },
+    /// My jobs, by status and day.
+    Jobs {
+        #[arg(long)]
+        status: Vec<String>,
+        /// A local date, YYYY-MM-DD.
+        #[arg(long)]
+        day: Option<chrono::NaiveDate>,
+    },
+    /// One job: status, what to do next, timers and timeline.
+    Show { job: String },
+    /// Accept the job.
+    Accept { job: String },
+    /// Log a call to the customer.
+    Call {
+        job: String,
+        #[arg(long, value_enum, default_value = "reached")]
+        outcome: Outcome,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// The goods reached the logistics point (delivery jobs).
+    GoodsArrived {
+        job: String,
+        /// When they arrived: RFC 3339, "now", or relative like "-30m".
+        #[arg(long, default_value = "now")]
+        at: String,
+    },
+    /// Record the pickup (take the pickup photos first).
+    Pickup {
+        job: String,
+        #[arg(long)]
+        pieces: u32,
+        #[arg(long)]
+        damaged: bool,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Book the visit with the customer.
+    Book {
+        job: String,
+        /// RFC 3339, or relative like "+2h".
+        #[arg(long)]
+        at: String,
+    },
+    /// Move the visit, with the customer's consent.
+    Reschedule {
+        job: String,
+        #[arg(long)]
+        at: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Check in on arrival.
+    Checkin {
+        job: String,
+        #[arg(long, requires = "lon")]
+        lat: Option<f64>,
+        #[arg(long, requires = "lat")]
+        lon: Option<f64>,
+    },
+    /// Answer checklist items: `check JOB ITEM yes`, or `check JOB --all-yes`.
+    Check {
+        job: String,
+        item: Option<String>,
+        answer: Option<YesNo>,
+        #[arg(long, conflicts_with_all = ["item", "answer"])]
+        all_yes: bool,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Raise an exception for the desk.
+    Exception {
+        job: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        note: String,
+    },
+    /// Mark the work as done.
+    Done {
+        job: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Enter the customer's confirmation code (only after the work is done).
+    Code { job: String, code: String },
+    /// Complete the job.
+    Complete {
+        job: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Claim an exemption from a timer.
+    Claim {
+        job: String,
+        #[arg(long)]
+        timer: String,
+        #[arg(long, value_enum)]
+        reason: Reason,
+        #[arg(long)]
+        note: String,
+    },
+    /// Leave the site.
+    Checkout { job: String },
+    /// Push, pull and upload now.
+    Sync {
+        /// Bytes per upload chunk.
+        #[arg(long, default_value_t = 512 * 1024)]
+        chunk_size: usize,
+    },
+    /// Outbox, photos waiting, enrolment.
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Outcome {
+    Reached,
+    NoAnswer,
+    Busy,
+    Unreachable,
+    WrongNumber,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum YesNo {
+    Yes,
+    No,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Reason {
+    Weather,
+    Customer,
+    CodeUnavailable,
+    Other,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let lang = Lang::parse(&cli.lang).unwrap_or_default();
+    match run(cli, lang) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A refusal is the rulebook speaking to the technician: print it in their language.
+            match e.downcast_ref::<ActionError>() {
+                Some(ActionError::Refused(r)) => {
+                    eprintln!("refused ({}): {}", r.rule.code(), r.message(lang))
+                }
+                _ => eprintln!("error: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, lang: Lang) -> Result<()> {
+    let store = Store::open_with(StoreOptions::new(&cli.db))
+        .with_context(|| format!("opening the device store {}", cli.db.display()))?;
+    let out = render::Out {
+        json: cli.json,
+        lang,
+    };
+    let job = |s: &str| resolve_job(&store, s);
+    let body = match cli.command {
+        Command::Enroll { server, code, name } => {
+            let client = SyncClient::new(SyncConfig::new(server))?;
+            let enrolled = client.enroll(&store, &code, &name)?;
+            return out.enrolled(&enrolled);
+        }
+        Command::Jobs { status, day } => {
+            let statuses = status
+                .iter()
+                .map(|s| JobStatus::parse(s).ok_or_else(|| anyhow!("unknown status {s:?}")))
+                .collect::<Result<_>>()?;
+            let jobs = store.jobs(&JobFilter { statuses, day })?;
+            return out.jobs(&jobs);
+        }
+        Command::Show { job: j } => {
+            let id = job(&j)?;
+            let detail = store.job(id)?.ok_or_else(|| anyhow!("no job {id}"))?;
+            return out.job(&detail, &store.rulebook());
+        }
+        Command::Status => return out.status(&store, enrolled_server(&store)?),
+        Command::Sync { chunk_size } => return sync(&store, &out, chunk_size),
+        Command::Check {
+            job: j,
+            item,
+            answer,
+            all_yes,
+            note,
+        } => {
+            let id = job(&j)?;
+            if all_yes {
+                let view = store.view(id)?.ok_or_else(|| anyhow!("no job {id}"))?;
+                for item in store.rulebook().checklist.items {
+                    if !view.checklist.contains_key(&item.id) {
+                        store.act(
+                            id,
+                            EventBody::ChecklistAnswered {
+                                item_id: item.id.clone(),
+                                answer: true,
+                                note: note.clone(),
+                            },
+                        )?;
+                    }
+                }
+                return out.done("checklist answered");
+            }
+            let (Some(item), Some(answer)) = (item, answer) else {
+                bail!("name an item and yes/no, or pass --all-yes");
+            };
+            act(
+                &store,
+                &out,
+                id,
+                EventBody::ChecklistAnswered {
+                    item_id: item,
+                    answer: matches!(answer, YesNo::Yes),
+                    note,
+                },
+            )?;
+            return Ok(());
+        }
+        Command::Accept { job: j } => (job(&j)?, EventBody::JobAccepted),
+        Command::Call {
+            job: j,
+            outcome,
+            note,
+        } => (
+            job(&j)?,
+            EventBody::CustomerCallLogged {
+                outcome: match outcome {
+                    Outcome::Reached => CallOutcome::Reached,
+                    Outcome::NoAnswer => CallOutcome::NoAnswer,
+                    Outcome::Busy => CallOutcome::Busy,
+                    Outcome::Unreachable => CallOutcome::Unreachable,
+                    Outcome::WrongNumber => CallOutcome::WrongNumber,
+                },
+                note,
+            },
+        ),
+        Command::GoodsArrived { job: j, at } => (
+            job(&j)?,
+            EventBody::LogisticsArrived {
+                arrived_at: when::parse(&at, store.clock().now())?,
+                note: String::new(),
+            },
+        ),
+        Command::Pickup {
+            job: j,
+            pieces,
+            damaged,
+            note,
+        } => (
+            job(&j)?,
+            EventBody::PickupRecorded {
+                pieces,
+                packaging: if damaged {
+                    Packaging::Damaged
+                } else {
+                    Packaging::Intact
+                },
+                note,
+            },
+        ),
+        Command::Book { job: j, at } => (
+            job(&j)?,
+            EventBody::AppointmentBooked {
+                at: when::parse(&at, store.clock().now())?,
+                note: String::new(),
+            },
+        ),
+        Command::Reschedule { job: j, at, reason } => (
+            job(&j)?,
+            EventBody::AppointmentRescheduled {
+                at: when::parse(&at, store.clock().now())?,
+                reason,
+                customer_consented: true,
+            },
+        ),
+        Command::Checkin { job: j, lat, lon } => (
+            job(&j)?,
+            EventBody::CheckedIn {
+                location: lat.zip(lon).map(|(lat, lon)| GeoPoint {
+                    lat,
+                    lon,
+                    accuracy_m: None,
+                }),
+            },
+        ),
+        Command::Exception { job: j, kind, note } => {
+            let kind = ExceptionKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .ok_or_else(|| anyhow!("unknown exception kind {kind:?}"))?;
+            (
+                job(&j)?,
+                EventBody::ExceptionRaised {
+                    exception_id: Uuid::now_v7(),
+                    kind,
+                    note,
+                    photo_ids: vec![],
+                },
+            )
+        }
+        Command::Done { job: j, note } => (job(&j)?, EventBody::WorkMarkedDone { note }),
+        Command::Code { job: j, code } => (job(&j)?, EventBody::ConfirmationCodeEntered { code }),
+        Command::Complete { job: j, note } => (job(&j)?, EventBody::JobCompleted { note }),
+        Command::Claim {
+            job: j,
+            timer,
+            reason,
+            note,
+        } => {
+            let timer: TimerKind = serde_json::from_value(serde_json::Value::String(timer))
+                .context("unknown timer (e.g. completion, arrival_window)")?;
+            (
+                job(&j)?,
+                EventBody::ExemptionClaimed {
+                    claim_id: Uuid::now_v7(),
+                    timer,
+                    reason: match reason {
+                        Reason::Weather => ExemptionReason::Weather,
+                        Reason::Customer => ExemptionReason::Customer,
+                        Reason::CodeUnavailable => ExemptionReason::CodeUnavailable,
+                        Reason::Other => ExemptionReason::Other,
+                    },
+                    note,
+                },
+            )
+        }
+        Command::Checkout { job: j } => (job(&j)?, EventBody::CheckedOut),
+    };
+    act(&store, &out, body.0, body.1)
+}
+
+fn act(store: &Store, out: &render::Out, job: Uuid, body: EventBody) -> Result<()> {
+    let event = store.act(job, body)?;
+    out.recorded(&event)
+}
+
+/// A job by its full id or a unique prefix of it (ids are long to type on a command line).
+fn resolve_job(store: &Store, s: &str) -> Result<Uuid> {
+    if let Ok(id) = s.parse() {
+        return Ok(id);
+    }
+    let matches: Vec<Uuid> = store
+        .job_ids()?
+        .into_iter()
+        .filter(|id| id.to_string().starts_with(s))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => bail!("no job starts with {s:?}"),
+        _ => bail!("{s:?} matches {} jobs: type more of the id", matches.len()),
+    }
+}
+
+fn sync(store: &Store, out: &render::Out, chunk_size: usize) -> Result<()> {
+    let server = enrolled_server(store)?.ok_or_else(|| anyhow!("enrol this device first"))?;
+    let mut config = SyncConfig::new(server);
+    config.chunk_size = chunk_size;
+    let client = SyncClient::new(config)?;
+    let bar = if out.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = |p: Progress| match p {
+        Progress::Pushing { sent, pending } => {
+            bar.set_message(format!("pushing: {sent} sent, {pending} pending"))
+        }
+        Progress::Pulling { received } => bar.set_message(format!("pulling: {received} received")),
+        Progress::Uploading {
+            photo_id,
+            sent,
+            total,
+        } => {
+            bar.set_message(format!("photo {}", &photo_id.to_string()[..8]));
+            bar.set_length(total);
+            bar.set_position(sent);
+        }
+    };
+    let report = client.sync(store, &progress);
+    bar.finish_and_clear();
+    out.synced(&report?)
+}
