@@ -70,10 +70,8 @@ pub(crate) fn write_once(target: &Path, bytes: &[u8]) -> Result<bool, PhotoError
     };
     drop(temp);
     sync_dir(shard)?;
-    if created_shard {
-        if let Some(parent) = shard.parent() {
-            sync_dir(parent)?;
-        }
+    if created_shard && let Some(parent) = shard.parent() {
+        sync_dir(parent)?;
     }
     Ok(existed)
 }

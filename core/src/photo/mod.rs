@@ -129,10 +129,10 @@ pub fn prune(photo_dir: &Path, sha256: &str) -> Result<bool, PhotoError> {
     let full = stored_path(photo_dir, sha256);
     let removed_full = files::remove_if_exists(&full)?;
     let removed_thumb = files::remove_if_exists(&thumb_path(photo_dir, sha256))?;
-    if removed_full || removed_thumb {
-        if let Some(shard) = full.parent() {
-            files::sync_dir(shard)?;
-        }
+    if (removed_full || removed_thumb)
+        && let Some(shard) = full.parent()
+    {
+        files::sync_dir(shard)?;
     }
     Ok(removed_full || removed_thumb)
 }
