@@ -94,7 +94,13 @@ fn a_dot_or_a_tiny_scribble_is_too_small() {
     let dot = Signature {
         width: 400,
         height: 200,
-        strokes: vec![line((100.0, 100.0), (100.0, 100.0), 1)],
+        strokes: vec![Stroke {
+            points: vec![Point {
+                x: 100.0,
+                y: 100.0,
+                t_ms: 0,
+            }],
+        }],
     };
     let few = Signature {
         width: 400,
@@ -107,10 +113,11 @@ fn a_dot_or_a_tiny_scribble_is_too_small() {
         strokes: vec![line((100.0, 100.0), (115.0, 105.0), 30)],
     };
     for sig in [dot, few, tiny] {
-        assert!(matches!(
-            photo::store_signature(&sig, dir.path()),
-            Err(PhotoError::SignatureTooSmall)
-        ));
+        let refused = photo::store_signature(&sig, dir.path());
+        assert!(
+            matches!(refused, Err(PhotoError::SignatureTooSmall)),
+            "{refused:?}"
+        );
     }
     // A flat but wide one-stroke signature is fine.
     let flat = Signature {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
+use sha2::Digest;
 
 /// A non-uniform picture (gradients and seeded noise), so the encoder cannot cheat.
 pub fn textured(width: u32, height: u32, seed: u64) -> RgbImage {
@@ -142,9 +143,9 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// Every file under `dir` with its bytes: "nothing written, nothing touched" is equality of two
-/// of these.
-pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+/// Every file under `dir` with the SHA-256 of its bytes: "nothing written, nothing touched" is
+/// equality of two of these (and a failure prints readable paths and hashes, not bytes).
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -153,7 +154,8 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                out.insert(path.clone(), std::fs::read(&path).unwrap());
+                let digest = sha2::Sha256::digest(std::fs::read(&path).unwrap());
+                out.insert(path, format!("{digest:x}"));
             }
         }
     }
