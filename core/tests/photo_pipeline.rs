@@ -286,3 +286,18 @@ fn two_threads_at_once_both_succeed_with_intact_files() {
         assert!(files.keys().all(|p| !p.to_string_lossy().ends_with(".tmp")));
     }
 }
+
+/// Some phones append vendor data after the JPEG's end marker; that photo is whole and accepted.
+#[test]
+fn trailing_vendor_data_after_the_end_marker_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = jpeg(&textured(300, 200, 17), 85);
+    input.extend_from_slice(b"SEFHvendor-trailer-bytes");
+    let out = photo::process(
+        PhotoSource::Bytes(&input),
+        &PipelineConfig::default(),
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!((out.width, out.height), (300, 200));
+}

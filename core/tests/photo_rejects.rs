@@ -206,3 +206,23 @@ fn errors_read_as_plain_words() {
             .contains("/x.jpg")
     );
 }
+
+/// An EXIF thumbnail carries its own SOI..EOI: that EOI must not make a cut-off photo look whole.
+#[test]
+fn an_exif_thumbnails_end_marker_does_not_hide_truncation() {
+    let whole = jpeg(&textured(400, 300, 15), 90);
+    let embedded = jpeg(&textured(16, 16, 16), 80);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&embedded); // not a valid TIFF, but the bytes FF D9 are what matter
+    let mut with_thumb = whole[..2].to_vec();
+    with_thumb.extend_from_slice(&[0xFF, 0xE1]);
+    with_thumb.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    with_thumb.extend_from_slice(&app1);
+    with_thumb.extend_from_slice(&whole[2..]);
+    let cut = &with_thumb[..with_thumb.len() * 2 / 3];
+    assert!(cut.windows(2).any(|w| w == [0xFF, 0xD9]));
+    assert!(matches!(
+        reject(cut, &PipelineConfig::default()),
+        PhotoError::Corrupt(_)
+    ));
+}
