@@ -6,9 +6,14 @@
 //!   technician; the server runs the same code to validate what arrives.
 //! - [`store`] is the device's durable SQLite store: every technician action is one transaction
 //!   that appends an event to the outbox and updates the job's local view.
+//! - [`photo`] turns camera files and signatures into trustworthy evidence: bounded decode,
+//!   upright, metadata-free, content-addressed and written atomically.
 
 pub mod domain;
 pub mod protocol;
+/// Photos and signatures as evidence: untrusted input in, hashed atomic files out.
+#[cfg(feature = "photo")]
+pub mod photo;
 pub mod store;
 #[cfg(feature = "sync-client")]
 pub mod sync;

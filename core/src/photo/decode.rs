@@ -1,0 +1,137 @@
+//! Reading the input and turning it into RGB pixels, refusing anything dangerous or broken before
+//! the expensive (and allocating) part starts.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{Cursor, Read};
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, RgbImage};
+
+use super::PhotoSource;
+use super::error::PhotoError;
+use super::limits::{self, Format, PipelineConfig};
+
+/// Pixels as the camera stored them, plus the EXIF rotation still to apply. Orientation is applied
+/// after the downscale, where rotating costs a sixth of what it would at full size.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub rgb: RgbImage,
+    pub orientation: Orientation,
+}
+
+/// The input bytes, after the byte cap. For a path the cap is checked on the file's metadata first
+/// and the read is bounded too, so a file that grows while we read cannot exceed it.
+pub(crate) fn read_source<'a>(
+    source: PhotoSource<'a>,
+    config: &PipelineConfig,
+) -> Result<Cow<'a, [u8]>, PhotoError> {
+    match source {
+        PhotoSource::Bytes(bytes) => {
+            limits::check_size(bytes.len() as u64, config)?;
+            Ok(Cow::Borrowed(bytes))
+        }
+        PhotoSource::Path(path) => {
+            let file = File::open(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => PhotoError::NotFound(path.to_path_buf()),
+                _ => PhotoError::from(e),
+            })?;
+            let len = file.metadata()?.len();
+            limits::check_size(len, config)?;
+            let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            file.take(config.max_input_bytes + 1)
+                .read_to_end(&mut buf)?;
+            limits::check_size(buf.len() as u64, config)?;
+            Ok(Cow::Owned(buf))
+        }
+    }
+}
+
+/// Sniff, check the header's dimensions, then decode with limits set. Alpha is flattened on white
+/// because the stored format is JPEG and a transparent receipt scan must not turn black.
+pub(crate) fn decode(bytes: &[u8], config: &PipelineConfig) -> Result<Decoded, PhotoError> {
+    let format = limits::sniff(bytes)?;
+    let reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let mut decoder = reader.into_decoder().map_err(from_image)?;
+    let (width, height) = decoder.dimensions();
+    limits::check_pixels(width, height, config)?;
+    if format == Format::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(PhotoError::Corrupt(
+            "the JPEG data is cut off before its end".into(),
+        ));
+    }
+    decoder
+        .set_limits(limits::decoder_limits(config))
+        .map_err(from_image)?;
+    // A garbled EXIF block must not cost the technician the photo: fall back to "as stored".
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let image = DynamicImage::from_decoder(decoder).map_err(from_image)?;
+    Ok(Decoded {
+        rgb: flatten_on_white(image),
+        orientation,
+    })
+}
+
+fn flatten_on_white(image: DynamicImage) -> RgbImage {
+    if !image.color().has_alpha() {
+        return image.into_rgb8();
+    }
+    let rgba = image.into_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mut out = RgbImage::new(w, h);
+    for (dst, src) in out.pixels_mut().zip(rgba.pixels()) {
+        let a = u32::from(src.0[3]);
+        for c in 0..3 {
+            let v = (u32::from(src.0[c]) * a + 255 * (255 - a) + 127) / 255;
+            dst.0[c] = v as u8;
+        }
+    }
+    out
+}
+
+/// The JPEG decoder is lenient and paints a truncated file's missing rows grey, which would store a
+/// half photo as evidence. A complete JPEG has an EOI marker after its first scan; inside
+/// entropy-coded data 0xFF is always stuffed, so an FF D9 there can only be a real marker.
+/// Segments before the scan are skipped by length, so an EXIF thumbnail's EOI does not count.
+fn jpeg_is_complete(b: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    loop {
+        while i + 1 < b.len() && b[i] == 0xFF && b[i + 1] == 0xFF {
+            i += 1; // fill bytes
+        }
+        if i + 4 > b.len() || b[i] != 0xFF {
+            return false;
+        }
+        let marker = b[i + 1];
+        match marker {
+            0x01 | 0xD0..=0xD8 => {
+                i += 2;
+                continue;
+            }
+            0xD9 => return false,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
+        let next = i + 2 + len;
+        if marker == 0xDA {
+            return next <= b.len() && b[next..].windows(2).rev().any(|w| w == [0xFF, 0xD9]);
+        }
+        i = next;
+    }
+}
+
+fn from_image(e: ImageError) -> PhotoError {
+    match e {
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            PhotoError::Corrupt("the file ends too early".into())
+        }
+        ImageError::IoError(io) => PhotoError::from(io),
+        ImageError::Limits(l) => {
+            PhotoError::Corrupt(format!("the image exceeds a decoder limit: {l}"))
+        }
+        ImageError::Unsupported(u) => PhotoError::UnsupportedFormat {
+            detected: u.to_string(),
+        },
+        other => PhotoError::Corrupt(other.to_string()),
+    }
+}

@@ -1,0 +1,228 @@
+//! Bad input: each gets its own typed error, and nothing is written or touched.
+
+mod photo_support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fieldcore::photo::{self, PhotoError, PhotoSource, PipelineConfig};
+use photo_support::*;
+
+/// A photo dir that already holds one stored photo, so "nothing touched" means something.
+fn dir_with_one_photo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let input = jpeg(&textured(200, 150, 11), 85);
+    photo::process(
+        PhotoSource::Bytes(&input),
+        &PipelineConfig::default(),
+        dir.path(),
+    )
+    .unwrap();
+    dir
+}
+
+fn reject(bytes: &[u8], config: &PipelineConfig) -> PhotoError {
+    let dir = dir_with_one_photo();
+    let before = snapshot(dir.path());
+    let err = photo::process(PhotoSource::Bytes(bytes), config, dir.path()).unwrap_err();
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "the photo dir changed after {err:?}"
+    );
+    // The same through a path, when the input fits on disk.
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), bytes).unwrap();
+    let err2 = photo::process(PhotoSource::Path(input.path()), config, dir.path()).unwrap_err();
+    assert_eq!(std::mem::discriminant(&err), std::mem::discriminant(&err2));
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "the photo dir changed after {err2:?}"
+    );
+    assert!(!err.to_string().is_empty());
+    err
+}
+
+#[test]
+fn heic_is_refused_by_name() {
+    let mut heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+    heic.extend_from_slice(&[0x55; 500]);
+    match reject(&heic, &PipelineConfig::default()) {
+        PhotoError::UnsupportedFormat { detected } => {
+            assert!(detected.contains("HEIC"), "{detected}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tiff_is_refused_by_name() {
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend_from_slice(&[0; 200]);
+    match reject(&tiff, &PipelineConfig::default()) {
+        PhotoError::UnsupportedFormat { detected } => {
+            assert!(detected.contains("TIFF"), "{detected}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn random_bytes_are_refused() {
+    let mut s = 0x1234_5678_9abc_def1u64;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect();
+    assert!(matches!(
+        reject(&bytes, &PipelineConfig::default()),
+        PhotoError::UnsupportedFormat { .. }
+    ));
+}
+
+#[test]
+fn random_bytes_behind_a_jpeg_header_are_corrupt() {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bytes.extend((0..2000u32).map(|i| (i * 7919 % 251) as u8));
+    assert!(matches!(
+        reject(&bytes, &PipelineConfig::default()),
+        PhotoError::Corrupt(_)
+    ));
+}
+
+#[test]
+fn empty_input_is_refused() {
+    assert!(matches!(
+        reject(&[], &PipelineConfig::default()),
+        PhotoError::Empty
+    ));
+}
+
+#[test]
+fn truncated_jpeg_is_corrupt() {
+    let whole = jpeg(&textured(400, 300, 12), 90);
+    let half = &whole[..whole.len() / 2];
+    assert!(matches!(
+        reject(half, &PipelineConfig::default()),
+        PhotoError::Corrupt(_)
+    ));
+}
+
+#[test]
+fn truncated_png_is_corrupt() {
+    let whole = png_rgba(&rgba(300, 200, |x, y| [x as u8, y as u8, 7, 255]));
+    let half = &whole[..whole.len() / 2];
+    assert!(matches!(
+        reject(half, &PipelineConfig::default()),
+        PhotoError::Corrupt(_)
+    ));
+}
+
+#[test]
+fn a_30000_square_header_is_refused_fast_without_decoding() {
+    for bomb in [png_claiming(30_000, 30_000), jpeg_claiming(30_000, 30_000)] {
+        let start = Instant::now();
+        match reject(&bomb, &PipelineConfig::default()) {
+            PhotoError::TooManyPixels {
+                width,
+                height,
+                limit,
+            } => {
+                assert_eq!((width, height, limit), (30_000, 30_000, 50_000_000));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_missing_path_is_not_found() {
+    let dir = dir_with_one_photo();
+    let before = snapshot(dir.path());
+    let missing = dir.path().join("no-such-photo.jpg");
+    match photo::process(
+        PhotoSource::Path(&missing),
+        &PipelineConfig::default(),
+        dir.path(),
+    ) {
+        Err(PhotoError::NotFound(p)) => assert_eq!(p, missing),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn over_the_byte_cap_is_too_large() {
+    let input = jpeg(&textured(200, 150, 13), 90);
+    let config = PipelineConfig {
+        max_input_bytes: 1000,
+        ..PipelineConfig::default()
+    };
+    match reject(&input, &config) {
+        PhotoError::TooLarge { bytes, limit } => {
+            assert_eq!((bytes, limit), (input.len() as u64, 1000))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_photo_over_the_pixel_cap_is_refused() {
+    let input = jpeg(&textured(200, 150, 14), 90);
+    let config = PipelineConfig {
+        max_pixels: 200 * 150 - 1,
+        ..PipelineConfig::default()
+    };
+    assert!(matches!(
+        reject(&input, &config),
+        PhotoError::TooManyPixels {
+            width: 200,
+            height: 150,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn errors_read_as_plain_words() {
+    let e = PhotoError::UnsupportedFormat {
+        detected: "HEIC/HEIF (heic)".into(),
+    };
+    assert!(e.to_string().contains("JPEG or PNG"));
+    assert!(PhotoError::DiskFull.to_string().contains("storage is full"));
+    assert!(
+        PhotoError::NotFound(Path::new("/x.jpg").into())
+            .to_string()
+            .contains("/x.jpg")
+    );
+}
+
+/// An EXIF thumbnail carries its own SOI..EOI: that EOI must not make a cut-off photo look whole.
+#[test]
+fn an_exif_thumbnails_end_marker_does_not_hide_truncation() {
+    let whole = jpeg(&textured(400, 300, 15), 90);
+    let embedded = jpeg(&textured(16, 16, 16), 80);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&embedded); // not a valid TIFF, but the bytes FF D9 are what matter
+    let mut with_thumb = whole[..2].to_vec();
+    with_thumb.extend_from_slice(&[0xFF, 0xE1]);
+    with_thumb.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    with_thumb.extend_from_slice(&app1);
+    with_thumb.extend_from_slice(&whole[2..]);
+    let cut = &with_thumb[..with_thumb.len() * 2 / 3];
+    assert!(cut.windows(2).any(|w| w == [0xFF, 0xD9]));
+    assert!(matches!(
+        reject(cut, &PipelineConfig::default()),
+        PhotoError::Corrupt(_)
+    ));
+}
