@@ -119,6 +119,7 @@ pub fn photo(category: PhotoCategory, n: u32) -> EventBody {
             photo_id: Uuid::now_v7(),
             category,
             sha256: sha(n),
+            location: None,
         },
     }
 }

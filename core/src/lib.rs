@@ -10,10 +10,10 @@
 //!   upright, metadata-free, content-addressed and written atomically.
 
 pub mod domain;
-pub mod protocol;
 /// Photos and signatures as evidence: untrusted input in, hashed atomic files out.
 #[cfg(feature = "photo")]
 pub mod photo;
+pub mod protocol;
 pub mod store;
 #[cfg(feature = "sync-client")]
 pub mod sync;

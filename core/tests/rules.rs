@@ -371,6 +371,7 @@ fn completion_photos_need_a_check_in_and_photos_are_never_recorded_twice() {
             photo_id: Uuid::now_v7(),
             category: PhotoCategory::Completion,
             sha256: "not a hash".into(),
+            location: None,
         },
     };
     job.refused(bad, Rule::InvalidInput);

@@ -121,12 +121,15 @@ impl PhotoCategory {
 }
 
 /// What the job record keeps of a photo: enough to prove which bytes were meant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhotoRef {
     pub photo_id: Uuid,
     pub category: PhotoCategory,
     /// SHA-256 of the stored file, lower-case hex.
     pub sha256: String,
+    /// Where it was taken, when the phone knew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<GeoPoint>,
 }
 
 /// The customer's signature: the strokes are the evidence, the PNG is for people to look at.

@@ -29,6 +29,10 @@ pub enum ActionError {
     NotEnrolled,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The photo or signature could not be turned into evidence; nothing was recorded.
+    #[cfg(feature = "photo")]
+    #[error(transparent)]
+    Photo(#[from] crate::photo::PhotoError),
 }
 
 impl From<rusqlite::Error> for ActionError {

@@ -5,6 +5,8 @@
 //! transaction that reads the job's view, asks the rulebook, appends the event and writes the new
 //! view. Nothing is ever updated in place without its event.
 
+#[cfg(feature = "photo")]
+mod capture;
 mod clock;
 mod error;
 mod photos;
@@ -18,6 +20,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+#[cfg(feature = "photo")]
+pub use capture::{CapturedPhoto, CapturedSignature};
 pub use clock::{Clock, SystemClock};
 pub use error::{ActionError, StoreError};
 pub use photos::PendingPhoto;
@@ -73,6 +77,18 @@ pub struct TimelineEntry {
     pub push_state: PushState,
     /// The server's reason, for a rejected event.
     pub push_note: Option<String>,
+}
+
+/// One file to record beside its event.
+pub(crate) struct FileRow<'a> {
+    pub photo_id: Uuid,
+    pub category: crate::domain::PhotoCategory,
+    pub sha256: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub path: &'a std::path::Path,
+    pub location: Option<crate::domain::GeoPoint>,
 }
 
 /// A job as the list shows it.
@@ -322,9 +338,20 @@ impl Store {
     /// Record one technician action: checked by the rulebook, then durably committed with its
     /// effect on the job's view. Returns the event as stored (and as it will be pushed).
     pub fn act(&self, job_id: Uuid, body: EventBody) -> Result<Event, ActionError> {
+        let mut events = self.record(job_id, vec![(body, None)])?;
+        Ok(events.remove(0))
+    }
+
+    /// Record several events (and the files some of them point at) in one transaction: all of
+    /// them, checked in order against the evolving view, or none.
+    pub(crate) fn record(
+        &self,
+        job_id: Uuid,
+        items: Vec<(EventBody, Option<FileRow<'_>>)>,
+    ) -> Result<Vec<Event>, ActionError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (technician, last_seq): (Option<String>, i64) =
+        let (technician, mut last_seq): (Option<String>, i64) =
             tx.query_row("SELECT technician_id, last_seq FROM device", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
@@ -332,32 +359,73 @@ impl Store {
             Some(s) => parse_uuid(&s)?,
             None => return Err(ActionError::NotEnrolled),
         };
-        let kind = body.kind();
-        let mut view =
-            load_view(&tx, job_id)?.ok_or_else(|| Refusal::new(Rule::UnknownJob, kind))?;
-        let event = Event {
-            id: Uuid::now_v7(),
-            job_id,
-            actor: Actor::Technician {
-                technician_id,
-                device_id: self.device_id,
-            },
-            recorded_at: self.clock.now(),
-            monotonic_ms: Some(self.clock.monotonic_ms()),
-            device_seq: Some(last_seq + 1),
-            clock_offset_ms: clock_offset_ms(&tx)?,
-            corrected_at: None,
-            body,
-        };
-        let rulebook = self.rulebook.read().unwrap_or_else(|p| p.into_inner());
-        rulebook.check(Some(&view), &event)?;
-        rulebook.apply(&mut view, &event);
-        insert_event(&tx, &event, PushState::Pending)?;
-        tx.execute("UPDATE device SET last_seq = ?1", params![last_seq + 1])?;
-        save_view(&tx, &view, &rulebook)?;
-        drop(rulebook);
+        let offset = clock_offset_ms(&tx)?;
+        let rulebook = self.rulebook();
+        let mut view = None;
+        let mut out = Vec::new();
+        for (body, file) in items {
+            let kind = body.kind();
+            if view.is_none() {
+                view = Some(
+                    load_view(&tx, job_id)?.ok_or_else(|| Refusal::new(Rule::UnknownJob, kind))?,
+                );
+            }
+            let v = view.as_mut().expect("loaded above");
+            let event = Event {
+                id: Uuid::now_v7(),
+                job_id,
+                actor: Actor::Technician {
+                    technician_id,
+                    device_id: self.device_id,
+                },
+                recorded_at: self.clock.now(),
+                monotonic_ms: Some(self.clock.monotonic_ms()),
+                device_seq: Some(last_seq + 1),
+                clock_offset_ms: offset,
+                corrected_at: None,
+                body,
+            };
+            rulebook.check(Some(v), &event)?;
+            rulebook.apply(v, &event);
+            insert_event(&tx, &event, PushState::Pending)?;
+            last_seq += 1;
+            if let Some(f) = file {
+                let file_name = f
+                    .path
+                    .strip_prefix(&self.photo_dir)
+                    .unwrap_or(f.path)
+                    .to_string_lossy()
+                    .into_owned();
+                tx.execute(
+                    "INSERT INTO photos (id, job_id, event_id, category, sha256, captured_at,
+                        monotonic_ms, lat, lon, accuracy_m, width, height, bytes, file_name)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    params![
+                        f.photo_id.to_string(),
+                        job_id.to_string(),
+                        event.id.to_string(),
+                        f.category.as_str(),
+                        f.sha256,
+                        ts(event.recorded_at),
+                        event.monotonic_ms,
+                        f.location.map(|l| l.lat),
+                        f.location.map(|l| l.lon),
+                        f.location.and_then(|l| l.accuracy_m),
+                        f.width,
+                        f.height,
+                        f.bytes as i64,
+                        file_name,
+                    ],
+                )?;
+            }
+            out.push(event);
+        }
+        tx.execute("UPDATE device SET last_seq = ?1", params![last_seq])?;
+        if let Some(v) = &view {
+            save_view(&tx, v, &rulebook)?;
+        }
         tx.commit()?;
-        Ok(event)
+        Ok(out)
     }
 
     /// Apply events that came from the server (a pull page), in one transaction. Events already

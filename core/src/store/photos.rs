@@ -20,6 +20,8 @@ pub struct PendingPhoto {
     pub bytes: u64,
     /// Where the upload was created on the server, if it was.
     pub upload_url: Option<String>,
+    /// The stored file.
+    pub path: PathBuf,
 }
 
 impl Store {
@@ -27,7 +29,7 @@ impl Store {
     pub fn photos_awaiting_upload(&self) -> Result<Vec<PendingPhoto>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, job_id, category, sha256, bytes, upload_url FROM photos
+            "SELECT id, job_id, category, sha256, bytes, upload_url, file_name FROM photos
              WHERE upload_state != 'uploaded' ORDER BY captured_at, id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -38,11 +40,12 @@ impl Store {
                 r.get::<_, String>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, job, category, sha256, bytes, upload_url) = row?;
+            let (id, job, category, sha256, bytes, upload_url, file_name) = row?;
             out.push(PendingPhoto {
                 photo_id: parse_uuid(&id)?,
                 job_id: parse_uuid(&job)?,
@@ -50,15 +53,10 @@ impl Store {
                 sha256,
                 bytes: bytes as u64,
                 upload_url,
+                path: self.photo_dir.join(file_name),
             });
         }
         Ok(out)
-    }
-
-    /// The stored file of a photo, by its hash (content-addressed: `<dir>/<ab>/<sha256>.jpg`).
-    pub fn photo_file(&self, sha256: &str) -> PathBuf {
-        let prefix = sha256.get(..2).unwrap_or("xx");
-        self.photo_dir.join(prefix).join(format!("{sha256}.jpg"))
     }
 
     /// Remember (or forget, with `None`) where this photo's upload lives on the server.

@@ -74,6 +74,8 @@ CREATE TABLE photos (
     width            INTEGER NOT NULL,
     height           INTEGER NOT NULL,
     bytes            INTEGER NOT NULL,
+    -- The stored file, relative to the photo directory (content-addressed).
+    file_name        TEXT NOT NULL,
     processing_state TEXT NOT NULL DEFAULT 'stored',
     upload_state     TEXT NOT NULL DEFAULT 'pending'
                      CHECK (upload_state IN ('pending', 'uploading', 'uploaded')),

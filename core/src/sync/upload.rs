@@ -30,7 +30,7 @@ impl SyncClient {
         report: &mut SyncReport,
         progress: &dyn Fn(Progress),
     ) -> Result<(), SyncError> {
-        let path = store.photo_file(&photo.sha256);
+        let path = photo.path.clone();
         let io = |source| SyncError::PhotoFile {
             path: path.clone(),
             source,
@@ -128,12 +128,22 @@ impl SyncClient {
         photo: &PendingPhoto,
         length: u64,
     ) -> Result<String, SyncError> {
+        let file_name = photo
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("photo.jpg");
+        let content_type = if file_name.ends_with(".png") {
+            "image/png"
+        } else {
+            "image/jpeg"
+        };
         let metadata = [
             (meta::PHOTO_ID, photo.photo_id.to_string()),
             (meta::JOB_ID, photo.job_id.to_string()),
             (meta::SHA256, photo.sha256.clone()),
-            (meta::FILENAME, format!("{}.jpg", photo.sha256)),
-            (meta::CONTENT_TYPE, "image/jpeg".to_string()),
+            (meta::FILENAME, file_name.to_string()),
+            (meta::CONTENT_TYPE, content_type.to_string()),
         ]
         .iter()
         .map(|(k, v)| format!("{k} {}", B64.encode(v)))
