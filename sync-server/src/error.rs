@@ -13,9 +13,13 @@ use serde::de::DeserializeOwned;
 
 use crate::storage::StorageError;
 
+/// Boxed so `Result<T, ApiError>` stays small on the happy path.
 #[derive(Debug, thiserror::Error)]
-#[error("{status} {kind}: {title}")]
-pub struct ApiError {
+#[error("{} {}: {}", .0.status, .0.kind, .0.title)]
+pub struct ApiError(Box<ProblemParts>);
+
+#[derive(Debug)]
+pub struct ProblemParts {
     pub status: StatusCode,
     pub kind: String,
     pub title: String,
@@ -28,23 +32,23 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, kind: &str, title: &str) -> Self {
-        ApiError {
+        ApiError(Box::new(ProblemParts {
             status,
             kind: format!("/problems/{kind}"),
             title: title.to_string(),
             detail: None,
             rule: None,
             headers: Vec::new(),
-        }
+        }))
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.0.detail = Some(detail.into());
         self
     }
 
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.0.headers.push((name, value));
         self
     }
 
@@ -94,7 +98,7 @@ impl ApiError {
         };
         let mut e =
             Self::new(status, "rule-refused", "The rulebook refused this action").detail(message);
-        e.rule = Some(rule.to_string());
+        e.0.rule = Some(rule.to_string());
         e
     }
 
@@ -129,20 +133,21 @@ impl From<StorageError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let p = *self.0;
         let problem = Problem {
-            kind: self.kind,
-            title: self.title,
-            status: self.status.as_u16(),
-            detail: self.detail,
-            rule: self.rule,
+            kind: p.kind,
+            title: p.title,
+            status: p.status.as_u16(),
+            detail: p.detail,
+            rule: p.rule,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut res = (self.status, body).into_response();
+        let mut res = (p.status, body).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
-        for (name, value) in self.headers {
+        for (name, value) in p.headers {
             res.headers_mut().insert(name, value);
         }
         res

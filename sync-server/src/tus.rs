@@ -409,16 +409,14 @@ async fn append(
             rollback(file).await?;
             return Err(ApiError::bad_request("the chunk was cut; it was discarded"));
         }
-        BodyEnd::Complete if checksum.is_some() => {
-            if !checksum.take().is_some_and(Checksum::matches) {
-                rollback(file).await?;
-                let status = StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST);
-                return Err(ApiError::new(
-                    status,
-                    "checksum-mismatch",
-                    "Upload-Checksum does not match the chunk; it was discarded",
-                ));
-            }
+        BodyEnd::Complete if checksum.take().is_some_and(|c| !c.matches()) => {
+            rollback(file).await?;
+            let status = StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST);
+            return Err(ApiError::new(
+                status,
+                "checksum-mismatch",
+                "Upload-Checksum does not match the chunk; it was discarded",
+            ));
         }
         _ => {}
     }
