@@ -142,7 +142,13 @@ impl Fate {
     }
 }
 
-fn serve(client: TcpStream, upstream: SocketAddr, fate: Fate, plan: Faults, counters: Arc<Counters>) {
+fn serve(
+    client: TcpStream,
+    upstream: SocketAddr,
+    fate: Fate,
+    plan: Faults,
+    counters: Arc<Counters>,
+) {
     let Ok(server) = TcpStream::connect(upstream) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
