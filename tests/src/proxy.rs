@@ -1,9 +1,10 @@
 //! A fault-injecting TCP proxy on loopback, between a device and the server.
 //!
-//! Each accepted connection gets a fate drawn from a seeded generator: pass through, be reset
-//! after a random number of request bytes (an upload cut mid-chunk), stall before forwarding,
-//! or lose the response (the server acted, the device never heard). It counts what it did, so
-//! a test can prove the faults really happened.
+//! HTTP clients keep connections alive, so faults strike per read, not per connection: any
+//! chunk of request bytes may be the one where the connection is reset (cutting an upload at a
+//! random byte), any chunk of response bytes may be lost (the server acted, the device never
+//! heard), and any request may stall. The fault rates can change while connections are open.
+//! It counts what it did, so a test can prove the faults really happened.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -12,14 +13,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-/// How often each fault strikes, in percent of connections.
+/// How often each fault strikes, in percent of reads in that direction.
 #[derive(Debug, Clone, Copy)]
 pub struct Faults {
     pub reset_request_pct: u64,
     pub drop_response_pct: u64,
     pub stall_pct: u64,
     pub stall: Duration,
-    /// A reset request is cut after a random number of bytes below this.
+    /// Unused by per-read faults beyond bounding where in a read the cut falls.
     pub max_cut_bytes: u64,
 }
 
@@ -51,6 +52,7 @@ pub struct FaultProxy {
     stop: Arc<AtomicBool>,
 }
 
+#[derive(Debug, Clone)]
 struct Rng(u64);
 
 impl Rng {
@@ -78,10 +80,9 @@ impl FaultProxy {
                     Ok((client, _)) => {
                         client.set_nonblocking(false).ok();
                         c.connections.fetch_add(1, Ordering::Relaxed);
-                        let plan = *f.lock().expect("faults");
-                        let fate = Fate::draw(&plan, &mut rng);
-                        let counters = c.clone();
-                        thread::spawn(move || serve(client, upstream, fate, plan, counters));
+                        let conn_rng = Rng(rng.below(u64::MAX) | 1);
+                        let (f, c) = (f.clone(), c.clone());
+                        thread::spawn(move || serve(client, upstream, f, c, conn_rng));
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         thread::sleep(Duration::from_millis(2));
@@ -105,12 +106,6 @@ impl FaultProxy {
     pub fn set_faults(&self, faults: Faults) {
         *self.faults.lock().expect("faults") = faults;
     }
-
-    pub fn faults_seen(&self) -> u64 {
-        self.counters.requests_cut.load(Ordering::Relaxed)
-            + self.counters.responses_dropped.load(Ordering::Relaxed)
-            + self.counters.stalls.load(Ordering::Relaxed)
-    }
 }
 
 impl Drop for FaultProxy {
@@ -119,104 +114,90 @@ impl Drop for FaultProxy {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Fate {
-    Pass,
-    CutRequestAfter(u64),
-    DropResponse,
-    Stall,
-}
-
-impl Fate {
-    fn draw(f: &Faults, rng: &mut Rng) -> Fate {
-        let roll = rng.below(100);
-        if roll < f.reset_request_pct {
-            Fate::CutRequestAfter(1 + rng.below(f.max_cut_bytes))
-        } else if roll < f.reset_request_pct + f.drop_response_pct {
-            Fate::DropResponse
-        } else if roll < f.reset_request_pct + f.drop_response_pct + f.stall_pct {
-            Fate::Stall
-        } else {
-            Fate::Pass
-        }
-    }
-}
-
 fn serve(
     client: TcpStream,
     upstream: SocketAddr,
-    fate: Fate,
-    plan: Faults,
+    faults: Arc<Mutex<Faults>>,
     counters: Arc<Counters>,
+    mut rng: Rng,
 ) {
     let Ok(server) = TcpStream::connect(upstream) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
     };
-    if let Fate::Stall = fate {
-        counters.stalls.fetch_add(1, Ordering::Relaxed);
-        thread::sleep(plan.stall);
-    }
     let (c2, s2) = (
         client.try_clone().expect("clone"),
         server.try_clone().expect("clone"),
     );
-    let up_counters = counters.clone();
-    let up = thread::spawn(move || {
-        let limit = match fate {
-            Fate::CutRequestAfter(n) => Some(n),
-            _ => None,
-        };
-        pump(c2, s2, limit, &up_counters)
-    });
-    // Server to client: dropping the response means reading it and never passing it on.
-    let mut from = server;
-    let mut to = client;
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if let Fate::DropResponse = fate {
-                    counters.responses_dropped.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = to.shutdown(Shutdown::Both);
-    let _ = from.shutdown(Shutdown::Both);
+    let (up_faults, up_counters, mut up_rng) = (faults.clone(), counters.clone(), rng.clone());
+    up_rng.below(7);
+    let up = thread::spawn(move || requests(c2, s2, &up_faults, &up_counters, &mut up_rng));
+    responses(server, client, &faults, &counters, &mut rng);
     let _ = up.join();
 }
 
-/// Copy client bytes to the server; with a limit, forward that many and then cut both ends.
-fn pump(mut from: TcpStream, mut to: TcpStream, limit: Option<u64>, counters: &Counters) {
-    let mut sent = 0u64;
+fn close(a: &TcpStream, b: &TcpStream) {
+    let _ = a.shutdown(Shutdown::Both);
+    let _ = b.shutdown(Shutdown::Both);
+}
+
+/// Client to server: maybe stall, maybe forward part of a read and reset.
+fn requests(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    faults: &Mutex<Faults>,
+    counters: &Counters,
+    rng: &mut Rng,
+) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let allowed = match limit {
-            Some(l) => (l.saturating_sub(sent) as usize).min(n),
-            None => n,
-        };
-        if to.write_all(&buf[..allowed]).is_err() {
-            break;
+        let f = *faults.lock().expect("faults");
+        if rng.below(100) < f.stall_pct {
+            counters.stalls.fetch_add(1, Ordering::Relaxed);
+            thread::sleep(f.stall);
         }
-        sent += allowed as u64;
-        if limit.is_some_and(|l| sent >= l) {
+        if rng.below(100) < f.reset_request_pct {
+            let keep = rng.below(n as u64) as usize;
+            let _ = to.write_all(&buf[..keep]);
             counters.requests_cut.fetch_add(1, Ordering::Relaxed);
-            // Give the server a moment to read what arrived, then cut both ways.
+            // Let the server read what arrived before the reset.
             thread::sleep(Duration::from_millis(20));
-            let _ = to.shutdown(Shutdown::Both);
-            let _ = from.shutdown(Shutdown::Both);
+            close(&from, &to);
             return;
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
         }
     }
     let _ = to.shutdown(Shutdown::Write);
+}
+
+/// Server to client: maybe swallow the response and close.
+fn responses(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    faults: &Mutex<Faults>,
+    counters: &Counters,
+    rng: &mut Rng,
+) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let f = *faults.lock().expect("faults");
+        if rng.below(100) < f.drop_response_pct {
+            counters.responses_dropped.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    close(&from, &to);
 }
