@@ -308,6 +308,7 @@ async fn technicians_and_organisations_are_isolated() {
         photo_id: Uuid::now_v7(),
         category: PhotoCategory::Exception,
         sha256: "ab".repeat(32),
+        location: None,
     };
     let r = phone_a
         .push(&[

@@ -61,6 +61,7 @@ impl Setup {
             photo_id: Uuid::now_v7(),
             category: PhotoCategory::Exception,
             sha256,
+            location: None,
         };
         let r = self
             .phone

@@ -42,6 +42,7 @@ async fn tus_js_client_uploads_a_photo() {
         photo_id: Uuid::now_v7(),
         category: PhotoCategory::Exception,
         sha256: sha.clone(),
+        location: None,
     };
     let r = phone
         .push(&[
