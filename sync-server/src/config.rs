@@ -15,7 +15,14 @@ pub struct Config {
     /// Where to listen. Port 0 picks a free port (tests).
     pub bind: SocketAddr,
     /// Holds `fieldcore.sqlite`, `blobs/` (photos by SHA-256) and `uploads/` (partial tus files).
+    /// With PostgreSQL, every process must see the same directory (shared volume).
     pub data_dir: PathBuf,
+    /// `postgres://user:pass@host:port/db`: PostgreSQL instead of the SQLite file, so several
+    /// processes can serve one organisation. `None`: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Connections per process to PostgreSQL; the server's `max_connections` must cover all
+    /// processes.
+    pub database_pool_size: usize,
     /// How long an enrolment code stays usable unless the dispatcher says otherwise.
     pub enrolment_code_ttl_minutes: i64,
     pub session_ttl_hours: i64,
@@ -45,6 +52,8 @@ impl Default for Config {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_pool_size: 16,
             enrolment_code_ttl_minutes: 24 * 60,
             session_ttl_hours: 12,
             upload_expiry_hours: 24,
@@ -89,6 +98,9 @@ impl Config {
         }
         if let Ok(dir) = std::env::var("FIELDCORE_DATA_DIR") {
             config.data_dir = PathBuf::from(dir);
+        }
+        if let Ok(url) = std::env::var("FIELDCORE_DATABASE_URL") {
+            config.database_url = Some(url).filter(|u| !u.trim().is_empty());
         }
         Ok(config)
     }

@@ -30,6 +30,7 @@ pub use config::Config;
 
 use ratelimit::RateLimiter;
 use storage::Storage;
+use storage::postgres::PgStorage;
 use storage::sqlite::SqliteStorage;
 
 /// What every handler gets.
@@ -38,7 +39,6 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub config: Arc<Config>,
     pub limiter: Arc<RateLimiter>,
-    pub upload_locks: tus::UploadLocks,
 }
 
 impl AppState {
@@ -50,7 +50,6 @@ impl AppState {
             )),
             storage,
             config: Arc::new(config),
-            upload_locks: tus::UploadLocks::default(),
         }
     }
 }
@@ -65,6 +64,12 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
         tokio::fs::create_dir_all(&dir)
             .await
             .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if let Some(url) = &config.database_url {
+        let storage = PgStorage::open(url, config.database_pool_size)
+            .await
+            .context("opening the PostgreSQL database")?;
+        return Ok(Arc::new(storage));
     }
     let path = config.database_path();
     let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))

@@ -11,8 +11,8 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "sync-server", version, about = "The fieldcore sync server")]
 struct Cli {
-    /// TOML configuration file; environment (FIELDCORE_BIND, FIELDCORE_DATA_DIR) and flags
-    /// override it.
+    /// TOML configuration file; environment (FIELDCORE_BIND, FIELDCORE_DATA_DIR,
+    /// FIELDCORE_DATABASE_URL) and flags override it.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Address to listen on (default 127.0.0.1:8080).

@@ -7,9 +7,7 @@
 //! `PhotoCaptured` event; then it moves into `blobs/<aa>/<sha256>` (content-addressed, never
 //! overwritten) and the photo is linked to it.
 
-use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -65,26 +63,72 @@ async fn tus_resumable(mut res: Response) -> Response {
     res
 }
 
-/// Uploads held by a PATCH in this process: a second PATCH on the same upload waits its turn.
-#[derive(Debug, Default, Clone)]
-pub struct UploadLocks(Arc<Mutex<HashSet<Uuid>>>);
+/// How long a PATCH may hold an upload without renewing: frees an upload whose holder died.
+const LEASE: Duration = Duration::from_secs(300);
+/// A long PATCH renews its lease this often.
+const RENEW_EVERY: Duration = Duration::from_secs(60);
 
-struct LockGuard(UploadLocks, Uuid);
+/// The right to write one upload's bytes: one PATCH (or DELETE) at a time, held in the database
+/// so it binds every process sharing the upload directory.
+struct Lease {
+    state: AppState,
+    id: Uuid,
+    token: Uuid,
+    released: bool,
+}
 
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        self.0
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.1);
+impl Lease {
+    async fn take(state: &AppState, id: Uuid) -> ApiResult<Lease> {
+        let token = Uuid::now_v7();
+        let now = state.config.clock.now();
+        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        if !state.storage.lease_upload(id, token, now, until).await? {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "upload-busy",
+                "Another request is writing this upload; HEAD and retry",
+            ));
+        }
+        Ok(Lease {
+            state: state.clone(),
+            id,
+            token,
+            released: false,
+        })
+    }
+
+    /// `false` if the lease was lost (expired and taken by another request).
+    async fn renew(&self) -> ApiResult<bool> {
+        let now = self.state.config.clock.now();
+        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        Ok(self
+            .state
+            .storage
+            .lease_upload(self.id, self.token, now, until)
+            .await?)
+    }
+
+    async fn release(mut self) {
+        self.released = true;
+        if let Err(e) = self.state.storage.release_upload(self.id, self.token).await {
+            tracing::warn!(upload = %self.id, error = %e, "upload lease not released; it expires");
+        }
     }
 }
 
-impl UploadLocks {
-    fn try_lock(&self, id: Uuid) -> Option<LockGuard> {
-        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        held.insert(id).then(|| LockGuard(self.clone(), id))
+impl Drop for Lease {
+    /// A request dropped mid-way (client gone) gives the lease back in the background rather
+    /// than leave the upload blocked until expiry.
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let (storage, id, token) = (self.state.storage.clone(), self.id, self.token);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = storage.release_upload(id, token).await;
+            });
+        }
     }
 }
 
@@ -341,17 +385,28 @@ async fn append(
     let offset: u64 = header_str(&headers, "upload-offset")
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| ApiError::bad_request("Upload-Offset is required"))?;
-    let mut checksum = header_str(&headers, "upload-checksum")
+    let checksum = header_str(&headers, "upload-checksum")
         .map(Checksum::parse)
         .transpose()?;
-    let u = own_upload(&state, &who, id).await?;
-    let _guard = state.upload_locks.try_lock(id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "upload-busy",
-            "Another request is writing this upload; HEAD and retry",
-        )
-    })?;
+    own_upload(&state, &who, id).await?;
+    let lease = Lease::take(&state, id).await?;
+    let out = append_leased(&state, &who, id, offset, checksum, body, &lease).await;
+    lease.release().await;
+    out
+}
+
+/// The PATCH proper, with the upload's lease held.
+async fn append_leased(
+    state: &AppState,
+    who: &DeviceAuth,
+    id: Uuid,
+    offset: u64,
+    mut checksum: Option<Checksum>,
+    body: Body,
+    lease: &Lease,
+) -> ApiResult<Response> {
+    // Read again under the lease: the offset another process committed before we got it.
+    let u = own_upload(state, who, id).await?;
     if offset != u.offset {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -362,7 +417,7 @@ async fn append(
         .header(h("upload-offset"), value(u.offset)));
     }
     let room = (u.length - u.offset).min(state.config.max_patch_bytes);
-    let path = partial_path(&state, id);
+    let path = partial_path(state, id);
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .open(&path)
@@ -376,7 +431,14 @@ async fn append(
 
     let mut stream = body.into_data_stream();
     let mut written: u64 = 0;
+    let mut renewed = std::time::Instant::now();
     let end = loop {
+        if renewed.elapsed() >= RENEW_EVERY {
+            if !lease.renew().await? {
+                break BodyEnd::Cut;
+            }
+            renewed = std::time::Instant::now();
+        }
         match tokio::time::timeout(READ_STALL, stream.next()).await {
             Ok(None) => break BodyEnd::Complete,
             Ok(Some(Ok(chunk))) => {
@@ -439,7 +501,7 @@ async fn append(
         tracing::info!(upload = %id, kept = written, "upload cut; bytes kept for resumption");
     }
     if new_offset == u.length {
-        finish(&state, &u, &path).await?;
+        finish(state, &u, &path).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     let hs = res.headers_mut();
@@ -521,19 +583,20 @@ async fn terminate(
         .upload(who.0.technician_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("upload"))?;
-    let _guard = state.upload_locks.try_lock(id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "upload-busy",
-            "Another request is writing this upload",
-        )
-    })?;
-    match tokio::fs::remove_file(partial_path(&state, id)).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(ApiError::internal(e)),
+    let lease = Lease::take(&state, id).await?;
+    let removed = match tokio::fs::remove_file(partial_path(&state, id)).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ApiError::internal(e)),
+    };
+    if let Err(e) = removed {
+        lease.release().await;
+        return Err(e);
     }
-    state.storage.delete_upload(id).await?;
+    // The row goes, and the lease with it.
+    let deleted = state.storage.delete_upload(id).await;
+    lease.release().await;
+    deleted?;
     Ok(StatusCode::NO_CONTENT)
 }
 

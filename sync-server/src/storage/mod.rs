@@ -1,11 +1,13 @@
 //! Everything the server keeps, behind one trait.
 //!
 //! Handlers speak only to [`Storage`]: no SQL outside `storage/`. The embedded default is
-//! [`sqlite::SqliteStorage`]; a PostgreSQL implementation (the scale-out path in design.md) is a
-//! second `impl Storage` with the same semantics, so no handler changes. Each method is one
+//! [`sqlite::SqliteStorage`]; [`postgres::PgStorage`] (the scale-out path in design.md, chosen by
+//! `Config::database_url`) is a second `impl Storage` with the same semantics, so no handler
+//! changes. Each method is one
 //! transaction: what it promises (an event stored once, a code used once, an offset persisted)
 //! holds under concurrent requests and across processes sharing the database.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -20,6 +22,11 @@ use uuid::Uuid;
 pub enum StorageError {
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Pg(#[from] tokio_postgres::Error),
+    /// No connection from the pool (the database is down or every connection is busy).
+    #[error("postgres pool: {0}")]
+    Pool(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(
@@ -276,6 +283,19 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Move the offset from `from` to `to`; `false` if another request moved it first.
     async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool>;
     async fn delete_upload(&self, id: Uuid) -> Result<()>;
+    /// Take (or, with the same `token`, renew) the right to write the upload's bytes until
+    /// `until`. `false` while another request holds an unexpired lease. In the database rather
+    /// than in memory so it holds across processes; the expiry frees an upload whose holder
+    /// died mid-PATCH.
+    async fn lease_upload(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Give the lease back (a no-op if `token` no longer holds it).
+    async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()>;
     /// Link the photo to its stored bytes (once: a linked photo stays as it is) and close the
     /// upload.
     async fn complete_upload(

@@ -24,7 +24,7 @@ use super::{
 use crate::ingest::{Decision, Visible, decide};
 
 /// Numbered schema steps; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 const MAX_IDLE_READERS: usize = 4;
 
 #[derive(Debug, Clone)]
@@ -1116,6 +1116,36 @@ impl Storage for SqliteStorage {
     async fn delete_upload(&self, id: Uuid) -> Result<()> {
         self.write(move |c| {
             c.execute("DELETE FROM uploads WHERE id = ?1", [id.to_string()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn lease_upload(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE uploads SET lease_token = ?2, lease_until = ?4
+                 WHERE id = ?1 AND (lease_token IS NULL OR lease_token = ?2 OR lease_until <= ?3)",
+                params![id.to_string(), token.to_string(), ts(now), ts(until)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE uploads SET lease_token = NULL, lease_until = NULL
+                 WHERE id = ?1 AND lease_token = ?2",
+                params![id.to_string(), token.to_string()],
+            )?;
             Ok(())
         })
         .await

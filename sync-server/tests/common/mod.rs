@@ -1,5 +1,9 @@
 //! A real server on 127.0.0.1:0 with its SQLite file in a temporary directory, and small
 //! clients for the desk and for devices. No mocks.
+//!
+//! With `FIELDCORE_TEST_DATABASE_URL` set (`scripts/with-postgres` does), every test gets a
+//! fresh PostgreSQL database on that cluster instead of the SQLite file, so the same suite
+//! checks both stores.
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
@@ -27,6 +31,7 @@ impl World {
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> World {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_tests(dir.path().join("data"));
+        config.database_url = fresh_database().await;
         tune(&mut config);
         let server = sync_server::start(config.clone()).await.unwrap();
         World {
@@ -258,6 +263,49 @@ impl DeviceClient {
             }
         }
     }
+}
+
+/// The PostgreSQL cluster the tests may use, if any.
+pub fn test_cluster() -> Option<String> {
+    std::env::var("FIELDCORE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// A new, empty database on the test cluster (`None`: no cluster, use SQLite). Databases are
+/// not dropped: the cluster is thrown away after the run.
+pub async fn fresh_database() -> Option<String> {
+    let url = test_cluster()?;
+    let name = format!("t_{}", Uuid::now_v7().simple());
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to FIELDCORE_TEST_DATABASE_URL");
+    let driver = tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("CREATE DATABASE");
+    drop(client);
+    let _ = driver.await;
+    Some(with_database(&url, &name))
+}
+
+/// `url` with its database name replaced (`postgres://u@h:p/db?x` → `.../name?x`).
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[after_scheme..]
+        .find('/')
+        .map_or(base.len(), |i| after_scheme + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
 }
 
 pub fn now() -> DateTime<Utc> {

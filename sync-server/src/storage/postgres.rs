@@ -1,0 +1,1129 @@
+//! PostgreSQL storage, for several server processes sharing one database (design.md, "Scale
+//! path"). Same semantics as [`super::sqlite`], and the same [`crate::ingest::decide`] per event.
+//!
+//! Concurrency, which SQLite got for free from one writer and `BEGIN IMMEDIATE`:
+//! * A push takes a transaction-scoped advisory lock per job it touches, in sorted order (no
+//!   deadlock between two batches naming the same jobs in different orders). The lock also
+//!   covers jobs that do not exist yet (a `JobCreated`), which a row lock could not. Under
+//!   READ COMMITTED every later statement sees what the previous holder committed, so the
+//!   rulebook decides against the current job and an event pushed to two processes at once is
+//!   found by the second (`duplicate`). `events.id` is unique and inserted with
+//!   `ON CONFLICT DO NOTHING` as the last word.
+//! * Feed positions come from one identity sequence. A cursor only moves forward, so a position
+//!   drawn early but committed late would be skipped by a pull that already saw a later one.
+//!   Therefore feed rows are written at the end of the push transaction, under a per-technician
+//!   advisory lock (sorted again) held until commit: within one technician's feed the next
+//!   position is drawn only after the previous writer committed, so positions grow in commit
+//!   order and a pull can never pass over a row that appears later. Pushes for different
+//!   technicians do not wait for each other; a global watermark would delay everyone's pulls
+//!   behind the slowest transaction.
+//! * Migrations run at start-up under a session advisory lock on a connection of their own, so
+//!   processes starting together run them once, one after the other.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use fieldcore::domain::{ChecklistTemplate, Event, EventBody, JobView, Policy, Rule, Rulebook};
+use fieldcore::protocol::{EventFlag, PushResult, PushStatus};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use super::{
+    Device, DeviceIdentity, Dispatcher, FeedPage, Incoming, JobDetail, JobFilter, JobRow,
+    Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
+    TimelineEntry, Upload, Writer,
+};
+use crate::ingest::{Decision, Visible, decide};
+
+/// Numbered schema steps; `schema_migrations` records which ran.
+const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "initial", include_str!("pg_migrations/0001_initial.sql"))];
+
+/// Session advisory lock key for migrations ("fieldcor" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6669_656c_6463_6f72;
+/// Namespaces of the two-key transaction advisory locks.
+const LOCK_JOB: i32 = 1;
+const LOCK_FEED: i32 = 2;
+/// A push that loses a deadlock or serialisation race is run again from the start.
+const PUSH_ATTEMPTS: usize = 5;
+
+#[derive(Clone)]
+pub struct PgStorage {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.pool.status();
+        f.debug_struct("PgStorage")
+            .field("pool_size", &s.size)
+            .field("pool_max", &s.max_size)
+            .finish()
+    }
+}
+
+fn pool_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Pool(e.to_string())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StorageError::Corrupt(format!("json: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(format!("json: {e}")))
+}
+
+/// A 32-bit advisory lock key for an id. Two ids sharing a key only wait for each other
+/// needlessly; locking in key order keeps that deadlock-free.
+fn lock_key(id: Uuid) -> i32 {
+    let (hi, lo) = id.as_u64_pair();
+    let x = hi ^ lo;
+    ((x >> 32) ^ x) as u32 as i32
+}
+
+fn is_retryable(e: &StorageError) -> bool {
+    matches!(e, StorageError::Pg(e) if matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    ))
+}
+
+fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+impl PgStorage {
+    /// Connect (lazily: the pool opens connections when asked) and migrate under the lock.
+    pub async fn open(url: &str, pool_size: usize) -> Result<Self> {
+        let config: tokio_postgres::Config = url.parse()?;
+        migrate(&config).await?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(2))
+            .build()
+            .map_err(pool_err)?;
+        Ok(PgStorage { pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+}
+
+/// Run the missing steps, each in its own transaction, holding a session advisory lock on a
+/// dedicated connection: a second process starting at the same moment waits, then finds
+/// nothing left to do. The connection is closed at the end, which releases the lock even if a
+/// step failed half-way. A database newer than this build is refused, never touched.
+async fn migrate(config: &tokio_postgres::Config) -> Result<()> {
+    let (mut client, conn) = config.connect(NoTls).await?;
+    let driver = tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::warn!(error = %e, "migration connection ended");
+        }
+    });
+    let out = async {
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version integer PRIMARY KEY,
+                     name text NOT NULL,
+                     applied_at timestamptz NOT NULL DEFAULT now())",
+            )
+            .await?;
+        let found: i32 = client
+            .query_one(
+                "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await?
+            .get(0);
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if found > known {
+            return Err(StorageError::TooNew {
+                found: found.into(),
+                known: known.into(),
+            });
+        }
+        for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+            let tx = client.transaction().await?;
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[version, name],
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::info!(version, name, "postgres migration applied");
+        }
+        Ok(())
+    }
+    .await;
+    drop(client);
+    let _ = driver.await;
+    out
+}
+
+fn dispatcher_from_row(r: &Row) -> Dispatcher {
+    Dispatcher {
+        id: r.get(0),
+        organisation_id: r.get(1),
+        email: r.get(2),
+        name: r.get(3),
+        password_hash: r.get(4),
+    }
+}
+
+const DISPATCHER_COLS: &str = "d.id, d.org_id, d.email, d.name, d.password_hash";
+
+fn technician_from_row(r: &Row) -> Technician {
+    Technician {
+        id: r.get(0),
+        organisation_id: r.get(1),
+        name: r.get(2),
+        phone: r.get(3),
+        created_at: r.get(4),
+    }
+}
+
+const PHOTO_COLS: &str = "photo_id, job_id, org_id, category, sha256, blob_path, content_type";
+
+fn photo_from_row(r: &Row) -> Photo {
+    Photo {
+        photo_id: r.get(0),
+        job_id: r.get(1),
+        organisation_id: r.get(2),
+        category: r.get(3),
+        sha256: r.get(4),
+        blob_path: r.get(5),
+        content_type: r.get(6),
+    }
+}
+
+async fn load_job(c: &impl GenericClient, org: Uuid, job_id: Uuid) -> Result<Option<JobView>> {
+    let row = c
+        .query_opt(
+            "SELECT view_json FROM jobs WHERE id = $1 AND org_id = $2",
+            &[&job_id, &org],
+        )
+        .await?;
+    row.map(|r| from_json(r.get::<_, &str>(0))).transpose()
+}
+
+/// Feed rows to write at the end of the push, in order: (technician, event seq).
+type PendingFeed = Vec<(Uuid, i64)>;
+
+/// Store an accepted event: the log, the job's cached view, the photo record; its feed rows go
+/// to `feed`. `false`: the id was stored meanwhile (by a transaction that held no lock we
+/// share, e.g. the same id on another job), so it is a duplicate and nothing was written.
+#[allow(clippy::too_many_arguments)]
+async fn store_event(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org: Uuid,
+    rulebook: &Rulebook,
+    job: Option<JobView>,
+    event: &Event,
+    flags: &[EventFlag],
+    received_at: DateTime<Utc>,
+    feed: &mut PendingFeed,
+) -> Result<bool> {
+    let before = job.as_ref().and_then(|v| v.technician_id);
+    let view = match job {
+        None => JobView::created(event)
+            .ok_or_else(|| StorageError::Corrupt("a job must start with JobCreated".into()))?,
+        Some(mut v) => {
+            rulebook.apply(&mut v, event);
+            v
+        }
+    };
+    let job_id = event.job_id;
+    // The job row first: the event references it.
+    tx.execute(
+        "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+             technician_id = excluded.technician_id, view_json = excluded.view_json,
+             updated_at = excluded.updated_at",
+        &[
+            &job_id,
+            &org,
+            &view.status().as_str(),
+            &view.technician_id,
+            &to_json(&view)?,
+            &received_at,
+        ],
+    )
+    .await?;
+    let seq: Option<i64> = tx
+        .query_opt(
+            "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
+                 corrected_at, flags_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (id) DO NOTHING RETURNING seq",
+            &[
+                &event.id,
+                &job_id,
+                &org,
+                &event.body.kind().as_str(),
+                &to_json(event)?,
+                &received_at,
+                &event.at(),
+                &to_json(&flags)?,
+            ],
+        )
+        .await?
+        .map(|r| r.get(0));
+    let Some(seq) = seq else {
+        // The view update above must not stand: the caller rolls this attempt back.
+        return Ok(false);
+    };
+    match &event.body {
+        EventBody::JobAssigned { technician_id } if Some(*technician_id) != before => {
+            // The new technician gets the whole history, this assignment included; the old one
+            // learns they lost the job, and nothing after.
+            tx.execute(
+                "INSERT INTO job_technicians (job_id, technician_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&job_id, technician_id],
+            )
+            .await?;
+            for r in tx
+                .query(
+                    "SELECT seq FROM events WHERE job_id = $1 ORDER BY seq",
+                    &[&job_id],
+                )
+                .await?
+            {
+                feed.push((*technician_id, r.get(0)));
+            }
+            if let Some(old) = before {
+                feed.push((old, seq));
+            }
+        }
+        _ => {
+            if let Some(t) = view.technician_id {
+                feed.push((t, seq));
+            }
+        }
+    }
+    if let EventBody::PhotoCaptured { photo } = &event.body {
+        tx.execute(
+            "INSERT INTO photos (photo_id, job_id, org_id, category, sha256, event_id)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            &[
+                &photo.photo_id,
+                &job_id,
+                &org,
+                &photo.category.as_str(),
+                &photo.sha256,
+                &event.id,
+            ],
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// What one attempt at a push ended with.
+enum Attempt {
+    Done(Vec<PushResult>),
+    /// An event id turned up stored by a concurrent push after we checked: run again, and the
+    /// check will find it.
+    Raced,
+}
+
+async fn append_once(
+    client: &mut deadpool_postgres::Object,
+    org: Uuid,
+    writer: Writer,
+    rulebook: &Rulebook,
+    events: &[Incoming],
+    received_at: DateTime<Utc>,
+) -> Result<Attempt> {
+    let tx = client.transaction().await?;
+    let jobs: BTreeSet<i32> = events.iter().map(|i| lock_key(i.event.job_id)).collect();
+    for key in jobs {
+        tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_JOB, &key])
+            .await?;
+    }
+    let mut feed = PendingFeed::new();
+    let mut results = Vec::with_capacity(events.len());
+    for Incoming { event, flags } in events {
+        let id = event.id;
+        let exists = tx
+            .query_opt("SELECT 1 FROM events WHERE id = $1", &[&id])
+            .await?
+            .is_some();
+        if exists {
+            results.push(PushResult {
+                event_id: id,
+                status: PushStatus::Duplicate,
+                rule: None,
+                message: None,
+                flags: Vec::new(),
+            });
+            continue;
+        }
+        let job = load_job(&tx, org, event.job_id).await?;
+        let visible = match (&job, writer) {
+            (Some(v), Writer::Technician { technician_id, .. }) => {
+                let assigned = tx
+                    .query_opt(
+                        "SELECT 1 FROM job_technicians WHERE job_id = $1 AND technician_id = $2",
+                        &[&event.job_id, &technician_id],
+                    )
+                    .await?
+                    .is_some();
+                if assigned {
+                    Visible::Yes(v)
+                } else {
+                    Visible::No
+                }
+            }
+            (Some(v), Writer::Dispatcher { .. }) => Visible::Yes(v),
+            (None, _) => Visible::No,
+        };
+        let taken_elsewhere = job.is_none()
+            && matches!(event.body, EventBody::JobCreated { .. })
+            && tx
+                .query_opt("SELECT 1 FROM jobs WHERE id = $1", &[&event.job_id])
+                .await?
+                .is_some();
+        let decision = if taken_elsewhere {
+            Decision::Reject {
+                rule: Rule::JobAlreadyExists.code().into(),
+                message: "A job with this id exists already.".into(),
+            }
+        } else {
+            decide(rulebook, writer, visible, event, flags)
+        };
+        match decision {
+            Decision::Accept(flags) => {
+                let stored = store_event(
+                    &tx,
+                    org,
+                    rulebook,
+                    job,
+                    event,
+                    &flags,
+                    received_at,
+                    &mut feed,
+                )
+                .await?;
+                if !stored {
+                    return Ok(Attempt::Raced);
+                }
+                results.push(PushResult {
+                    event_id: id,
+                    status: PushStatus::Accepted,
+                    rule: None,
+                    message: None,
+                    flags,
+                });
+            }
+            Decision::Reject { rule, message } => {
+                let technician = match writer {
+                    Writer::Technician { technician_id, .. } => Some(technician_id),
+                    Writer::Dispatcher { .. } => None,
+                };
+                tx.execute(
+                    "INSERT INTO rejections (event_id, job_id, org_id, technician_id, rule,
+                         message, event_json, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    &[
+                        &id,
+                        &event.job_id,
+                        &org,
+                        &technician,
+                        &rule,
+                        &message,
+                        &to_json(event)?,
+                        &received_at,
+                    ],
+                )
+                .await?;
+                results.push(PushResult {
+                    event_id: id,
+                    status: PushStatus::Rejected,
+                    rule: Some(rule),
+                    message: Some(message),
+                    flags: Vec::new(),
+                });
+            }
+        }
+    }
+    if let Writer::Technician { device_id, .. } = writer {
+        tx.execute(
+            "UPDATE devices SET last_seen_at = $2 WHERE id = $1",
+            &[&device_id, &received_at],
+        )
+        .await?;
+    }
+    // Last, and held until commit: see the module comment on feed positions.
+    let technicians: BTreeSet<i32> = feed.iter().map(|(t, _)| lock_key(*t)).collect();
+    for key in technicians {
+        tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_FEED, &key])
+            .await?;
+    }
+    let insert = tx
+        .prepare_cached("INSERT INTO feed (technician_id, event_seq) VALUES ($1, $2)")
+        .await?;
+    for (technician, seq) in &feed {
+        tx.execute(&insert, &[technician, seq]).await?;
+    }
+    tx.commit().await?;
+    Ok(Attempt::Done(results))
+}
+
+#[async_trait]
+impl Storage for PgStorage {
+    async fn health(&self) -> Result<()> {
+        self.client().await?.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn create_dispatcher(
+        &self,
+        org_name: &str,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<(Uuid, Uuid)> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let now = Utc::now();
+        // Two processes creating the same organisation at once: one insert wins, both read it.
+        tx.execute(
+            "INSERT INTO organisations (id, name, policy_json, checklist_json, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+            &[
+                &Uuid::now_v7(),
+                &org_name,
+                &to_json(&Policy::default())?,
+                &to_json(&ChecklistTemplate::default_template())?,
+                &now,
+            ],
+        )
+        .await?;
+        let org: Uuid = tx
+            .query_one("SELECT id FROM organisations WHERE name = $1", &[&org_name])
+            .await?
+            .get(0);
+        let id = Uuid::now_v7();
+        match tx
+            .execute(
+                "INSERT INTO dispatchers (id, org_id, email, name, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&id, &org, &email, &name, &password_hash, &now],
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StorageError::Conflict(format!("dispatcher {email}")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok((org, id))
+    }
+
+    async fn dispatcher_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .client()
+            .await?
+            .query_one("SELECT count(*) FROM dispatchers", &[])
+            .await?
+            .get(0);
+        Ok(n as u64)
+    }
+
+    async fn dispatcher_by_email(&self, email: &str) -> Result<Option<Dispatcher>> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                &format!(
+                    "SELECT {DISPATCHER_COLS} FROM dispatchers d
+                     WHERE lower(d.email) = lower($1)"
+                ),
+                &[&email],
+            )
+            .await?
+            .as_ref()
+            .map(dispatcher_from_row))
+    }
+
+    async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT name, policy_json, checklist_json FROM organisations WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(Organisation {
+                id,
+                name: r.get(0),
+                policy: from_json(r.get(1))?,
+                checklist: from_json(r.get(2))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        dispatcher_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO sessions (token_hash, dispatcher_id, expires_at, created_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[&token_hash, &dispatcher_id, &expires_at, &Utc::now()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Dispatcher>> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                &format!(
+                    "SELECT {DISPATCHER_COLS} FROM sessions s JOIN dispatchers d
+                     ON d.id = s.dispatcher_id WHERE s.token_hash = $1 AND s.expires_at > $2"
+                ),
+                &[&token_hash, &now],
+            )
+            .await?
+            .as_ref()
+            .map(dispatcher_from_row))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])
+            .await?;
+        Ok(())
+    }
+
+    async fn create_technician(&self, org: Uuid, name: &str, phone: &str) -> Result<Technician> {
+        let t = Technician {
+            id: Uuid::now_v7(),
+            organisation_id: org,
+            name: name.to_string(),
+            phone: phone.to_string(),
+            created_at: Utc::now(),
+        };
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO technicians (id, org_id, name, phone, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&t.id, &org, &t.name, &t.phone, &t.created_at],
+            )
+            .await?;
+        Ok(t)
+    }
+
+    async fn technicians(&self, org: Uuid) -> Result<Vec<Technician>> {
+        // COLLATE "C": the same byte order SQLite uses, whatever the cluster's locale.
+        Ok(self
+            .client()
+            .await?
+            .query(
+                "SELECT id, org_id, name, phone, created_at FROM technicians
+                 WHERE org_id = $1 ORDER BY name COLLATE \"C\", id",
+                &[&org],
+            )
+            .await?
+            .iter()
+            .map(technician_from_row)
+            .collect())
+    }
+
+    async fn technician(&self, org: Uuid, id: Uuid) -> Result<Option<Technician>> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, org_id, name, phone, created_at FROM technicians
+                 WHERE org_id = $1 AND id = $2",
+                &[&org, &id],
+            )
+            .await?
+            .as_ref()
+            .map(technician_from_row))
+    }
+
+    async fn create_enrolment_code(
+        &self,
+        org: Uuid,
+        technician_id: Uuid,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO enrolment_codes (code_hash, org_id, technician_id, expires_at,
+                     created_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&code_hash, &org, &technician_id, &expires_at, &Utc::now()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn enroll_device(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+        device_id: Uuid,
+        device_name: &str,
+        token_hash: &str,
+    ) -> Result<Option<DeviceIdentity>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // One conditional update uses the code: of two processes racing, one gets the row.
+        let row = tx
+            .query_opt(
+                "UPDATE enrolment_codes SET used_at = $2
+                 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
+                 RETURNING org_id, technician_id",
+                &[&code_hash, &now],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (org, technician): (Uuid, Uuid) = (row.get(0), row.get(1));
+        // A device enrolling again (reinstalled app, new code from the desk) gets a new token;
+        // the old one stops working.
+        tx.execute(
+            "INSERT INTO devices (id, org_id, technician_id, name, token_hash, enrolled_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id,
+                 technician_id = excluded.technician_id, name = excluded.name,
+                 token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
+                 revoked_at = NULL",
+            &[
+                &device_id,
+                &org,
+                &technician,
+                &device_name,
+                &token_hash,
+                &now,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(DeviceIdentity {
+            device_id,
+            technician_id: technician,
+            organisation_id: org,
+        }))
+    }
+
+    async fn device_by_token(&self, token_hash: &str) -> Result<Option<DeviceIdentity>> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, technician_id, org_id FROM devices
+                 WHERE token_hash = $1 AND revoked_at IS NULL",
+                &[&token_hash],
+            )
+            .await?
+            .map(|r| DeviceIdentity {
+                device_id: r.get(0),
+                technician_id: r.get(1),
+                organisation_id: r.get(2),
+            }))
+    }
+
+    async fn devices(&self, org: Uuid) -> Result<Vec<Device>> {
+        Ok(self
+            .client()
+            .await?
+            .query(
+                "SELECT id, technician_id, name, enrolled_at, revoked_at, last_seen_at
+                 FROM devices WHERE org_id = $1 ORDER BY enrolled_at, id",
+                &[&org],
+            )
+            .await?
+            .iter()
+            .map(|r| Device {
+                id: r.get(0),
+                technician_id: r.get(1),
+                name: r.get(2),
+                enrolled_at: r.get(3),
+                revoked_at: r.get(4),
+                last_seen_at: r.get(5),
+            })
+            .collect())
+    }
+
+    async fn revoke_device(&self, org: Uuid, device_id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, $3)
+                 WHERE id = $1 AND org_id = $2",
+                &[&device_id, &org, &now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn append_events(
+        &self,
+        org: Uuid,
+        writer: Writer,
+        rulebook: Rulebook,
+        events: Vec<Incoming>,
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<PushResult>> {
+        let mut c = self.client().await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match append_once(&mut c, org, writer, &rulebook, &events, received_at).await {
+                Ok(Attempt::Done(results)) => return Ok(results),
+                Ok(Attempt::Raced) if attempt < PUSH_ATTEMPTS => {}
+                Err(e) if attempt < PUSH_ATTEMPTS && is_retryable(&e) => {
+                    tracing::debug!(error = %e, attempt, "push retried");
+                }
+                Ok(Attempt::Raced) => {
+                    return Err(StorageError::Corrupt(
+                        "push kept racing with concurrent pushes".into(),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT f.pos, e.event_json FROM feed f JOIN events e ON e.seq = f.event_seq
+                 WHERE f.technician_id = $1 AND f.pos > $2 ORDER BY f.pos LIMIT $3",
+                &[&technician_id, &after, &((limit + 1) as i64)],
+            )
+            .await?;
+        let has_more = rows.len() > limit;
+        let mut last_position = after;
+        let mut events = Vec::with_capacity(limit.min(rows.len()));
+        for r in rows.iter().take(limit) {
+            last_position = r.get(0);
+            events.push(from_json(r.get(1))?);
+        }
+        Ok(FeedPage {
+            events,
+            last_position,
+            has_more,
+        })
+    }
+
+    async fn jobs(&self, org: Uuid, filter: JobFilter) -> Result<Vec<JobRow>> {
+        self.client()
+            .await?
+            .query(
+                "SELECT view_json, updated_at FROM jobs WHERE org_id = $1
+                   AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR technician_id = $3)
+                 ORDER BY created_at DESC, id",
+                &[&org, &filter.status, &filter.technician_id],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(JobRow {
+                    view: from_json(r.get(0))?,
+                    updated_at: r.get(1),
+                })
+            })
+            .collect()
+    }
+
+    async fn job(&self, org: Uuid, id: Uuid) -> Result<Option<JobDetail>> {
+        let mut c = self.client().await?;
+        // One snapshot for the view, timeline, photos and rejections.
+        let tx = c
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let Some(view) = load_job(&tx, org, id).await? else {
+            return Ok(None);
+        };
+        let timeline = tx
+            .query(
+                "SELECT event_json, server_received_at, corrected_at, flags_json FROM events
+                 WHERE job_id = $1 AND org_id = $2 ORDER BY seq",
+                &[&id, &org],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(TimelineEntry {
+                    event: from_json(r.get(0))?,
+                    server_received_at: r.get(1),
+                    corrected_at: r.get(2),
+                    flags: from_json(r.get(3))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let photos = tx
+            .query(
+                &format!(
+                    "SELECT {PHOTO_COLS} FROM photos WHERE job_id = $1 AND org_id = $2
+                     ORDER BY created_seq"
+                ),
+                &[&id, &org],
+            )
+            .await?
+            .iter()
+            .map(photo_from_row)
+            .collect();
+        let rejections = tx
+            .query(
+                "SELECT event_json, rule, message, received_at FROM rejections
+                 WHERE job_id = $1 AND org_id = $2 ORDER BY received_at, event_id::text",
+                &[&id, &org],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Rejection {
+                    event: from_json(r.get(0))?,
+                    rule: r.get(1),
+                    message: r.get(2),
+                    received_at: r.get(3),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(Some(JobDetail {
+            view,
+            timeline,
+            photos,
+            rejections,
+        }))
+    }
+
+    async fn photo(&self, org: Uuid, photo_id: Uuid) -> Result<Option<Photo>> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {PHOTO_COLS} FROM photos WHERE photo_id = $1 AND org_id = $2"),
+                &[&photo_id, &org],
+            )
+            .await?
+            .as_ref()
+            .map(photo_from_row))
+    }
+
+    async fn photo_access(
+        &self,
+        who: DeviceIdentity,
+        photo_id: Uuid,
+        job_id: Uuid,
+        sha256: &str,
+    ) -> Result<PhotoAccess> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT p.job_id, p.sha256, j.technician_id FROM photos p
+                 JOIN jobs j ON j.id = p.job_id
+                 WHERE p.photo_id = $1 AND p.org_id = $2",
+                &[&photo_id, &who.organisation_id],
+            )
+            .await?;
+        let Some(r) = row else {
+            return Ok(PhotoAccess::NoRecord);
+        };
+        let (job, sha, technician): (Uuid, String, Option<Uuid>) = (r.get(0), r.get(1), r.get(2));
+        if job != job_id || sha != sha256.to_ascii_lowercase() {
+            return Ok(PhotoAccess::NoRecord);
+        }
+        if technician != Some(who.technician_id) {
+            return Ok(PhotoAccess::NotYours);
+        }
+        Ok(PhotoAccess::Allowed)
+    }
+
+    async fn create_upload(&self, u: &Upload, now: DateTime<Utc>) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO uploads (id, org_id, technician_id, photo_id, job_id, sha256, length,
+                     offset_bytes, content_type, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                &[
+                    &u.id,
+                    &u.organisation_id,
+                    &u.technician_id,
+                    &u.photo_id,
+                    &u.job_id,
+                    &u.sha256,
+                    &(u.length as i64),
+                    &(u.offset as i64),
+                    &u.content_type,
+                    &now,
+                    &u.expires_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
+                     content_type, expires_at
+                 FROM uploads WHERE id = $1 AND technician_id = $2",
+                &[&id, &technician_id],
+            )
+            .await?
+            .map(|r| Upload {
+                id: r.get(0),
+                organisation_id: r.get(1),
+                technician_id: r.get(2),
+                photo_id: r.get(3),
+                job_id: r.get(4),
+                sha256: r.get(5),
+                length: r.get::<_, i64>(6) as u64,
+                offset: r.get::<_, i64>(7) as u64,
+                content_type: r.get(8),
+                expires_at: r.get(9),
+            }))
+    }
+
+    async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE uploads SET offset_bytes = $3 WHERE id = $1 AND offset_bytes = $2",
+                &[&id, &(from as i64), &(to as i64)],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn delete_upload(&self, id: Uuid) -> Result<()> {
+        self.client()
+            .await?
+            .execute("DELETE FROM uploads WHERE id = $1", &[&id])
+            .await?;
+        Ok(())
+    }
+
+    async fn lease_upload(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE uploads SET lease_token = $2, lease_until = $4
+                 WHERE id = $1 AND (lease_token IS NULL OR lease_token = $2 OR lease_until <= $3)",
+                &[&id, &token, &now, &until],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE uploads SET lease_token = NULL, lease_until = NULL
+                 WHERE id = $1 AND lease_token = $2",
+                &[&id, &token],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn complete_upload(
+        &self,
+        id: Uuid,
+        photo_id: Uuid,
+        blob_path: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let content_type: Option<String> = tx
+            .query_opt("SELECT content_type FROM uploads WHERE id = $1", &[&id])
+            .await?
+            .and_then(|r| r.get(0));
+        // `blob_path IS NULL`: linked once, whichever process finishes first.
+        tx.execute(
+            "UPDATE photos SET blob_path = $2, content_type = $3, uploaded_at = $4
+             WHERE photo_id = $1 AND blob_path IS NULL",
+            &[&photo_id, &blob_path, &content_type, &now],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE uploads SET completed_at = $2 WHERE id = $1",
+            &[&id, &now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let ids = tx
+            .query(
+                "DELETE FROM uploads WHERE expires_at <= $1 RETURNING id",
+                &[&now],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        tx.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+            .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+}

@@ -1,0 +1,293 @@
+//! Two server instances on one PostgreSQL database and one data directory, as behind a load
+//! balancer: whatever a device does, wherever each request lands, the outcome is the one a
+//! single process gives. PostgreSQL only (SQLite is one process by design).
+
+mod common;
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use fieldcore::domain::{CallOutcome, EventBody, PhotoCategory, PhotoRef};
+use fieldcore::protocol::PushStatus;
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+use sync_server::RunningServer;
+use uuid::Uuid;
+
+fn on(phone: &DeviceClient, server: &RunningServer) -> DeviceClient {
+    DeviceClient {
+        http: phone.http.clone(),
+        base: server.base_url(),
+        token: phone.token.clone(),
+        device_id: phone.device_id,
+        technician_id: phone.technician_id,
+    }
+}
+
+fn call(n: usize) -> EventBody {
+    EventBody::CustomerCallLogged {
+        outcome: CallOutcome::Reached,
+        note: format!("call {n}"),
+    }
+}
+
+fn tus(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    req.bearer_auth(token).header("Tus-Resumable", "1.0.0")
+}
+
+#[tokio::test]
+async fn two_processes_on_one_database_behave_as_one() {
+    if test_cluster().is_none() {
+        eprintln!(
+            "SKIPPED two_processes: set FIELDCORE_TEST_DATABASE_URL \
+             (scripts/with-postgres cargo test -p sync-server)"
+        );
+        return;
+    }
+    // A: the World's server. B: a second instance, same database URL, same data directory.
+    let w = World::start().await;
+    let b = sync_server::start(w.config.clone()).await.unwrap();
+    assert_ne!(w.server.addr(), b.addr());
+    let a = &w.server;
+
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Li Wei").await;
+    let job = desk.job_for(tech).await;
+
+    // Enrol on A, push on B, pull on A.
+    let on_a = w.device(&desk, tech).await;
+    let on_b = on(&on_a, &b);
+    let r = on_b.push(&[on_b.event(job, EventBody::JobAccepted)]).await;
+    assert_eq!(r.results[0].status, PushStatus::Accepted, "{r:?}");
+    let feed = on_a.pull_all().await;
+    assert!(feed.iter().any(|e| e.id == r.results[0].event_id));
+
+    // The same batch pushed to both at once, several times: every event stored once.
+    let batch: Vec<_> = (0..30).map(|n| on_a.event(job, call(n))).collect();
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let phone = on(&on_a, if i % 2 == 0 { a } else { &b });
+        let batch = batch.clone();
+        tasks.push(tokio::spawn(async move { phone.push(&batch).await }));
+    }
+    let mut accepted = HashMap::<Uuid, usize>::new();
+    for t in tasks {
+        for r in t.await.unwrap().results {
+            assert_ne!(r.status, PushStatus::Rejected, "{r:?}");
+            if r.status == PushStatus::Accepted {
+                *accepted.entry(r.event_id).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(accepted.len(), batch.len());
+    assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
+
+    // One photo whose PATCHes alternate between A and B; the partial file is in the shared
+    // upload directory, the offset and the lease in the database.
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sha: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    let photo = PhotoRef {
+        photo_id: Uuid::now_v7(),
+        category: PhotoCategory::Exception,
+        sha256: sha.clone(),
+        location: None,
+    };
+    let r = on_a
+        .push(&[on_a.event(
+            job,
+            EventBody::PhotoCaptured {
+                photo: photo.clone(),
+            },
+        )])
+        .await;
+    assert_eq!(r.results[0].status, PushStatus::Accepted);
+    let enc = |s: &str| STANDARD.encode(s);
+    let res = tus(
+        w.http.post(format!("{}/v1/uploads", b.base_url())),
+        &on_a.token,
+    )
+    .header("Upload-Length", bytes.len().to_string())
+    .header(
+        "Upload-Metadata",
+        format!(
+            "photo_id {},job_id {},sha256 {}",
+            enc(&photo.photo_id.to_string()),
+            enc(&job.to_string()),
+            enc(&sha)
+        ),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let servers = [a, &b];
+    for (i, chunk) in bytes.chunks(20_000).enumerate() {
+        let server = servers[i % 2];
+        let offset = i * 20_000;
+        // The other process reports the offset the previous one committed.
+        let head = tus(
+            w.http.head(format!("{}{location}", server.base_url())),
+            &on_a.token,
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(head.headers()["upload-offset"], offset.to_string().as_str());
+        let res = tus(
+            w.http.patch(format!("{}{location}", server.base_url())),
+            &on_a.token,
+        )
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Offset", offset.to_string())
+        .body(chunk.to_vec())
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "chunk {i}");
+    }
+    // A PATCH after the last byte changes nothing, on either process.
+    for server in servers {
+        let res = tus(
+            w.http.patch(format!("{}{location}", server.base_url())),
+            &on_a.token,
+        )
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Offset", "0")
+        .body(bytes[..10].to_vec())
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+    }
+
+    // The desk, asking either process, sees every event once and the photo linked once.
+    for server in servers {
+        let desk_here = Desk {
+            http: desk.http.clone(),
+            base: server.base_url(),
+            token: desk.token.clone(),
+            dispatcher_id: desk.dispatcher_id,
+            organisation_id: desk.organisation_id,
+        };
+        let detail = desk_here.job(job).await;
+        let timeline = detail["timeline"].as_array().unwrap();
+        let mut ids = HashMap::<String, usize>::new();
+        for e in timeline {
+            *ids.entry(e["event"]["id"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        assert!(ids.values().all(|n| *n == 1));
+        for e in &batch {
+            assert_eq!(ids.get(&e.id.to_string()), Some(&1));
+        }
+        let photos = detail["photos"].as_array().unwrap();
+        assert_eq!(photos.len(), 1);
+        assert_eq!(photos[0]["uploaded"], true);
+        let got = w
+            .http
+            .get(format!(
+                "{}/v1/photos/{}",
+                server.base_url(),
+                photo.photo_id
+            ))
+            .bearer_auth(&desk.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), StatusCode::OK);
+        assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+
+    // The device's feed, paged through on alternating processes, is the feed one process
+    // gives, and has each pushed event once.
+    let mut cursor: Option<String> = None;
+    let mut alternating = Vec::new();
+    for i in 0.. {
+        let phone = on(&on_a, servers[i % 2]);
+        let page = phone.pull(cursor.as_deref(), 7).await;
+        alternating.extend(page.events.iter().map(|e| e.id));
+        cursor = Some(page.next_cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    let single: Vec<Uuid> = on_a.pull_all().await.iter().map(|e| e.id).collect();
+    assert_eq!(alternating, single);
+    for e in &batch {
+        assert_eq!(single.iter().filter(|id| **id == e.id).count(), 1);
+    }
+
+    b.shutdown().await;
+    w.server.shutdown().await;
+}
+
+/// Pulls racing with pushes from both processes never skip an event: the cursor of a pull
+/// can only pass positions whose rows are already committed.
+#[tokio::test]
+async fn a_pull_racing_pushes_on_two_processes_never_skips_an_event() {
+    if test_cluster().is_none() {
+        eprintln!("SKIPPED two_processes: set FIELDCORE_TEST_DATABASE_URL");
+        return;
+    }
+    let w = World::start().await;
+    let b = sync_server::start(w.config.clone()).await.unwrap();
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Li Wei").await;
+    let on_a = w.device(&desk, tech).await;
+    // Several jobs, so pushes do not simply queue behind one job's lock.
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        let job = desk.job_for(tech).await;
+        let r = on_a.push(&[on_a.event(job, EventBody::JobAccepted)]).await;
+        assert_eq!(r.results[0].status, PushStatus::Accepted);
+        jobs.push(job);
+    }
+    let mut pushed = Vec::new();
+    let mut writers = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let phone = on(&on_a, if i % 2 == 0 { &w.server } else { &b });
+        let batches: Vec<Vec<_>> = (0..15)
+            .map(|n| vec![phone.event(*job, call(n)), phone.event(*job, call(n + 100))])
+            .collect();
+        pushed.extend(batches.iter().flatten().map(|e| e.id));
+        writers.push(tokio::spawn(async move {
+            for batch in batches {
+                phone.push(&batch).await;
+            }
+        }));
+    }
+    // Pull continuously from alternating processes while the pushes run.
+    let reader = on(&on_a, &w.server);
+    let reader_b = on(&on_a, &b);
+    let mut cursor: Option<String> = None;
+    let mut seen = HashMap::<Uuid, usize>::new();
+    let mut rounds = 0usize;
+    loop {
+        let done = writers.iter().all(|t| t.is_finished());
+        let phone = if rounds % 2 == 0 { &reader } else { &reader_b };
+        rounds += 1;
+        let page = phone.pull(cursor.as_deref(), 5).await;
+        for e in page.events {
+            *seen.entry(e.id).or_default() += 1;
+        }
+        cursor = Some(page.next_cursor);
+        if done && !page.has_more {
+            break;
+        }
+    }
+    for t in writers {
+        t.await.unwrap();
+    }
+    // Each pushed event once (desk events may come twice: history on assignment).
+    assert!(pushed.iter().all(|id| seen.get(id).is_none_or(|n| *n == 1)));
+    let missing = pushed.iter().filter(|id| !seen.contains_key(id)).count();
+    assert_eq!(missing, 0, "{missing} events skipped by a pull");
+    b.shutdown().await;
+    w.server.shutdown().await;
+}
