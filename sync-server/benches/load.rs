@@ -125,13 +125,18 @@ async fn spawn_server(config: &Path, log: &Path) -> Server {
         .stderr(out)
         .spawn()
         .expect("spawning sync-server");
-    let base = format!("http://127.0.0.1:{}", port_of(config));
+    // Owned at once, so a panic below still kills and reaps it.
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{}", port_of(config)),
+    };
+    let base = server.base.clone();
     let http = reqwest::Client::new();
     for _ in 0..300 {
         if let Ok(r) = http.get(format!("{base}/healthz")).send().await
             && r.status().is_success()
         {
-            return Server { child, base };
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -694,10 +699,8 @@ async fn postgres_run(args: &Args, tmp: &Path, cluster: &str) -> bool {
     let cb = write_config(tmp, "pg-b", &data, Some(&url));
     create_dispatcher(&ca);
     // Both start together: the migration lock makes them take turns.
-    let (a, b) = tokio::join!(
-        spawn_server(&ca, &tmp.join("pg-a.log")),
-        spawn_server(&cb, &tmp.join("pg-b.log"))
-    );
+    let (la, lb) = (tmp.join("pg-a.log"), tmp.join("pg-b.log"));
+    let (a, b) = tokio::join!(spawn_server(&ca, &la), spawn_server(&cb, &lb));
     let (mut stats, wall) = run("postgres", args, &[a.base.clone(), b.base.clone()]).await;
     drop((a, b));
     let audit = audit_postgres(&stats, &url, &data).await;

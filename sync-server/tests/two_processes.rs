@@ -270,7 +270,11 @@ async fn a_pull_racing_pushes_on_two_processes_never_skips_an_event() {
     let mut rounds = 0usize;
     loop {
         let done = writers.iter().all(|t| t.is_finished());
-        let phone = if rounds % 2 == 0 { &reader } else { &reader_b };
+        let phone = if rounds.is_multiple_of(2) {
+            &reader
+        } else {
+            &reader_b
+        };
         rounds += 1;
         let page = phone.pull(cursor.as_deref(), 5).await;
         for e in page.events {
@@ -290,4 +294,50 @@ async fn a_pull_racing_pushes_on_two_processes_never_skips_an_event() {
     assert_eq!(missing, 0, "{missing} events skipped by a pull");
     b.shutdown().await;
     w.server.shutdown().await;
+}
+
+/// Processes starting together on an empty database: the migration lock lets one migrate and
+/// the others find it done. A database from a newer build is refused, not touched.
+#[tokio::test]
+async fn migrations_run_once_when_processes_start_together() {
+    if test_cluster().is_none() {
+        eprintln!("SKIPPED two_processes: set FIELDCORE_TEST_DATABASE_URL");
+        return;
+    }
+    let url = fresh_database().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sync_server::Config::for_tests(dir.path().join("data"));
+    config.database_url = Some(url.clone());
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let config = config.clone();
+            tokio::spawn(async move { sync_server::open_storage(&config).await })
+        })
+        .collect();
+    for o in opens {
+        o.await.unwrap().unwrap().health().await.unwrap();
+    }
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let rows = client
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap();
+    let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, vec![1]);
+
+    client
+        .execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (99, 'future')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let err = sync_server::open_storage(&config).await.unwrap_err();
+    assert!(format!("{err:#}").contains("newer server"), "{err:#}");
 }
