@@ -284,9 +284,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool>;
     async fn delete_upload(&self, id: Uuid) -> Result<()>;
     /// Take (or, with the same `token`, renew) the right to write the upload's bytes until
-    /// `until`. `false` while another request holds an unexpired lease. In the database rather
-    /// than in memory so it holds across processes; the expiry frees an upload whose holder
-    /// died mid-PATCH.
+    /// `until`. `false` while another request holds an unexpired lease. Kept where every
+    /// process serving the upload sees it (PostgreSQL: the `uploads` row; SQLite, one process:
+    /// memory); the expiry frees an upload whose holder died mid-PATCH.
     async fn lease_upload(
         &self,
         id: Uuid,

@@ -28,6 +28,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use fieldcore::domain::{ChecklistTemplate, Event, EventBody, JobView, Policy, Rule, Rulebook};
 use fieldcore::protocol::{EventFlag, PushResult, PushStatus};
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
@@ -93,8 +94,8 @@ fn is_retryable(e: &StorageError) -> bool {
     ))
 }
 
-fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+fn is_unique_violation(e: &StorageError) -> bool {
+    matches!(e, StorageError::Pg(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
 }
 
 impl PgStorage {
@@ -177,6 +178,36 @@ async fn migrate(config: &tokio_postgres::Config) -> Result<()> {
     out
 }
 
+/// Statements go through the pool's per-connection cache: one round trip each instead of a
+/// parse round trip plus an execute round trip, which halves a push's latency.
+async fn q_opt(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query_opt(&st, params).await?)
+}
+
+async fn q_one(c: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query_one(&st, params).await?)
+}
+
+async fn q_all(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query(&st, params).await?)
+}
+
+async fn exec(c: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.execute(&st, params).await?)
+}
+
 fn dispatcher_from_row(r: &Row) -> Dispatcher {
     Dispatcher {
         id: r.get(0),
@@ -214,12 +245,12 @@ fn photo_from_row(r: &Row) -> Photo {
 }
 
 async fn load_job(c: &impl GenericClient, org: Uuid, job_id: Uuid) -> Result<Option<JobView>> {
-    let row = c
-        .query_opt(
-            "SELECT view_json FROM jobs WHERE id = $1 AND org_id = $2",
-            &[&job_id, &org],
-        )
-        .await?;
+    let row = q_opt(
+        c,
+        "SELECT view_json FROM jobs WHERE id = $1 AND org_id = $2",
+        &[&job_id, &org],
+    )
+    .await?;
     row.map(|r| from_json(r.get::<_, &str>(0))).transpose()
 }
 
@@ -251,7 +282,8 @@ async fn store_event(
     };
     let job_id = event.job_id;
     // The job row first: the event references it.
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status,
@@ -267,25 +299,25 @@ async fn store_event(
         ],
     )
     .await?;
-    let seq: Option<i64> = tx
-        .query_opt(
-            "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
+    let seq: Option<i64> = q_opt(
+        tx,
+        "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
                  corrected_at, flags_json)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (id) DO NOTHING RETURNING seq",
-            &[
-                &event.id,
-                &job_id,
-                &org,
-                &event.body.kind().as_str(),
-                &to_json(event)?,
-                &received_at,
-                &event.at(),
-                &to_json(&flags)?,
-            ],
-        )
-        .await?
-        .map(|r| r.get(0));
+        &[
+            &event.id,
+            &job_id,
+            &org,
+            &event.body.kind().as_str(),
+            &to_json(event)?,
+            &received_at,
+            &event.at(),
+            &to_json(&flags)?,
+        ],
+    )
+    .await?
+    .map(|r| r.get(0));
     let Some(seq) = seq else {
         // The view update above must not stand: the caller rolls this attempt back.
         return Ok(false);
@@ -294,18 +326,19 @@ async fn store_event(
         EventBody::JobAssigned { technician_id } if Some(*technician_id) != before => {
             // The new technician gets the whole history, this assignment included; the old one
             // learns they lost the job, and nothing after.
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO job_technicians (job_id, technician_id) VALUES ($1, $2)
                  ON CONFLICT DO NOTHING",
                 &[&job_id, technician_id],
             )
             .await?;
-            for r in tx
-                .query(
-                    "SELECT seq FROM events WHERE job_id = $1 ORDER BY seq",
-                    &[&job_id],
-                )
-                .await?
+            for r in q_all(
+                tx,
+                "SELECT seq FROM events WHERE job_id = $1 ORDER BY seq",
+                &[&job_id],
+            )
+            .await?
             {
                 feed.push((*technician_id, r.get(0)));
             }
@@ -320,7 +353,8 @@ async fn store_event(
         }
     }
     if let EventBody::PhotoCaptured { photo } = &event.body {
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO photos (photo_id, job_id, org_id, category, sha256, event_id)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             &[
@@ -356,15 +390,18 @@ async fn append_once(
     let tx = client.transaction().await?;
     let jobs: BTreeSet<i32> = events.iter().map(|i| lock_key(i.event.job_id)).collect();
     for key in jobs {
-        tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_JOB, &key])
-            .await?;
+        exec(
+            &tx,
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[&LOCK_JOB, &key],
+        )
+        .await?;
     }
     let mut feed = PendingFeed::new();
     let mut results = Vec::with_capacity(events.len());
     for Incoming { event, flags } in events {
         let id = event.id;
-        let exists = tx
-            .query_opt("SELECT 1 FROM events WHERE id = $1", &[&id])
+        let exists = q_opt(&tx, "SELECT 1 FROM events WHERE id = $1", &[&id])
             .await?
             .is_some();
         if exists {
@@ -380,13 +417,13 @@ async fn append_once(
         let job = load_job(&tx, org, event.job_id).await?;
         let visible = match (&job, writer) {
             (Some(v), Writer::Technician { technician_id, .. }) => {
-                let assigned = tx
-                    .query_opt(
-                        "SELECT 1 FROM job_technicians WHERE job_id = $1 AND technician_id = $2",
-                        &[&event.job_id, &technician_id],
-                    )
-                    .await?
-                    .is_some();
+                let assigned = q_opt(
+                    &tx,
+                    "SELECT 1 FROM job_technicians WHERE job_id = $1 AND technician_id = $2",
+                    &[&event.job_id, &technician_id],
+                )
+                .await?
+                .is_some();
                 if assigned {
                     Visible::Yes(v)
                 } else {
@@ -398,8 +435,7 @@ async fn append_once(
         };
         let taken_elsewhere = job.is_none()
             && matches!(event.body, EventBody::JobCreated { .. })
-            && tx
-                .query_opt("SELECT 1 FROM jobs WHERE id = $1", &[&event.job_id])
+            && q_opt(&tx, "SELECT 1 FROM jobs WHERE id = $1", &[&event.job_id])
                 .await?
                 .is_some();
         let decision = if taken_elsewhere {
@@ -439,7 +475,8 @@ async fn append_once(
                     Writer::Technician { technician_id, .. } => Some(technician_id),
                     Writer::Dispatcher { .. } => None,
                 };
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT INTO rejections (event_id, job_id, org_id, technician_id, rule,
                          message, event_json, received_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
@@ -466,7 +503,8 @@ async fn append_once(
         }
     }
     if let Writer::Technician { device_id, .. } = writer {
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE devices SET last_seen_at = $2 WHERE id = $1",
             &[&device_id, &received_at],
         )
@@ -475,8 +513,12 @@ async fn append_once(
     // Last, and held until commit: see the module comment on feed positions.
     let technicians: BTreeSet<i32> = feed.iter().map(|(t, _)| lock_key(*t)).collect();
     for key in technicians {
-        tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_FEED, &key])
-            .await?;
+        exec(
+            &tx,
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[&LOCK_FEED, &key],
+        )
+        .await?;
     }
     let insert = tx
         .prepare_cached("INSERT INTO feed (technician_id, event_seq) VALUES ($1, $2)")
@@ -491,7 +533,7 @@ async fn append_once(
 #[async_trait]
 impl Storage for PgStorage {
     async fn health(&self) -> Result<()> {
-        self.client().await?.query_one("SELECT 1", &[]).await?;
+        q_one(&self.client().await?, "SELECT 1", &[]).await?;
         Ok(())
     }
 
@@ -506,7 +548,8 @@ impl Storage for PgStorage {
         let tx = c.transaction().await?;
         let now = Utc::now();
         // Two processes creating the same organisation at once: one insert wins, both read it.
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO organisations (id, name, policy_json, checklist_json, created_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
             &[
@@ -518,64 +561,64 @@ impl Storage for PgStorage {
             ],
         )
         .await?;
-        let org: Uuid = tx
-            .query_one("SELECT id FROM organisations WHERE name = $1", &[&org_name])
-            .await?
-            .get(0);
+        let org: Uuid = q_one(
+            &tx,
+            "SELECT id FROM organisations WHERE name = $1",
+            &[&org_name],
+        )
+        .await?
+        .get(0);
         let id = Uuid::now_v7();
-        match tx
-            .execute(
-                "INSERT INTO dispatchers (id, org_id, email, name, password_hash, created_at)
+        match exec(
+            &tx,
+            "INSERT INTO dispatchers (id, org_id, email, name, password_hash, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&id, &org, &email, &name, &password_hash, &now],
-            )
-            .await
+            &[&id, &org, &email, &name, &password_hash, &now],
+        )
+        .await
         {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
                 return Err(StorageError::Conflict(format!("dispatcher {email}")));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         tx.commit().await?;
         Ok((org, id))
     }
 
     async fn dispatcher_count(&self) -> Result<u64> {
-        let n: i64 = self
-            .client()
-            .await?
-            .query_one("SELECT count(*) FROM dispatchers", &[])
-            .await?
-            .get(0);
+        let n: i64 = q_one(
+            &self.client().await?,
+            "SELECT count(*) FROM dispatchers",
+            &[],
+        )
+        .await?
+        .get(0);
         Ok(n as u64)
     }
 
     async fn dispatcher_by_email(&self, email: &str) -> Result<Option<Dispatcher>> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt(
-                &format!(
-                    "SELECT {DISPATCHER_COLS} FROM dispatchers d
+        Ok(q_opt(
+            &self.client().await?,
+            &format!(
+                "SELECT {DISPATCHER_COLS} FROM dispatchers d
                      WHERE lower(d.email) = lower($1)"
-                ),
-                &[&email],
-            )
-            .await?
-            .as_ref()
-            .map(dispatcher_from_row))
+            ),
+            &[&email],
+        )
+        .await?
+        .as_ref()
+        .map(dispatcher_from_row))
     }
 
     async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT name, policy_json, checklist_json FROM organisations WHERE id = $1",
-                &[&id],
-            )
-            .await?;
+        let row = q_opt(
+            &self.client().await?,
+            "SELECT name, policy_json, checklist_json FROM organisations WHERE id = $1",
+            &[&id],
+        )
+        .await?;
         row.map(|r| {
             Ok(Organisation {
                 id,
@@ -593,38 +636,37 @@ impl Storage for PgStorage {
         dispatcher_id: Uuid,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO sessions (token_hash, dispatcher_id, expires_at, created_at)
+        exec(
+            &self.client().await?,
+            "INSERT INTO sessions (token_hash, dispatcher_id, expires_at, created_at)
                  VALUES ($1, $2, $3, $4)",
-                &[&token_hash, &dispatcher_id, &expires_at, &Utc::now()],
-            )
-            .await?;
+            &[&token_hash, &dispatcher_id, &expires_at, &Utc::now()],
+        )
+        .await?;
         Ok(())
     }
 
     async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Dispatcher>> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt(
-                &format!(
-                    "SELECT {DISPATCHER_COLS} FROM sessions s JOIN dispatchers d
+        Ok(q_opt(
+            &self.client().await?,
+            &format!(
+                "SELECT {DISPATCHER_COLS} FROM sessions s JOIN dispatchers d
                      ON d.id = s.dispatcher_id WHERE s.token_hash = $1 AND s.expires_at > $2"
-                ),
-                &[&token_hash, &now],
-            )
-            .await?
-            .as_ref()
-            .map(dispatcher_from_row))
+            ),
+            &[&token_hash, &now],
+        )
+        .await?
+        .as_ref()
+        .map(dispatcher_from_row))
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        self.client()
-            .await?
-            .execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])
-            .await?;
+        exec(
+            &self.client().await?,
+            "DELETE FROM sessions WHERE token_hash = $1",
+            &[&token_hash],
+        )
+        .await?;
         Ok(())
     }
 
@@ -636,45 +678,40 @@ impl Storage for PgStorage {
             phone: phone.to_string(),
             created_at: Utc::now(),
         };
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO technicians (id, org_id, name, phone, created_at)
+        exec(
+            &self.client().await?,
+            "INSERT INTO technicians (id, org_id, name, phone, created_at)
                  VALUES ($1, $2, $3, $4, $5)",
-                &[&t.id, &org, &t.name, &t.phone, &t.created_at],
-            )
-            .await?;
+            &[&t.id, &org, &t.name, &t.phone, &t.created_at],
+        )
+        .await?;
         Ok(t)
     }
 
     async fn technicians(&self, org: Uuid) -> Result<Vec<Technician>> {
         // COLLATE "C": the same byte order SQLite uses, whatever the cluster's locale.
-        Ok(self
-            .client()
-            .await?
-            .query(
-                "SELECT id, org_id, name, phone, created_at FROM technicians
+        Ok(q_all(
+            &self.client().await?,
+            "SELECT id, org_id, name, phone, created_at FROM technicians
                  WHERE org_id = $1 ORDER BY name COLLATE \"C\", id",
-                &[&org],
-            )
-            .await?
-            .iter()
-            .map(technician_from_row)
-            .collect())
+            &[&org],
+        )
+        .await?
+        .iter()
+        .map(technician_from_row)
+        .collect())
     }
 
     async fn technician(&self, org: Uuid, id: Uuid) -> Result<Option<Technician>> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT id, org_id, name, phone, created_at FROM technicians
+        Ok(q_opt(
+            &self.client().await?,
+            "SELECT id, org_id, name, phone, created_at FROM technicians
                  WHERE org_id = $1 AND id = $2",
-                &[&org, &id],
-            )
-            .await?
-            .as_ref()
-            .map(technician_from_row))
+            &[&org, &id],
+        )
+        .await?
+        .as_ref()
+        .map(technician_from_row))
     }
 
     async fn create_enrolment_code(
@@ -684,14 +721,13 @@ impl Storage for PgStorage {
         code_hash: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO enrolment_codes (code_hash, org_id, technician_id, expires_at,
+        exec(
+            &self.client().await?,
+            "INSERT INTO enrolment_codes (code_hash, org_id, technician_id, expires_at,
                      created_at) VALUES ($1, $2, $3, $4, $5)",
-                &[&code_hash, &org, &technician_id, &expires_at, &Utc::now()],
-            )
-            .await?;
+            &[&code_hash, &org, &technician_id, &expires_at, &Utc::now()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -706,21 +742,22 @@ impl Storage for PgStorage {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         // One conditional update uses the code: of two processes racing, one gets the row.
-        let row = tx
-            .query_opt(
-                "UPDATE enrolment_codes SET used_at = $2
+        let row = q_opt(
+            &tx,
+            "UPDATE enrolment_codes SET used_at = $2
                  WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
                  RETURNING org_id, technician_id",
-                &[&code_hash, &now],
-            )
-            .await?;
+            &[&code_hash, &now],
+        )
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let (org, technician): (Uuid, Uuid) = (row.get(0), row.get(1));
         // A device enrolling again (reinstalled app, new code from the desk) gets a new token;
         // the old one stops working.
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO devices (id, org_id, technician_id, name, token_hash, enrolled_at)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id,
@@ -746,54 +783,48 @@ impl Storage for PgStorage {
     }
 
     async fn device_by_token(&self, token_hash: &str) -> Result<Option<DeviceIdentity>> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT id, technician_id, org_id FROM devices
+        Ok(q_opt(
+            &self.client().await?,
+            "SELECT id, technician_id, org_id FROM devices
                  WHERE token_hash = $1 AND revoked_at IS NULL",
-                &[&token_hash],
-            )
-            .await?
-            .map(|r| DeviceIdentity {
-                device_id: r.get(0),
-                technician_id: r.get(1),
-                organisation_id: r.get(2),
-            }))
+            &[&token_hash],
+        )
+        .await?
+        .map(|r| DeviceIdentity {
+            device_id: r.get(0),
+            technician_id: r.get(1),
+            organisation_id: r.get(2),
+        }))
     }
 
     async fn devices(&self, org: Uuid) -> Result<Vec<Device>> {
-        Ok(self
-            .client()
-            .await?
-            .query(
-                "SELECT id, technician_id, name, enrolled_at, revoked_at, last_seen_at
+        Ok(q_all(
+            &self.client().await?,
+            "SELECT id, technician_id, name, enrolled_at, revoked_at, last_seen_at
                  FROM devices WHERE org_id = $1 ORDER BY enrolled_at, id",
-                &[&org],
-            )
-            .await?
-            .iter()
-            .map(|r| Device {
-                id: r.get(0),
-                technician_id: r.get(1),
-                name: r.get(2),
-                enrolled_at: r.get(3),
-                revoked_at: r.get(4),
-                last_seen_at: r.get(5),
-            })
-            .collect())
+            &[&org],
+        )
+        .await?
+        .iter()
+        .map(|r| Device {
+            id: r.get(0),
+            technician_id: r.get(1),
+            name: r.get(2),
+            enrolled_at: r.get(3),
+            revoked_at: r.get(4),
+            last_seen_at: r.get(5),
+        })
+        .collect())
     }
 
     async fn revoke_device(&self, org: Uuid, device_id: Uuid, now: DateTime<Utc>) -> Result<bool> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "UPDATE devices SET revoked_at = COALESCE(revoked_at, $3)
+        let n = exec(
+            &self.client().await?,
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, $3)
                  WHERE id = $1 AND org_id = $2",
-                &[&device_id, &org, &now],
-            )
-            .await?;
+            &[&device_id, &org, &now],
+        )
+        .await?;
         Ok(n == 1)
     }
 
@@ -826,15 +857,13 @@ impl Storage for PgStorage {
     }
 
     async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT f.pos, e.event_json FROM feed f JOIN events e ON e.seq = f.event_seq
+        let rows = q_all(
+            &self.client().await?,
+            "SELECT f.pos, e.event_json FROM feed f JOIN events e ON e.seq = f.event_seq
                  WHERE f.technician_id = $1 AND f.pos > $2 ORDER BY f.pos LIMIT $3",
-                &[&technician_id, &after, &((limit + 1) as i64)],
-            )
-            .await?;
+            &[&technician_id, &after, &((limit + 1) as i64)],
+        )
+        .await?;
         let has_more = rows.len() > limit;
         let mut last_position = after;
         let mut events = Vec::with_capacity(limit.min(rows.len()));
@@ -850,9 +879,7 @@ impl Storage for PgStorage {
     }
 
     async fn jobs(&self, org: Uuid, filter: JobFilter) -> Result<Vec<JobRow>> {
-        self.client()
-            .await?
-            .query(
+        q_all(&self.client().await?,
                 "SELECT view_json, updated_at FROM jobs WHERE org_id = $1
                    AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR technician_id = $3)
                  ORDER BY created_at DESC, id",
@@ -881,52 +908,52 @@ impl Storage for PgStorage {
         let Some(view) = load_job(&tx, org, id).await? else {
             return Ok(None);
         };
-        let timeline = tx
-            .query(
-                "SELECT event_json, server_received_at, corrected_at, flags_json FROM events
+        let timeline = q_all(
+            &tx,
+            "SELECT event_json, server_received_at, corrected_at, flags_json FROM events
                  WHERE job_id = $1 AND org_id = $2 ORDER BY seq",
-                &[&id, &org],
-            )
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(TimelineEntry {
-                    event: from_json(r.get(0))?,
-                    server_received_at: r.get(1),
-                    corrected_at: r.get(2),
-                    flags: from_json(r.get(3))?,
-                })
+            &[&id, &org],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(TimelineEntry {
+                event: from_json(r.get(0))?,
+                server_received_at: r.get(1),
+                corrected_at: r.get(2),
+                flags: from_json(r.get(3))?,
             })
-            .collect::<Result<Vec<_>>>()?;
-        let photos = tx
-            .query(
-                &format!(
-                    "SELECT {PHOTO_COLS} FROM photos WHERE job_id = $1 AND org_id = $2
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let photos = q_all(
+            &tx,
+            &format!(
+                "SELECT {PHOTO_COLS} FROM photos WHERE job_id = $1 AND org_id = $2
                      ORDER BY created_seq"
-                ),
-                &[&id, &org],
-            )
-            .await?
-            .iter()
-            .map(photo_from_row)
-            .collect();
-        let rejections = tx
-            .query(
-                "SELECT event_json, rule, message, received_at FROM rejections
+            ),
+            &[&id, &org],
+        )
+        .await?
+        .iter()
+        .map(photo_from_row)
+        .collect();
+        let rejections = q_all(
+            &tx,
+            "SELECT event_json, rule, message, received_at FROM rejections
                  WHERE job_id = $1 AND org_id = $2 ORDER BY received_at, event_id::text",
-                &[&id, &org],
-            )
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(Rejection {
-                    event: from_json(r.get(0))?,
-                    rule: r.get(1),
-                    message: r.get(2),
-                    received_at: r.get(3),
-                })
+            &[&id, &org],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Rejection {
+                event: from_json(r.get(0))?,
+                rule: r.get(1),
+                message: r.get(2),
+                received_at: r.get(3),
             })
-            .collect::<Result<Vec<_>>>()?;
+        })
+        .collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok(Some(JobDetail {
             view,
@@ -937,16 +964,14 @@ impl Storage for PgStorage {
     }
 
     async fn photo(&self, org: Uuid, photo_id: Uuid) -> Result<Option<Photo>> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt(
-                &format!("SELECT {PHOTO_COLS} FROM photos WHERE photo_id = $1 AND org_id = $2"),
-                &[&photo_id, &org],
-            )
-            .await?
-            .as_ref()
-            .map(photo_from_row))
+        Ok(q_opt(
+            &self.client().await?,
+            &format!("SELECT {PHOTO_COLS} FROM photos WHERE photo_id = $1 AND org_id = $2"),
+            &[&photo_id, &org],
+        )
+        .await?
+        .as_ref()
+        .map(photo_from_row))
     }
 
     async fn photo_access(
@@ -956,16 +981,14 @@ impl Storage for PgStorage {
         job_id: Uuid,
         sha256: &str,
     ) -> Result<PhotoAccess> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT p.job_id, p.sha256, j.technician_id FROM photos p
+        let row = q_opt(
+            &self.client().await?,
+            "SELECT p.job_id, p.sha256, j.technician_id FROM photos p
                  JOIN jobs j ON j.id = p.job_id
                  WHERE p.photo_id = $1 AND p.org_id = $2",
-                &[&photo_id, &who.organisation_id],
-            )
-            .await?;
+            &[&photo_id, &who.organisation_id],
+        )
+        .await?;
         let Some(r) = row else {
             return Ok(PhotoAccess::NoRecord);
         };
@@ -980,72 +1003,69 @@ impl Storage for PgStorage {
     }
 
     async fn create_upload(&self, u: &Upload, now: DateTime<Utc>) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO uploads (id, org_id, technician_id, photo_id, job_id, sha256, length,
+        exec(
+            &self.client().await?,
+            "INSERT INTO uploads (id, org_id, technician_id, photo_id, job_id, sha256, length,
                      offset_bytes, content_type, created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                &[
-                    &u.id,
-                    &u.organisation_id,
-                    &u.technician_id,
-                    &u.photo_id,
-                    &u.job_id,
-                    &u.sha256,
-                    &(u.length as i64),
-                    &(u.offset as i64),
-                    &u.content_type,
-                    &now,
-                    &u.expires_at,
-                ],
-            )
-            .await?;
+            &[
+                &u.id,
+                &u.organisation_id,
+                &u.technician_id,
+                &u.photo_id,
+                &u.job_id,
+                &u.sha256,
+                &(u.length as i64),
+                &(u.offset as i64),
+                &u.content_type,
+                &now,
+                &u.expires_at,
+            ],
+        )
+        .await?;
         Ok(())
     }
 
     async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
+        Ok(q_opt(
+            &self.client().await?,
+            "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
                      content_type, expires_at
                  FROM uploads WHERE id = $1 AND technician_id = $2",
-                &[&id, &technician_id],
-            )
-            .await?
-            .map(|r| Upload {
-                id: r.get(0),
-                organisation_id: r.get(1),
-                technician_id: r.get(2),
-                photo_id: r.get(3),
-                job_id: r.get(4),
-                sha256: r.get(5),
-                length: r.get::<_, i64>(6) as u64,
-                offset: r.get::<_, i64>(7) as u64,
-                content_type: r.get(8),
-                expires_at: r.get(9),
-            }))
+            &[&id, &technician_id],
+        )
+        .await?
+        .map(|r| Upload {
+            id: r.get(0),
+            organisation_id: r.get(1),
+            technician_id: r.get(2),
+            photo_id: r.get(3),
+            job_id: r.get(4),
+            sha256: r.get(5),
+            length: r.get::<_, i64>(6) as u64,
+            offset: r.get::<_, i64>(7) as u64,
+            content_type: r.get(8),
+            expires_at: r.get(9),
+        }))
     }
 
     async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "UPDATE uploads SET offset_bytes = $3 WHERE id = $1 AND offset_bytes = $2",
-                &[&id, &(from as i64), &(to as i64)],
-            )
-            .await?;
+        let n = exec(
+            &self.client().await?,
+            "UPDATE uploads SET offset_bytes = $3 WHERE id = $1 AND offset_bytes = $2",
+            &[&id, &(from as i64), &(to as i64)],
+        )
+        .await?;
         Ok(n == 1)
     }
 
     async fn delete_upload(&self, id: Uuid) -> Result<()> {
-        self.client()
-            .await?
-            .execute("DELETE FROM uploads WHERE id = $1", &[&id])
-            .await?;
+        exec(
+            &self.client().await?,
+            "DELETE FROM uploads WHERE id = $1",
+            &[&id],
+        )
+        .await?;
         Ok(())
     }
 
@@ -1056,27 +1076,24 @@ impl Storage for PgStorage {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "UPDATE uploads SET lease_token = $2, lease_until = $4
+        let n = exec(
+            &self.client().await?,
+            "UPDATE uploads SET lease_token = $2, lease_until = $4
                  WHERE id = $1 AND (lease_token IS NULL OR lease_token = $2 OR lease_until <= $3)",
-                &[&id, &token, &now, &until],
-            )
-            .await?;
+            &[&id, &token, &now, &until],
+        )
+        .await?;
         Ok(n == 1)
     }
 
     async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE uploads SET lease_token = NULL, lease_until = NULL
+        exec(
+            &self.client().await?,
+            "UPDATE uploads SET lease_token = NULL, lease_until = NULL
                  WHERE id = $1 AND lease_token = $2",
-                &[&id, &token],
-            )
-            .await?;
+            &[&id, &token],
+        )
+        .await?;
         Ok(())
     }
 
@@ -1089,18 +1106,23 @@ impl Storage for PgStorage {
     ) -> Result<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        let content_type: Option<String> = tx
-            .query_opt("SELECT content_type FROM uploads WHERE id = $1", &[&id])
-            .await?
-            .and_then(|r| r.get(0));
+        let content_type: Option<String> = q_opt(
+            &tx,
+            "SELECT content_type FROM uploads WHERE id = $1",
+            &[&id],
+        )
+        .await?
+        .and_then(|r| r.get(0));
         // `blob_path IS NULL`: linked once, whichever process finishes first.
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE photos SET blob_path = $2, content_type = $3, uploaded_at = $4
              WHERE photo_id = $1 AND blob_path IS NULL",
             &[&photo_id, &blob_path, &content_type, &now],
         )
         .await?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE uploads SET completed_at = $2 WHERE id = $1",
             &[&id, &now],
         )
@@ -1112,17 +1134,16 @@ impl Storage for PgStorage {
     async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        let ids = tx
-            .query(
-                "DELETE FROM uploads WHERE expires_at <= $1 RETURNING id",
-                &[&now],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        tx.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
-            .await?;
+        let ids = q_all(
+            &tx,
+            "DELETE FROM uploads WHERE expires_at <= $1 RETURNING id",
+            &[&now],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        exec(&tx, "DELETE FROM sessions WHERE expires_at <= $1", &[&now]).await?;
         tx.commit().await?;
         Ok(ids)
     }

@@ -5,6 +5,7 @@
 //! transaction is `BEGIN IMMEDIATE`, so several processes on one file serialise too. Reads use a
 //! small pool of reader connections, which WAL lets run beside the writer.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +25,7 @@ use super::{
 use crate::ingest::{Decision, Visible, decide};
 
 /// Numbered schema steps; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
 const MAX_IDLE_READERS: usize = 4;
 
 #[derive(Debug, Clone)]
@@ -37,6 +38,10 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// tus PATCH leases (upload id → holder, expiry). In memory: a SQLite deployment is one
+    /// process, and two fsynced writes per PATCH would slow every push behind the one writer.
+    /// PostgreSQL keeps them in the `uploads` row.
+    leases: Mutex<HashMap<Uuid, (Uuid, DateTime<Utc>)>>,
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
@@ -105,6 +110,7 @@ impl SqliteStorage {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                leases: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -1128,27 +1134,22 @@ impl Storage for SqliteStorage {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool> {
-        self.write(move |c| {
-            let n = c.execute(
-                "UPDATE uploads SET lease_token = ?2, lease_until = ?4
-                 WHERE id = ?1 AND (lease_token IS NULL OR lease_token = ?2 OR lease_until <= ?3)",
-                params![id.to_string(), token.to_string(), ts(now), ts(until)],
-            )?;
-            Ok(n == 1)
-        })
-        .await
+        let mut leases = self.inner.leases.lock().unwrap_or_else(|p| p.into_inner());
+        match leases.get(&id) {
+            Some((holder, expires)) if *holder != token && *expires > now => Ok(false),
+            _ => {
+                leases.insert(id, (token, until));
+                Ok(true)
+            }
+        }
     }
 
     async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()> {
-        self.write(move |c| {
-            c.execute(
-                "UPDATE uploads SET lease_token = NULL, lease_until = NULL
-                 WHERE id = ?1 AND lease_token = ?2",
-                params![id.to_string(), token.to_string()],
-            )?;
-            Ok(())
-        })
-        .await
+        let mut leases = self.inner.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if leases.get(&id).is_some_and(|(holder, _)| *holder == token) {
+            leases.remove(&id);
+        }
+        Ok(())
     }
 
     async fn complete_upload(

@@ -1,5 +1,5 @@
--- PostgreSQL schema 1: the same tables as SQLite's schema_v1.sql (plus the tus PATCH lease of
--- its v2), with native uuid and timestamptz. JSON stays text: SQL never looks inside it, the
+-- PostgreSQL schema 1: the same tables as SQLite's schema_v1.sql (plus the tus PATCH lease,
+-- which SQLite keeps in memory), with native uuid and timestamptz. JSON stays text: SQL never looks inside it, the
 -- domain types parse it.
 CREATE TABLE organisations (
     id uuid PRIMARY KEY,
