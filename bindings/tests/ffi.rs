@@ -80,6 +80,11 @@ fn many_threads_act_while_one_syncs() {
     let dir = tempfile::tempdir().unwrap();
     let core = open(&dir, "en", Some("http://127.0.0.1:9".into()));
     let jobs = with_jobs(&core, 8);
+    // A token, as enrolment leaves one (the key is the sync client's), so the sync gets as far
+    // as the network.
+    core.store()
+        .set_sync_value("device_token", Some("not-a-real-token"))
+        .unwrap();
     let observer = Arc::new(Recorder::default());
 
     let (recorded, sync_result) = std::thread::scope(|s| {
@@ -112,7 +117,10 @@ fn many_threads_act_while_one_syncs() {
         (recorded, syncing.join().unwrap())
     });
 
-    assert!(matches!(sync_result, Err(CoreError::Network { .. })));
+    assert!(
+        matches!(sync_result, Err(CoreError::Network { .. })),
+        "{sync_result:?}"
+    );
     let states = observer.0.lock().unwrap();
     assert!(matches!(states.first(), Some(SyncState::Started)));
     assert!(matches!(states.last(), Some(SyncState::Failed { code, .. }) if code == "network"));
@@ -205,10 +213,23 @@ fn app_errors_are_mapped_to_what_the_app_can_do() {
         ),
         Err(CoreError::InvalidPhoto { .. })
     ));
+    // No strokes at all: the rulebook refuses it. A tap: the signature check refuses it.
     assert!(matches!(
-        core.capture_signature(job, 400, 200, vec![]),
-        Err(CoreError::InvalidPhoto { .. })
+        core.capture_signature(job.clone(), 400, 200, vec![]),
+        Err(CoreError::Refused { rule, .. }) if rule == "invalid_input"
     ));
+    let tap = SignatureStroke {
+        points: vec![SignaturePoint {
+            x: 10.0,
+            y: 10.0,
+            t_ms: 0,
+        }],
+    };
+    let tapped = core.capture_signature(job, 400, 200, vec![tap]);
+    assert!(
+        matches!(tapped, Err(CoreError::InvalidPhoto { .. })),
+        "{tapped:?}"
+    );
 }
 
 #[test]
