@@ -14,8 +14,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use fieldcore::domain::{
     CallOutcome, EventBody, ExceptionKind, ExemptionReason, GeoPoint, JobStatus, Lang, Packaging,
-    TimerKind,
+    PhotoCategory, TimerKind,
 };
+use fieldcore::photo::{PhotoSource, PipelineConfig, Point, Signature, Stroke};
 use fieldcore::store::{ActionError, JobFilter, Store, StoreOptions};
 use fieldcore::sync::{Progress, SyncClient, SyncConfig, enrolled_server};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -165,6 +166,18 @@ enum Command {
     },
     /// Leave the site.
     Checkout { job: String },
+    /// Photos: `photo add JOB --category completion FILE`.
+    #[command(subcommand)]
+    Photo(PhotoCommand),
+    /// The customer's signature, from a JSON file of strokes (or `--demo` for a drawn one).
+    Sign {
+        job: String,
+        /// `{"width":..,"height":..,"strokes":[{"points":[{"x":..,"y":..,"t_ms":..}]}]}`
+        #[arg(long, conflicts_with = "demo")]
+        strokes: Option<PathBuf>,
+        #[arg(long)]
+        demo: bool,
+    },
     /// Push, pull and upload now.
     Sync {
         /// Bytes per upload chunk.
@@ -173,6 +186,32 @@ enum Command {
     },
     /// Outbox, photos waiting, enrolment.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum PhotoCommand {
+    /// Process a camera file and record it on the job.
+    Add {
+        job: String,
+        #[arg(long, value_enum)]
+        category: Category,
+        file: PathBuf,
+        #[arg(long, requires = "lon")]
+        lat: Option<f64>,
+        #[arg(long, requires = "lat")]
+        lon: Option<f64>,
+        /// Delete the camera's original once it is stored.
+        #[arg(long)]
+        delete_original: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Category {
+    Pickup,
+    Completion,
+    Receipt,
+    Exception,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -393,8 +432,78 @@ fn run(cli: Cli, lang: Lang) -> Result<()> {
             )
         }
         Command::Checkout { job: j } => (job(&j)?, EventBody::CheckedOut),
+        Command::Photo(PhotoCommand::Add {
+            job: j,
+            category,
+            file,
+            lat,
+            lon,
+            delete_original,
+        }) => {
+            let category = match category {
+                Category::Pickup => PhotoCategory::Pickup,
+                Category::Completion => PhotoCategory::Completion,
+                Category::Receipt => PhotoCategory::Receipt,
+                Category::Exception => PhotoCategory::Exception,
+            };
+            let location = lat.zip(lon).map(|(lat, lon)| GeoPoint {
+                lat,
+                lon,
+                accuracy_m: None,
+            });
+            let captured = store.capture_photo(
+                job(&j)?,
+                category,
+                PhotoSource::Path(&file),
+                location,
+                &PipelineConfig::default(),
+            )?;
+            if delete_original {
+                fieldcore::photo::remove_original(&file)?;
+            }
+            out.recorded(&captured.event)?;
+            return out.done(&format!(
+                "stored {}x{} ({} bytes) as {}",
+                captured.width, captured.height, captured.bytes, captured.sha256
+            ));
+        }
+        Command::Sign {
+            job: j,
+            strokes,
+            demo,
+        } => {
+            let signature = match (strokes, demo) {
+                (Some(path), _) => serde_json::from_slice(
+                    &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+                )
+                .context("the strokes file is not a signature")?,
+                (None, true) => demo_signature(),
+                (None, false) => bail!("pass --strokes FILE or --demo"),
+            };
+            let s = store.capture_signature(job(&j)?, &signature)?;
+            out.recorded(&s.signature_event)?;
+            return out.recorded(&s.photo_event);
+        }
     };
     act(&store, &out, body.0, body.1)
+}
+
+/// A plausible two-stroke signature, for demos.
+fn demo_signature() -> Signature {
+    let stroke = |y: f32, phase: f32| Stroke {
+        points: (0..40u32)
+            .map(|i| Point {
+                x: 30.0 + i as f32 * 10.0,
+                y: y + (i as f32 * 0.4 + phase).sin() * 35.0,
+                t_ms: i * 15,
+            })
+            .collect(),
+    };
+    Signature {
+        width: 480,
+        height: 240,
+        strokes: vec![stroke(90.0, 0.0), stroke(160.0, 1.3)],
+    }
 }
 
 fn act(store: &Store, out: &render::Out, job: Uuid, body: EventBody) -> Result<()> {

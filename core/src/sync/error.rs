@@ -17,7 +17,7 @@ pub enum SyncError {
     #[error("the server refused the request ({status}): {}", problem.detail.as_deref().unwrap_or(&problem.title))]
     Server {
         status: u16,
-        problem: Problem,
+        problem: Box<Problem>,
         /// From `Retry-After`, on 429 and 503.
         retry_after: Option<Duration>,
     },

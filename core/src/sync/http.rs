@@ -102,7 +102,7 @@ impl Http {
         });
         Err(SyncError::Server {
             status: code,
-            problem,
+            problem: Box::new(problem),
             retry_after,
         })
     }

@@ -138,6 +138,7 @@ impl SyncClient {
                 ));
             }
             Err(SyncError::Server { problem, .. }) if problem.status < 500 => {
+                let problem = *problem;
                 return Err(SyncError::EnrolmentRefused(
                     problem.detail.unwrap_or(problem.title),
                 ));

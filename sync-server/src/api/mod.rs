@@ -1,0 +1,94 @@
+//! The HTTP surface: one router built from the device API, the dispatcher API and tus, with the
+//! cross-cutting layers (server clock header, rate limit, body limits, timeouts, request logs).
+
+pub mod device;
+pub mod dispatcher;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::SecondsFormat;
+use fieldcore::protocol::HEADER_SERVER_TIME;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// Every route of the server, with its state.
+pub fn router(state: AppState) -> Router {
+    let c = &state.config;
+    let api = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/devices/enroll", post(device::enroll))
+        .route(
+            "/v1/sync/push",
+            post(device::push).layer(DefaultBodyLimit::max(c.push_body_limit)),
+        )
+        .route("/v1/sync/pull", get(device::pull))
+        .merge(dispatcher::routes())
+        .layer(DefaultBodyLimit::max(c.json_body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(c.request_timeout_secs),
+        ));
+    // Uploads run without the request timeout: a chunk on a slow mobile link takes its time,
+    // and tus PATCH guards itself with a per-read timeout.
+    let outer_body_limit = (c.max_patch_bytes as usize)
+        .max(c.push_body_limit)
+        .saturating_add(64 * 1024);
+    Router::new()
+        .merge(api)
+        .merge(crate::tus::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::limit,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), server_time))
+        .layer(RequestBodyLimitLayer::new(outer_body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Every response says what time the server has, so devices can estimate their clock offset.
+async fn server_time(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let now = state
+        .config
+        .clock
+        .now()
+        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    if let Ok(v) = HeaderValue::from_str(&now) {
+        res.headers_mut()
+            .insert(HeaderName::from_static(HEADER_SERVER_TIME), v);
+    }
+    res
+}
+
+async fn healthz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    state.storage.health().await.map_err(|e| {
+        tracing::error!(error = %e, "health check failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            "The database does not answer",
+        )
+    })?;
+    Ok(Json(serde_json::json!({ "status": "ok" })))
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}
+
+async fn not_found() -> Response {
+    ApiError::not_found("route").into_response()
+}

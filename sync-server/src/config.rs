@@ -1,0 +1,123 @@
+//! Server configuration: defaults, then an optional TOML file, then `FIELDCORE_*` environment
+//! variables, then command-line flags (applied by `main`), each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::ServerClock;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where to listen. Port 0 picks a free port (tests).
+    pub bind: SocketAddr,
+    /// Holds `fieldcore.sqlite`, `blobs/` (photos by SHA-256) and `uploads/` (partial tus files).
+    pub data_dir: PathBuf,
+    /// How long an enrolment code stays usable unless the dispatcher says otherwise.
+    pub enrolment_code_ttl_minutes: i64,
+    pub session_ttl_hours: i64,
+    /// tus expiration: an unfinished upload is refused (410) and swept after this.
+    pub upload_expiry_hours: i64,
+    /// `Tus-Max-Size`: the largest photo accepted.
+    pub max_upload_bytes: u64,
+    /// The most one tus PATCH request may carry; clients send larger files in several chunks.
+    pub max_patch_bytes: u64,
+    /// Body limit for JSON requests other than push.
+    pub json_body_limit: usize,
+    pub push_body_limit: usize,
+    pub max_push_events: usize,
+    /// Token bucket per bearer token (or per client address without one), in this process.
+    pub rate_limit_per_second: f64,
+    pub rate_limit_burst: f64,
+    /// Requests other than tus PATCH that take longer are answered 408.
+    pub request_timeout_secs: u64,
+    pub sweep_interval_secs: u64,
+    /// The server's clock; tests move it forward to expire things.
+    #[serde(skip)]
+    pub clock: ServerClock,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            enrolment_code_ttl_minutes: 24 * 60,
+            session_ttl_hours: 12,
+            upload_expiry_hours: 24,
+            max_upload_bytes: 64 * 1024 * 1024,
+            max_patch_bytes: 16 * 1024 * 1024,
+            json_body_limit: 2 * 1024 * 1024,
+            push_body_limit: 8 * 1024 * 1024,
+            max_push_events: 500,
+            rate_limit_per_second: 50.0,
+            rate_limit_burst: 100.0,
+            request_timeout_secs: 60,
+            sweep_interval_secs: 300,
+            clock: ServerClock::default(),
+        }
+    }
+}
+
+impl Config {
+    /// For tests: a free port on loopback and the given data directory, defaults otherwise.
+    pub fn for_tests(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            ..Config::default()
+        }
+    }
+
+    /// Defaults, overridden by the TOML file if given, then by the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Ok(bind) = std::env::var("FIELDCORE_BIND") {
+            config.bind = bind
+                .parse()
+                .with_context(|| format!("FIELDCORE_BIND={bind:?}"))?;
+        }
+        if let Ok(dir) = std::env::var("FIELDCORE_DATA_DIR") {
+            config.data_dir = PathBuf::from(dir);
+        }
+        Ok(config)
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("fieldcore.sqlite")
+    }
+
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data_dir.join("blobs")
+    }
+
+    pub fn upload_dir(&self) -> PathBuf {
+        self.data_dir.join("uploads")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_file_overrides_the_defaults_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nmax_push_events = 10\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.max_push_events, 10);
+        assert_eq!(c.session_ttl_hours, 12);
+    }
+}

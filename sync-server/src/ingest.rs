@@ -1,0 +1,85 @@
+//! How the server decides on one arriving event: pure, so every `Storage` implementation calls
+//! the same function inside its own transaction and they cannot disagree.
+
+use fieldcore::domain::{Actor, Event, JobView, Lang, Rule, Rulebook};
+use fieldcore::protocol::EventFlag;
+
+use crate::storage::Writer;
+
+/// What becomes of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Store and apply, with these flags.
+    Accept(Vec<EventFlag>),
+    Reject {
+        rule: String,
+        message: String,
+    },
+}
+
+/// The job as the writer may see it.
+#[derive(Debug, Clone, Copy)]
+pub enum Visible<'a> {
+    /// No such job for this writer: unknown, another organisation's, or (for a technician) never
+    /// assigned to them. Indistinguishable on purpose.
+    No,
+    Yes(&'a JobView),
+}
+
+/// Decide on `event` (its `corrected_at` already set) written by `writer` against the job.
+pub fn decide(
+    rulebook: &Rulebook,
+    writer: Writer,
+    job: Visible<'_>,
+    event: &Event,
+    flags: &[EventFlag],
+) -> Decision {
+    let actor_ok = match (writer, event.actor) {
+        (
+            Writer::Technician {
+                technician_id,
+                device_id,
+            },
+            Actor::Technician {
+                technician_id: t,
+                device_id: d,
+            },
+        ) => technician_id == t && device_id == d,
+        (Writer::Dispatcher { dispatcher_id }, Actor::Dispatcher { dispatcher_id: d }) => {
+            dispatcher_id == d
+        }
+        _ => false,
+    };
+    if !actor_ok {
+        return Decision::Reject {
+            rule: "wrong_device".into(),
+            message: "This event names another device or person than the one that sent it.".into(),
+        };
+    }
+    let view = match job {
+        Visible::Yes(v) => Some(v),
+        Visible::No => None,
+    };
+    if view.is_none() && !matches!(writer, Writer::Dispatcher { .. }) {
+        let refusal = fieldcore::domain::Refusal::new(Rule::UnknownJob, event.body.kind());
+        return reject(&refusal);
+    }
+    match rulebook.check(view, event) {
+        Ok(()) => Decision::Accept(flags.to_vec()),
+        // The desk cancelled while the technician worked offline: keep both, flag it
+        // (design.md invariant 4). The view records it as flagged without applying it.
+        Err(r) if r.rule == Rule::JobCancelled && event.body.kind().is_field() => {
+            let mut f = flags.to_vec();
+            f.push(EventFlag::AfterCancellation);
+            Decision::Accept(f)
+        }
+        Err(r) => reject(&r),
+    }
+}
+
+fn reject(r: &fieldcore::domain::Refusal) -> Decision {
+    Decision::Reject {
+        rule: r.rule.code().to_string(),
+        message: r.message(Lang::En),
+    }
+}

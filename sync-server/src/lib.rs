@@ -1,0 +1,196 @@
+//! The fieldcore sync server: devices enrol, push their events and pull their feed, upload
+//! photos over tus; dispatchers run the desk. All of it validated by the one rulebook in
+//! `fieldcore::domain`, stored behind the [`storage::Storage`] trait.
+//!
+//! The library is what the binary runs and what end-to-end tests start in-process:
+//! [`start`] a server on a [`Config`], talk to it over HTTP, [`RunningServer::shutdown`] it.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod openapi;
+pub mod ratelimit;
+pub mod storage;
+pub mod tus;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use clock::ServerClock;
+pub use config::Config;
+
+use ratelimit::RateLimiter;
+use storage::Storage;
+use storage::sqlite::SqliteStorage;
+
+/// What every handler gets.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub config: Arc<Config>,
+    pub limiter: Arc<RateLimiter>,
+    pub upload_locks: tus::UploadLocks,
+}
+
+impl AppState {
+    pub fn new(storage: Arc<dyn Storage>, config: Config) -> Self {
+        AppState {
+            limiter: Arc::new(RateLimiter::new(
+                config.rate_limit_per_second,
+                config.rate_limit_burst,
+            )),
+            storage,
+            config: Arc::new(config),
+            upload_locks: tus::UploadLocks::default(),
+        }
+    }
+}
+
+/// Create the data directory layout and open (migrating) the database.
+pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    for dir in [
+        config.data_dir.clone(),
+        config.blob_dir(),
+        config.upload_dir(),
+    ] {
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let path = config.database_path();
+    let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
+        .await?
+        .with_context(|| format!("opening {}", config.database_path().display()))?;
+    Ok(Arc::new(storage))
+}
+
+/// A server listening on [`RunningServer::addr`] until [`RunningServer::shutdown`].
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    sweeper: JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`, no trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The server's state (storage, config, clock), for tests that look behind the API.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Forget expired uploads and sessions now, rather than at the next sweep.
+    pub async fn sweep_now(&self) -> anyhow::Result<usize> {
+        sweep(&self.state).await
+    }
+
+    /// Stop accepting connections, let in-flight requests finish, then return.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.sweeper.abort();
+        match (&mut self.server).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "server task failed"),
+        }
+    }
+}
+
+async fn sweep(state: &AppState) -> anyhow::Result<usize> {
+    let ids = state.storage.sweep(state.config.clock.now()).await?;
+    for id in &ids {
+        let path = state.config.upload_dir().join(id.to_string());
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, path = %path.display(), "sweep: remove failed"),
+        }
+    }
+    Ok(ids.len())
+}
+
+/// Open the storage, bind, and serve in the background.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let storage = open_storage(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(storage, config);
+    let app = api::router(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let sweeper = {
+        let state = state.clone();
+        let every = Duration::from_secs(state.config.sweep_interval_secs.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sweep(&state).await {
+                    tracing::warn!(error = %e, "sweep failed");
+                }
+            }
+        })
+    };
+    tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "sync server listening");
+    Ok(RunningServer {
+        addr,
+        state,
+        stop: Some(stop),
+        server,
+        sweeper,
+    })
+}
+
+/// Create a dispatcher (and their organisation, by name, if new). Returns (organisation id,
+/// dispatcher id). Works beside a running server on the same data directory.
+pub async fn create_dispatcher(
+    config: &Config,
+    org: &str,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> anyhow::Result<(Uuid, Uuid)> {
+    anyhow::ensure!(!org.trim().is_empty(), "the organisation needs a name");
+    anyhow::ensure!(email.contains('@'), "{email:?} is not an email address");
+    anyhow::ensure!(
+        password.chars().count() >= 8,
+        "use a password of 8 characters or more"
+    );
+    let storage = open_storage(config).await?;
+    let hash = api::dispatcher::hash_password_blocking(password.to_string()).await?;
+    Ok(storage
+        .create_dispatcher(org.trim(), email.trim(), name.trim(), &hash)
+        .await?)
+}

@@ -1,0 +1,290 @@
+//! Everything the server keeps, behind one trait.
+//!
+//! Handlers speak only to [`Storage`]: no SQL outside `storage/`. The embedded default is
+//! [`sqlite::SqliteStorage`]; a PostgreSQL implementation (the scale-out path in design.md) is a
+//! second `impl Storage` with the same semantics, so no handler changes. Each method is one
+//! transaction: what it promises (an event stored once, a code used once, an offset persisted)
+//! holds under concurrent requests and across processes sharing the database.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use fieldcore::domain::{ChecklistTemplate, Event, JobView, Policy, Rulebook};
+use fieldcore::protocol::{EventFlag, PushResult};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// What went wrong below the handlers. Callers map it to a 500 (or 503) problem.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(
+        "the database was written by a newer server (schema {found}, this build knows {known})"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("background task failed: {0}")]
+    Join(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Organisation {
+    pub id: Uuid,
+    pub name: String,
+    pub policy: Policy,
+    pub checklist: ChecklistTemplate,
+}
+
+impl Organisation {
+    pub fn rulebook(&self) -> Rulebook {
+        Rulebook::new(self.policy.clone(), self.checklist.clone())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    pub id: Uuid,
+    pub organisation_id: Uuid,
+    pub email: String,
+    pub name: String,
+    /// PHC string (argon2id); never leaves the server.
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Technician {
+    pub id: Uuid,
+    pub organisation_id: Uuid,
+    pub name: String,
+    pub phone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who a device token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    pub device_id: Uuid,
+    pub technician_id: Uuid,
+    pub organisation_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    pub id: Uuid,
+    pub technician_id: Uuid,
+    pub name: String,
+    pub enrolled_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// Who writes a batch of events: a device (the field record) or a dispatcher (the desk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    Technician {
+        technician_id: Uuid,
+        device_id: Uuid,
+    },
+    Dispatcher {
+        dispatcher_id: Uuid,
+    },
+}
+
+/// An event on its way in: `corrected_at` already set, with what the clock check noticed.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub event: Event,
+    pub flags: Vec<EventFlag>,
+}
+
+/// One stored event as the desk's timeline shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub event: Event,
+    pub server_received_at: DateTime<Utc>,
+    pub corrected_at: DateTime<Utc>,
+    pub flags: Vec<EventFlag>,
+}
+
+/// A refused event, kept so the desk can see what a device tried.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    pub event: Event,
+    pub rule: String,
+    pub message: String,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Photo {
+    pub photo_id: Uuid,
+    pub job_id: Uuid,
+    pub organisation_id: Uuid,
+    pub category: String,
+    pub sha256: String,
+    /// Relative to the data directory; `None` until the bytes arrived and matched the hash.
+    pub blob_path: Option<String>,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub view: JobView,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobDetail {
+    pub view: JobView,
+    pub timeline: Vec<TimelineEntry>,
+    pub photos: Vec<Photo>,
+    pub rejections: Vec<Rejection>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub technician_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    pub events: Vec<Event>,
+    /// Feed position of the last event returned (or the cursor given, if none).
+    pub last_position: i64,
+    pub has_more: bool,
+}
+
+/// A tus upload in progress.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub id: Uuid,
+    pub organisation_id: Uuid,
+    pub technician_id: Uuid,
+    pub photo_id: Uuid,
+    pub job_id: Uuid,
+    pub sha256: String,
+    pub length: u64,
+    pub offset: u64,
+    pub content_type: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why the storage would not let a technician upload for a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoAccess {
+    /// The photo record exists, matches, and its job is the technician's.
+    Allowed,
+    /// No such photo for that job in this organisation, or the hash differs.
+    NoRecord,
+    /// The job is not (or no longer) this technician's.
+    NotYours,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// A cheap round trip that proves the database answers.
+    async fn health(&self) -> Result<()>;
+
+    // --- organisations and dispatchers
+    /// Create the organisation (by name) if needed, then the dispatcher.
+    async fn create_dispatcher(
+        &self,
+        org_name: &str,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<(Uuid, Uuid)>;
+    async fn dispatcher_count(&self) -> Result<u64>;
+    async fn dispatcher_by_email(&self, email: &str) -> Result<Option<Dispatcher>>;
+    async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        dispatcher_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The dispatcher behind an unexpired session.
+    async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Dispatcher>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    // --- technicians and devices
+    async fn create_technician(&self, org: Uuid, name: &str, phone: &str) -> Result<Technician>;
+    async fn technicians(&self, org: Uuid) -> Result<Vec<Technician>>;
+    async fn technician(&self, org: Uuid, id: Uuid) -> Result<Option<Technician>>;
+    async fn create_enrolment_code(
+        &self,
+        org: Uuid,
+        technician_id: Uuid,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Use up an unexpired, unused code and register the device under a new token, atomically.
+    /// `None`: the code is unknown, used or expired (the caller cannot tell which, on purpose).
+    async fn enroll_device(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+        device_id: Uuid,
+        device_name: &str,
+        token_hash: &str,
+    ) -> Result<Option<DeviceIdentity>>;
+    /// The device behind a token that is not revoked.
+    async fn device_by_token(&self, token_hash: &str) -> Result<Option<DeviceIdentity>>;
+    async fn devices(&self, org: Uuid) -> Result<Vec<Device>>;
+    /// `false` if the device is not in this organisation.
+    async fn revoke_device(&self, org: Uuid, device_id: Uuid, now: DateTime<Utc>) -> Result<bool>;
+
+    // --- events, jobs, feeds
+    /// Check each event with the rulebook against the job as it stands, in order, and store the
+    /// accepted ones with their effect on the job view and the technicians' feeds; all in one
+    /// transaction. Repeating a batch answers `duplicate` for what is already stored.
+    async fn append_events(
+        &self,
+        org: Uuid,
+        writer: Writer,
+        rulebook: Rulebook,
+        events: Vec<Incoming>,
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<PushResult>>;
+    /// A page of the technician's feed after `after` (a feed position; 0 = from the start).
+    async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage>;
+    async fn jobs(&self, org: Uuid, filter: JobFilter) -> Result<Vec<JobRow>>;
+    async fn job(&self, org: Uuid, id: Uuid) -> Result<Option<JobDetail>>;
+
+    // --- photos and uploads
+    async fn photo(&self, org: Uuid, photo_id: Uuid) -> Result<Option<Photo>>;
+    async fn photo_access(
+        &self,
+        who: DeviceIdentity,
+        photo_id: Uuid,
+        job_id: Uuid,
+        sha256: &str,
+    ) -> Result<PhotoAccess>;
+    async fn create_upload(&self, upload: &Upload, now: DateTime<Utc>) -> Result<()>;
+    /// The upload if it belongs to this technician (expired ones included: the caller says 410).
+    async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>>;
+    /// Move the offset from `from` to `to`; `false` if another request moved it first.
+    async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool>;
+    async fn delete_upload(&self, id: Uuid) -> Result<()>;
+    /// Link the photo to its stored bytes (once: a linked photo stays as it is) and close the
+    /// upload.
+    async fn complete_upload(
+        &self,
+        id: Uuid,
+        photo_id: Uuid,
+        blob_path: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Forget expired uploads and sessions; returns the upload ids whose files to delete.
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>>;
+}

@@ -1,0 +1,1193 @@
+//! The embedded storage: one SQLite file in WAL mode with `synchronous=FULL` (a committed push
+//! survives a power cut), driven from `spawn_blocking` so the async runtime never waits on disk.
+//!
+//! One writer connection behind a mutex serialises writes inside the process; every write
+//! transaction is `BEGIN IMMEDIATE`, so several processes on one file serialise too. Reads use a
+//! small pool of reader connections, which WAL lets run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use fieldcore::domain::{ChecklistTemplate, Event, EventBody, JobView, Policy, Rule, Rulebook};
+use fieldcore::protocol::{EventFlag, PushResult, PushStatus};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use uuid::Uuid;
+
+use super::{
+    Device, DeviceIdentity, Dispatcher, FeedPage, Incoming, JobDetail, JobFilter, JobRow,
+    Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
+    TimelineEntry, Upload, Writer,
+};
+use crate::ingest::{Decision, Visible, decide};
+
+/// Numbered schema steps; `PRAGMA user_version` says how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MAX_IDLE_READERS: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL must be set outside any transaction; it sticks to the file.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Run each migration step past the file's version, each in its own transaction. A database
+/// newer than this build is refused, never touched.
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StorageError::TooNew {
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StorageError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StorageError::Corrupt(format!("json: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(format!("json: {e}")))
+}
+
+impl SqliteStorage {
+    /// Open (creating if needed) and migrate the database file.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut writer = open_connection(path)?;
+        migrate(&mut writer)?;
+        Ok(SqliteStorage {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StorageError::Join(e.to_string()))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path)?,
+            };
+            let out = f(&conn);
+            let mut idle = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StorageError::Join(e.to_string()))?
+    }
+}
+
+fn dispatcher_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 5]> {
+    Ok([
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ])
+}
+
+fn dispatcher_from_cols(c: [String; 5]) -> Result<Dispatcher> {
+    let [id, org, email, name, hash] = c;
+    Ok(Dispatcher {
+        id: parse_uuid(&id)?,
+        organisation_id: parse_uuid(&org)?,
+        email,
+        name,
+        password_hash: hash,
+    })
+}
+
+const DISPATCHER_COLS: &str = "d.id, d.org_id, d.email, d.name, d.password_hash";
+
+fn technician_from_cols(c: [String; 5]) -> Result<Technician> {
+    let [id, org, name, phone, created] = c;
+    Ok(Technician {
+        id: parse_uuid(&id)?,
+        organisation_id: parse_uuid(&org)?,
+        name,
+        phone,
+        created_at: parse_ts(&created)?,
+    })
+}
+
+fn load_job(tx: &Connection, org: Uuid, job_id: Uuid) -> Result<Option<JobView>> {
+    let json: Option<String> = tx
+        .query_row(
+            "SELECT view_json FROM jobs WHERE id = ?1 AND org_id = ?2",
+            params![job_id.to_string(), org.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    json.as_deref().map(from_json).transpose()
+}
+
+fn was_assigned(tx: &Connection, job_id: Uuid, technician_id: Uuid) -> Result<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM job_technicians WHERE job_id = ?1 AND technician_id = ?2)",
+        params![job_id.to_string(), technician_id.to_string()],
+        |r| r.get(0),
+    )?)
+}
+
+/// Store an accepted event: the log, the job's cached view, the feeds, the photo record.
+fn store_event(
+    tx: &Transaction<'_>,
+    org: Uuid,
+    rulebook: &Rulebook,
+    job: Option<JobView>,
+    event: &Event,
+    flags: &[EventFlag],
+    received_at: DateTime<Utc>,
+) -> Result<()> {
+    let before = job.as_ref().and_then(|v| v.technician_id);
+    let view = match job {
+        None => JobView::created(event)
+            .ok_or_else(|| StorageError::Corrupt("a job must start with JobCreated".into()))?,
+        Some(mut v) => {
+            rulebook.apply(&mut v, event);
+            v
+        }
+    };
+    let job_id = event.job_id.to_string();
+    let corrected = event.at();
+    tx.execute(
+        "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+             technician_id = excluded.technician_id, view_json = excluded.view_json,
+             updated_at = excluded.updated_at",
+        params![
+            job_id,
+            org.to_string(),
+            view.status().as_str(),
+            view.technician_id.map(|t| t.to_string()),
+            to_json(&view)?,
+            ts(received_at),
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
+             corrected_at, flags_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            event.id.to_string(),
+            job_id,
+            org.to_string(),
+            event.body.kind().as_str(),
+            to_json(event)?,
+            ts(received_at),
+            ts(corrected),
+            to_json(&flags)?,
+        ],
+    )?;
+    let seq = tx.last_insert_rowid();
+    let to_feed = |technician: Uuid| -> Result<()> {
+        tx.execute(
+            "INSERT INTO feed (technician_id, event_seq) VALUES (?1, ?2)",
+            params![technician.to_string(), seq],
+        )?;
+        Ok(())
+    };
+    match &event.body {
+        EventBody::JobAssigned { technician_id } if Some(*technician_id) != before => {
+            // The new technician gets the whole history, this assignment included; the old one
+            // learns they lost the job, and nothing after.
+            tx.execute(
+                "INSERT OR IGNORE INTO job_technicians (job_id, technician_id) VALUES (?1, ?2)",
+                params![job_id, technician_id.to_string()],
+            )?;
+            tx.execute(
+                "INSERT INTO feed (technician_id, event_seq)
+                 SELECT ?1, seq FROM events WHERE job_id = ?2 ORDER BY seq",
+                params![technician_id.to_string(), job_id],
+            )?;
+            if let Some(old) = before {
+                to_feed(old)?;
+            }
+        }
+        _ => {
+            if let Some(t) = view.technician_id {
+                to_feed(t)?;
+            }
+        }
+    }
+    if let EventBody::PhotoCaptured { photo } = &event.body {
+        tx.execute(
+            "INSERT OR IGNORE INTO photos (photo_id, job_id, org_id, category, sha256, event_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                photo.photo_id.to_string(),
+                job_id,
+                org.to_string(),
+                photo.category.as_str(),
+                photo.sha256,
+                event.id.to_string(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn append_tx(
+    conn: &mut Connection,
+    org: Uuid,
+    writer: Writer,
+    rulebook: &Rulebook,
+    events: Vec<Incoming>,
+    received_at: DateTime<Utc>,
+) -> Result<Vec<PushResult>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(events.len());
+    for Incoming { event, flags } in events {
+        let id = event.id;
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM events WHERE id = ?1)",
+            [id.to_string()],
+            |r| r.get(0),
+        )?;
+        if exists {
+            results.push(PushResult {
+                event_id: id,
+                status: PushStatus::Duplicate,
+                rule: None,
+                message: None,
+                flags: Vec::new(),
+            });
+            continue;
+        }
+        let job = load_job(&tx, org, event.job_id)?;
+        let visible = match (&job, writer) {
+            (Some(v), Writer::Technician { technician_id, .. }) => {
+                if was_assigned(&tx, event.job_id, technician_id)? {
+                    Visible::Yes(v)
+                } else {
+                    Visible::No
+                }
+            }
+            (Some(v), Writer::Dispatcher { .. }) => Visible::Yes(v),
+            (None, _) => Visible::No,
+        };
+        let taken_elsewhere = job.is_none()
+            && matches!(event.body, EventBody::JobCreated { .. })
+            && tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM jobs WHERE id = ?1)",
+                [event.job_id.to_string()],
+                |r| r.get::<_, bool>(0),
+            )?;
+        let decision = if taken_elsewhere {
+            Decision::Reject {
+                rule: Rule::JobAlreadyExists.code().into(),
+                message: "A job with this id exists already.".into(),
+            }
+        } else {
+            decide(rulebook, writer, visible, &event, &flags)
+        };
+        match decision {
+            Decision::Accept(flags) => {
+                store_event(&tx, org, rulebook, job, &event, &flags, received_at)?;
+                results.push(PushResult {
+                    event_id: id,
+                    status: PushStatus::Accepted,
+                    rule: None,
+                    message: None,
+                    flags,
+                });
+            }
+            Decision::Reject { rule, message } => {
+                let technician = match writer {
+                    Writer::Technician { technician_id, .. } => Some(technician_id.to_string()),
+                    Writer::Dispatcher { .. } => None,
+                };
+                tx.execute(
+                    "INSERT OR IGNORE INTO rejections (event_id, job_id, org_id, technician_id,
+                         rule, message, event_json, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        id.to_string(),
+                        event.job_id.to_string(),
+                        org.to_string(),
+                        technician,
+                        rule,
+                        message,
+                        to_json(&event)?,
+                        ts(received_at),
+                    ],
+                )?;
+                results.push(PushResult {
+                    event_id: id,
+                    status: PushStatus::Rejected,
+                    rule: Some(rule),
+                    message: Some(message),
+                    flags: Vec::new(),
+                });
+            }
+        }
+    }
+    if let Writer::Technician { device_id, .. } = writer {
+        tx.execute(
+            "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1",
+            params![device_id.to_string(), ts(received_at)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn photo_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoCols> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ))
+}
+
+type PhotoCols = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+const PHOTO_COLS: &str = "photo_id, job_id, org_id, category, sha256, blob_path, content_type";
+
+fn photo_from_cols(c: PhotoCols) -> Result<Photo> {
+    let (photo_id, job_id, org, category, sha256, blob_path, content_type) = c;
+    Ok(Photo {
+        photo_id: parse_uuid(&photo_id)?,
+        job_id: parse_uuid(&job_id)?,
+        organisation_id: parse_uuid(&org)?,
+        category,
+        sha256,
+        blob_path,
+        content_type,
+    })
+}
+
+type UploadCols = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    String,
+);
+
+fn upload_from_cols(c: UploadCols) -> Result<Upload> {
+    let (id, org, tech, photo, job, sha256, length, offset, content_type, expires) = c;
+    Ok(Upload {
+        id: parse_uuid(&id)?,
+        organisation_id: parse_uuid(&org)?,
+        technician_id: parse_uuid(&tech)?,
+        photo_id: parse_uuid(&photo)?,
+        job_id: parse_uuid(&job)?,
+        sha256,
+        length: length as u64,
+        offset: offset as u64,
+        content_type,
+        expires_at: parse_ts(&expires)?,
+    })
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn health(&self) -> Result<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+
+    async fn create_dispatcher(
+        &self,
+        org_name: &str,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<(Uuid, Uuid)> {
+        let (org_name, email, name, hash) = (
+            org_name.to_string(),
+            email.to_string(),
+            name.to_string(),
+            password_hash.to_string(),
+        );
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = ts(Utc::now());
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM organisations WHERE name = ?1",
+                    [&org_name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let org = match existing {
+                Some(id) => parse_uuid(&id)?,
+                None => {
+                    let id = Uuid::now_v7();
+                    tx.execute(
+                        "INSERT INTO organisations (id, name, policy_json, checklist_json,
+                             created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            id.to_string(),
+                            org_name,
+                            to_json(&Policy::default())?,
+                            to_json(&ChecklistTemplate::default_template())?,
+                            now,
+                        ],
+                    )?;
+                    id
+                }
+            };
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM dispatchers WHERE email = ?1)",
+                [&email],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(StorageError::Conflict(format!("dispatcher {email}")));
+            }
+            let id = Uuid::now_v7();
+            tx.execute(
+                "INSERT INTO dispatchers (id, org_id, email, name, password_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id.to_string(), org.to_string(), email, name, hash, now],
+            )?;
+            tx.commit()?;
+            Ok((org, id))
+        })
+        .await
+    }
+
+    async fn dispatcher_count(&self) -> Result<u64> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM dispatchers", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+        })
+        .await
+    }
+
+    async fn dispatcher_by_email(&self, email: &str) -> Result<Option<Dispatcher>> {
+        let email = email.to_string();
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {DISPATCHER_COLS} FROM dispatchers d WHERE d.email = ?1"),
+                [email],
+                dispatcher_from_row,
+            )
+            .optional()?
+            .map(dispatcher_from_cols)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>> {
+        self.read(move |c| {
+            let row: Option<(String, String, String)> = c
+                .query_row(
+                    "SELECT name, policy_json, checklist_json FROM organisations WHERE id = ?1",
+                    [id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            row.map(|(name, policy, checklist)| {
+                Ok(Organisation {
+                    id,
+                    name,
+                    policy: from_json(&policy)?,
+                    checklist: from_json(&checklist)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        dispatcher_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let token_hash = token_hash.to_string();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO sessions (token_hash, dispatcher_id, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    token_hash,
+                    dispatcher_id.to_string(),
+                    ts(expires_at),
+                    ts(Utc::now())
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Dispatcher>> {
+        let token_hash = token_hash.to_string();
+        self.read(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {DISPATCHER_COLS} FROM sessions s JOIN dispatchers d
+                     ON d.id = s.dispatcher_id WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+                ),
+                params![token_hash, ts(now)],
+                dispatcher_from_row,
+            )
+            .optional()?
+            .map(dispatcher_from_cols)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        let token_hash = token_hash.to_string();
+        self.write(move |c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_technician(&self, org: Uuid, name: &str, phone: &str) -> Result<Technician> {
+        let t = Technician {
+            id: Uuid::now_v7(),
+            organisation_id: org,
+            name: name.to_string(),
+            phone: phone.to_string(),
+            created_at: Utc::now(),
+        };
+        let out = t.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO technicians (id, org_id, name, phone, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    t.id.to_string(),
+                    org.to_string(),
+                    t.name,
+                    t.phone,
+                    ts(t.created_at)
+                ],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    async fn technicians(&self, org: Uuid) -> Result<Vec<Technician>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, org_id, name, phone, created_at FROM technicians
+                 WHERE org_id = ?1 ORDER BY name, id",
+            )?;
+            let rows = stmt
+                .query_map([org.to_string()], |r| {
+                    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(technician_from_cols).collect()
+        })
+        .await
+    }
+
+    async fn technician(&self, org: Uuid, id: Uuid) -> Result<Option<Technician>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, org_id, name, phone, created_at FROM technicians
+                 WHERE org_id = ?1 AND id = ?2",
+                params![org.to_string(), id.to_string()],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?]),
+            )
+            .optional()?
+            .map(technician_from_cols)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn create_enrolment_code(
+        &self,
+        org: Uuid,
+        technician_id: Uuid,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let code_hash = code_hash.to_string();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO enrolment_codes (code_hash, org_id, technician_id, expires_at,
+                     created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    code_hash,
+                    org.to_string(),
+                    technician_id.to_string(),
+                    ts(expires_at),
+                    ts(Utc::now())
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn enroll_device(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+        device_id: Uuid,
+        device_name: &str,
+        token_hash: &str,
+    ) -> Result<Option<DeviceIdentity>> {
+        let (code_hash, device_name, token_hash) = (
+            code_hash.to_string(),
+            device_name.to_string(),
+            token_hash.to_string(),
+        );
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT org_id, technician_id FROM enrolment_codes
+                     WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                    params![code_hash, ts(now)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((org, technician)) = row else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE enrolment_codes SET used_at = ?2 WHERE code_hash = ?1",
+                params![code_hash, ts(now)],
+            )?;
+            // A device enrolling again (reinstalled app, new code from the desk) gets a new
+            // token; the old one stops working.
+            tx.execute(
+                "INSERT INTO devices (id, org_id, technician_id, name, token_hash, enrolled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET org_id = excluded.org_id,
+                     technician_id = excluded.technician_id, name = excluded.name,
+                     token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
+                     revoked_at = NULL",
+                params![
+                    device_id.to_string(),
+                    org,
+                    technician,
+                    device_name,
+                    token_hash,
+                    ts(now)
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Some(DeviceIdentity {
+                device_id,
+                technician_id: parse_uuid(&technician)?,
+                organisation_id: parse_uuid(&org)?,
+            }))
+        })
+        .await
+    }
+
+    async fn device_by_token(&self, token_hash: &str) -> Result<Option<DeviceIdentity>> {
+        let token_hash = token_hash.to_string();
+        self.read(move |c| {
+            let row: Option<(String, String, String)> = c
+                .query_row(
+                    "SELECT id, technician_id, org_id FROM devices
+                     WHERE token_hash = ?1 AND revoked_at IS NULL",
+                    [token_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            row.map(|(d, t, o)| {
+                Ok(DeviceIdentity {
+                    device_id: parse_uuid(&d)?,
+                    technician_id: parse_uuid(&t)?,
+                    organisation_id: parse_uuid(&o)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn devices(&self, org: Uuid) -> Result<Vec<Device>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, technician_id, name, enrolled_at, revoked_at, last_seen_at
+                 FROM devices WHERE org_id = ?1 ORDER BY enrolled_at, id",
+            )?;
+            type Cols = (
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+            );
+            let rows = stmt
+                .query_map([org.to_string()], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<Cols>>>()?;
+            rows.into_iter()
+                .map(|(id, t, name, enrolled, revoked, seen)| {
+                    Ok(Device {
+                        id: parse_uuid(&id)?,
+                        technician_id: parse_uuid(&t)?,
+                        name,
+                        enrolled_at: parse_ts(&enrolled)?,
+                        revoked_at: parse_opt_ts(revoked)?,
+                        last_seen_at: parse_opt_ts(seen)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, org: Uuid, device_id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?3)
+                 WHERE id = ?1 AND org_id = ?2",
+                params![device_id.to_string(), org.to_string(), ts(now)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn append_events(
+        &self,
+        org: Uuid,
+        writer: Writer,
+        rulebook: Rulebook,
+        events: Vec<Incoming>,
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<PushResult>> {
+        self.write(move |c| append_tx(c, org, writer, &rulebook, events, received_at))
+            .await
+    }
+
+    async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT f.pos, e.event_json FROM feed f JOIN events e ON e.seq = f.event_seq
+                 WHERE f.technician_id = ?1 AND f.pos > ?2 ORDER BY f.pos LIMIT ?3",
+            )?;
+            let rows = stmt
+                .query_map(
+                    params![technician_id.to_string(), after, (limit + 1) as i64],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let has_more = rows.len() > limit;
+            let mut last_position = after;
+            let mut events = Vec::with_capacity(limit.min(rows.len()));
+            for (pos, json) in rows.into_iter().take(limit) {
+                last_position = pos;
+                events.push(from_json(&json)?);
+            }
+            Ok(FeedPage {
+                events,
+                last_position,
+                has_more,
+            })
+        })
+        .await
+    }
+
+    async fn jobs(&self, org: Uuid, filter: JobFilter) -> Result<Vec<JobRow>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT view_json, updated_at FROM jobs WHERE org_id = ?1
+                   AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR technician_id = ?3)
+                 ORDER BY created_at DESC, id",
+            )?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        org.to_string(),
+                        filter.status,
+                        filter.technician_id.map(|t| t.to_string())
+                    ],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(view, updated)| {
+                    Ok(JobRow {
+                        view: from_json(&view)?,
+                        updated_at: parse_ts(&updated)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn job(&self, org: Uuid, id: Uuid) -> Result<Option<JobDetail>> {
+        self.read(move |c| {
+            let Some(view) = load_job(c, org, id)? else {
+                return Ok(None);
+            };
+            let (job, org_s) = (id.to_string(), org.to_string());
+            let mut stmt = c.prepare(
+                "SELECT event_json, server_received_at, corrected_at, flags_json FROM events
+                 WHERE job_id = ?1 AND org_id = ?2 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map(params![job, org_s], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let timeline = rows
+                .into_iter()
+                .map(|(e, rec, cor, flags)| {
+                    Ok(TimelineEntry {
+                        event: from_json(&e)?,
+                        server_received_at: parse_ts(&rec)?,
+                        corrected_at: parse_ts(&cor)?,
+                        flags: from_json(&flags)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {PHOTO_COLS} FROM photos WHERE job_id = ?1 AND org_id = ?2
+                 ORDER BY rowid"
+            ))?;
+            let photos = stmt
+                .query_map(params![job, org_s], photo_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .map(photo_from_cols)
+                .collect::<Result<Vec<_>>>()?;
+            let mut stmt = c.prepare(
+                "SELECT event_json, rule, message, received_at FROM rejections
+                 WHERE job_id = ?1 AND org_id = ?2 ORDER BY received_at, event_id",
+            )?;
+            let rejections = stmt
+                .query_map(params![job, org_s], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .map(|(e, rule, message, at)| {
+                    Ok(Rejection {
+                        event: from_json(&e)?,
+                        rule,
+                        message,
+                        received_at: parse_ts(&at)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(JobDetail {
+                view,
+                timeline,
+                photos,
+                rejections,
+            }))
+        })
+        .await
+    }
+
+    async fn photo(&self, org: Uuid, photo_id: Uuid) -> Result<Option<Photo>> {
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {PHOTO_COLS} FROM photos WHERE photo_id = ?1 AND org_id = ?2"),
+                params![photo_id.to_string(), org.to_string()],
+                photo_from_row,
+            )
+            .optional()?
+            .map(photo_from_cols)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn photo_access(
+        &self,
+        who: DeviceIdentity,
+        photo_id: Uuid,
+        job_id: Uuid,
+        sha256: &str,
+    ) -> Result<PhotoAccess> {
+        let sha256 = sha256.to_ascii_lowercase();
+        self.read(move |c| {
+            let row: Option<(String, String, Option<String>)> = c
+                .query_row(
+                    "SELECT p.job_id, p.sha256, j.technician_id FROM photos p
+                     JOIN jobs j ON j.id = p.job_id
+                     WHERE p.photo_id = ?1 AND p.org_id = ?2",
+                    params![photo_id.to_string(), who.organisation_id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((job, sha, technician)) = row else {
+                return Ok(PhotoAccess::NoRecord);
+            };
+            if job != job_id.to_string() || sha != sha256 {
+                return Ok(PhotoAccess::NoRecord);
+            }
+            if technician != Some(who.technician_id.to_string()) {
+                return Ok(PhotoAccess::NotYours);
+            }
+            Ok(PhotoAccess::Allowed)
+        })
+        .await
+    }
+
+    async fn create_upload(&self, upload: &Upload, now: DateTime<Utc>) -> Result<()> {
+        let u = upload.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO uploads (id, org_id, technician_id, photo_id, job_id, sha256, length,
+                     offset_bytes, content_type, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    u.id.to_string(),
+                    u.organisation_id.to_string(),
+                    u.technician_id.to_string(),
+                    u.photo_id.to_string(),
+                    u.job_id.to_string(),
+                    u.sha256,
+                    u.length as i64,
+                    u.offset as i64,
+                    u.content_type,
+                    ts(now),
+                    ts(u.expires_at),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
+                     content_type, expires_at
+                 FROM uploads WHERE id = ?1 AND technician_id = ?2",
+                params![id.to_string(), technician_id.to_string()],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(upload_from_cols)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE uploads SET offset_bytes = ?3 WHERE id = ?1 AND offset_bytes = ?2",
+                params![id.to_string(), from as i64, to as i64],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn delete_upload(&self, id: Uuid) -> Result<()> {
+        self.write(move |c| {
+            c.execute("DELETE FROM uploads WHERE id = ?1", [id.to_string()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn complete_upload(
+        &self,
+        id: Uuid,
+        photo_id: Uuid,
+        blob_path: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let blob_path = blob_path.to_string();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let content_type: Option<String> = tx
+                .query_row(
+                    "SELECT content_type FROM uploads WHERE id = ?1",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            tx.execute(
+                "UPDATE photos SET blob_path = ?2, content_type = ?3, uploaded_at = ?4
+                 WHERE photo_id = ?1 AND blob_path IS NULL",
+                params![photo_id.to_string(), blob_path, content_type, ts(now)],
+            )?;
+            tx.execute(
+                "UPDATE uploads SET completed_at = ?2 WHERE id = ?1",
+                params![id.to_string(), ts(now)],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let ids = {
+                let mut stmt = tx.prepare("SELECT id FROM uploads WHERE expires_at <= ?1")?;
+                stmt.query_map([ts(now)], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            tx.execute("DELETE FROM uploads WHERE expires_at <= ?1", [ts(now)])?;
+            tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [ts(now)])?;
+            tx.commit()?;
+            ids.iter().map(|s| parse_uuid(s)).collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_a_newer_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        drop(SqliteStorage::open(&path).unwrap());
+        // Opening again is a no-op upgrade.
+        drop(SqliteStorage::open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        assert!(matches!(
+            SqliteStorage::open(&path),
+            Err(StorageError::TooNew { found: 99, .. })
+        ));
+    }
+}

@@ -1,0 +1,560 @@
+//! Photo uploads over tus 1.0 (core, creation, checksum, termination, expiration), so an upload
+//! cut at any byte resumes from the server's offset and any standard tus client works.
+//!
+//! A partial upload is a file `uploads/<id>` whose committed length is the offset in the
+//! database; bytes past it (a crash between write and commit) are cut off by the next PATCH.
+//! At the last byte the whole file's SHA-256 must equal the one the device recorded in its
+//! `PhotoCaptured` event; then it moves into `blobs/<aa>/<sha256>` (content-addressed, never
+//! overwritten) and the photo is linked to it.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::options;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{DeviceAuth, hex};
+use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::storage::{PhotoAccess, Upload};
+use fieldcore::protocol::upload_metadata;
+
+pub const TUS_VERSION: &str = "1.0.0";
+pub const TUS_EXTENSIONS: &str = "creation,checksum,termination,expiration";
+pub const TUS_CHECKSUMS: &str = "sha1,sha256";
+const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
+/// A PATCH whose body stalls this long is treated like a cut connection.
+const READ_STALL: Duration = Duration::from_secs(60);
+
+fn h(name: &'static str) -> HeaderName {
+    HeaderName::from_static(name)
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/uploads", options(discover).post(create))
+        .route(
+            "/v1/uploads/{id}",
+            options(discover)
+                .head(status)
+                .patch(append)
+                .delete(terminate),
+        )
+        .layer(middleware::map_response(tus_resumable))
+}
+
+/// Every tus response carries the protocol version.
+async fn tus_resumable(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(h("tus-resumable"), HeaderValue::from_static(TUS_VERSION));
+    res
+}
+
+/// Uploads held by a PATCH in this process: a second PATCH on the same upload waits its turn.
+#[derive(Debug, Default, Clone)]
+pub struct UploadLocks(Arc<Mutex<HashSet<Uuid>>>);
+
+struct LockGuard(UploadLocks, Uuid);
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.0
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.1);
+    }
+}
+
+impl UploadLocks {
+    fn try_lock(&self, id: Uuid) -> Option<LockGuard> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.insert(id).then(|| LockGuard(self.clone(), id))
+    }
+}
+
+/// RFC 7231 date, as `Upload-Expires` wants it.
+pub fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn require_tus(headers: &HeaderMap) -> ApiResult<()> {
+    if header_str(headers, "tus-resumable") == Some(TUS_VERSION) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus-version",
+            "This server speaks tus 1.0.0 only",
+        )
+        .header(h("tus-version"), HeaderValue::from_static(TUS_VERSION)))
+    }
+}
+
+fn value(s: impl std::fmt::Display) -> HeaderValue {
+    HeaderValue::from_str(&s.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+async fn discover(State(state): State<AppState>) -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let hs = res.headers_mut();
+    hs.insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
+    hs.insert(h("tus-extension"), HeaderValue::from_static(TUS_EXTENSIONS));
+    hs.insert(h("tus-max-size"), value(state.config.max_upload_bytes));
+    hs.insert(
+        h("tus-checksum-algorithm"),
+        HeaderValue::from_static(TUS_CHECKSUMS),
+    );
+    res
+}
+
+/// `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
+pub fn parse_metadata(raw: &str) -> ApiResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, encoded) = pair.split_once(' ').unwrap_or((pair, ""));
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| ApiError::bad_request(format!("Upload-Metadata {key}: not base64")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ApiError::bad_request(format!("Upload-Metadata {key}: not UTF-8")))?;
+        out.push((key.to_string(), text));
+    }
+    Ok(out)
+}
+
+fn meta<'a>(m: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    m.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn partial_path(state: &AppState, id: Uuid) -> std::path::PathBuf {
+    state.config.upload_dir().join(id.to_string())
+}
+
+/// Where a blob lives, relative to the data directory.
+pub fn blob_rel_path(sha256: &str) -> String {
+    format!("blobs/{}/{}", &sha256[..2], sha256)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    DeviceAuth(who): DeviceAuth,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    require_tus(&headers)?;
+    if headers.contains_key("upload-defer-length") {
+        return Err(ApiError::bad_request(
+            "Upload-Defer-Length is not supported: send Upload-Length",
+        ));
+    }
+    let length: u64 = header_str(&headers, "upload-length")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| ApiError::bad_request("Upload-Length is required"))?;
+    let max = state.config.max_upload_bytes;
+    if length > max {
+        return Err(ApiError::too_large(format!(
+            "Upload-Length {length} exceeds Tus-Max-Size {max}"
+        )));
+    }
+    if length == 0 {
+        return Err(ApiError::bad_request("a photo has bytes: Upload-Length 0"));
+    }
+    let m = parse_metadata(header_str(&headers, "upload-metadata").unwrap_or(""))?;
+    let missing = |k: &str| ApiError::bad_request(format!("Upload-Metadata needs {k}"));
+    let photo_id = meta(&m, upload_metadata::PHOTO_ID)
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(|| missing(upload_metadata::PHOTO_ID))?;
+    let job_id = meta(&m, upload_metadata::JOB_ID)
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(|| missing(upload_metadata::JOB_ID))?;
+    let sha256 = meta(&m, upload_metadata::SHA256)
+        .map(str::to_ascii_lowercase)
+        .filter(|s| is_sha256_hex(s))
+        .ok_or_else(|| missing(upload_metadata::SHA256))?;
+    let content_type = meta(&m, upload_metadata::CONTENT_TYPE).map(str::to_string);
+    match state
+        .storage
+        .photo_access(who, photo_id, job_id, &sha256)
+        .await?
+    {
+        PhotoAccess::Allowed => {}
+        // Same answer either way: no hint about other technicians' photos.
+        PhotoAccess::NoRecord | PhotoAccess::NotYours => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no-such-photo",
+                "No photo with this id, job and SHA-256 on a job of yours",
+            )
+            .detail("push the PhotoCaptured event before uploading its bytes"));
+        }
+    }
+    let now = state.config.clock.now();
+    let upload = Upload {
+        id: Uuid::now_v7(),
+        organisation_id: who.organisation_id,
+        technician_id: who.technician_id,
+        photo_id,
+        job_id,
+        sha256,
+        length,
+        offset: 0,
+        content_type,
+        expires_at: now + chrono::Duration::hours(state.config.upload_expiry_hours),
+    };
+    let path = partial_path(&state, upload.id);
+    let file = tokio::fs::File::create(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    file.sync_all().await.map_err(ApiError::internal)?;
+    state.storage.create_upload(&upload, now).await?;
+    let mut res = StatusCode::CREATED.into_response();
+    let hs = res.headers_mut();
+    hs.insert(
+        header::LOCATION,
+        value(format!("/v1/uploads/{}", upload.id)),
+    );
+    hs.insert(h("upload-expires"), value(http_date(upload.expires_at)));
+    hs.insert(h("upload-offset"), HeaderValue::from_static("0"));
+    Ok(res)
+}
+
+/// The caller's upload, refusing expired unfinished ones with 410.
+async fn own_upload(state: &AppState, who: &DeviceAuth, id: Uuid) -> ApiResult<Upload> {
+    let u = state
+        .storage
+        .upload(who.0.technician_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("upload"))?;
+    if u.offset < u.length && u.expires_at <= state.config.clock.now() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "upload-expired",
+            "This upload expired; start a new one",
+        ));
+    }
+    Ok(u)
+}
+
+async fn status(
+    State(state): State<AppState>,
+    who: DeviceAuth,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    require_tus(&headers)?;
+    let u = own_upload(&state, &who, id).await?;
+    let mut res = StatusCode::OK.into_response();
+    let hs = res.headers_mut();
+    hs.insert(h("upload-offset"), value(u.offset));
+    hs.insert(h("upload-length"), value(u.length));
+    hs.insert(h("upload-expires"), value(http_date(u.expires_at)));
+    hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+enum Checksum {
+    Sha1(Sha1, Vec<u8>),
+    Sha256(Sha256, Vec<u8>),
+}
+
+impl Checksum {
+    fn parse(raw: &str) -> ApiResult<Checksum> {
+        let (algo, b64) = raw
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| ApiError::bad_request("Upload-Checksum: <algorithm> <base64>"))?;
+        let want = STANDARD
+            .decode(b64.trim())
+            .map_err(|_| ApiError::bad_request("Upload-Checksum: not base64"))?;
+        match algo {
+            "sha1" => Ok(Checksum::Sha1(Sha1::new(), want)),
+            "sha256" => Ok(Checksum::Sha256(Sha256::new(), want)),
+            other => Err(ApiError::bad_request(format!(
+                "Upload-Checksum algorithm {other:?} is not supported ({TUS_CHECKSUMS})"
+            ))),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Checksum::Sha1(h, _) => h.update(data),
+            Checksum::Sha256(h, _) => h.update(data),
+        }
+    }
+
+    fn matches(self) -> bool {
+        match self {
+            Checksum::Sha1(h, want) => h.finalize().as_slice() == want.as_slice(),
+            Checksum::Sha256(h, want) => h.finalize().as_slice() == want.as_slice(),
+        }
+    }
+}
+
+/// How a PATCH body ended.
+enum BodyEnd {
+    Complete,
+    /// The client went away (or stalled); what arrived is kept.
+    Cut,
+    TooLarge,
+}
+
+async fn append(
+    State(state): State<AppState>,
+    who: DeviceAuth,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    require_tus(&headers)?;
+    if header_str(&headers, "content-type").map(|t| t.split(';').next().unwrap_or("").trim())
+        != Some(OFFSET_CONTENT_TYPE)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "PATCH needs Content-Type: application/offset+octet-stream",
+        ));
+    }
+    let offset: u64 = header_str(&headers, "upload-offset")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| ApiError::bad_request("Upload-Offset is required"))?;
+    let mut checksum = header_str(&headers, "upload-checksum")
+        .map(Checksum::parse)
+        .transpose()?;
+    let u = own_upload(&state, &who, id).await?;
+    let _guard = state.upload_locks.try_lock(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "upload-busy",
+            "Another request is writing this upload; HEAD and retry",
+        )
+    })?;
+    if offset != u.offset {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "offset-mismatch",
+            "Upload-Offset differs from the server's offset",
+        )
+        .detail(format!("the server has {} bytes; HEAD to resume", u.offset))
+        .header(h("upload-offset"), value(u.offset)));
+    }
+    let room = (u.length - u.offset).min(state.config.max_patch_bytes);
+    let path = partial_path(&state, id);
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    // Bytes past the committed offset were never acknowledged: drop them.
+    file.set_len(u.offset).await.map_err(ApiError::internal)?;
+    file.seek(std::io::SeekFrom::Start(u.offset))
+        .await
+        .map_err(ApiError::internal)?;
+
+    let mut stream = body.into_data_stream();
+    let mut written: u64 = 0;
+    let end = loop {
+        match tokio::time::timeout(READ_STALL, stream.next()).await {
+            Ok(None) => break BodyEnd::Complete,
+            Ok(Some(Ok(chunk))) => {
+                if written + chunk.len() as u64 > room {
+                    break BodyEnd::TooLarge;
+                }
+                file.write_all(&chunk).await.map_err(ApiError::internal)?;
+                if let Some(c) = checksum.as_mut() {
+                    c.update(&chunk);
+                }
+                written += chunk.len() as u64;
+            }
+            Ok(Some(Err(_))) | Err(_) => break BodyEnd::Cut,
+        }
+    };
+    file.flush().await.map_err(ApiError::internal)?;
+    let rollback = |file: tokio::fs::File| async move {
+        file.set_len(u.offset).await.map_err(ApiError::internal)?;
+        file.sync_all().await.map_err(ApiError::internal)
+    };
+    match end {
+        BodyEnd::TooLarge => {
+            rollback(file).await?;
+            return Err(ApiError::too_large(format!(
+                "at most {room} bytes fit in this PATCH (upload length and per-request limit)"
+            )));
+        }
+        // A chunk with a checksum is all or nothing: a cut one cannot be verified.
+        BodyEnd::Cut if checksum.is_some() => {
+            rollback(file).await?;
+            return Err(ApiError::bad_request("the chunk was cut; it was discarded"));
+        }
+        BodyEnd::Complete if checksum.take().is_some_and(|c| !c.matches()) => {
+            rollback(file).await?;
+            let status = StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST);
+            return Err(ApiError::new(
+                status,
+                "checksum-mismatch",
+                "Upload-Checksum does not match the chunk; it was discarded",
+            ));
+        }
+        _ => {}
+    }
+    file.sync_all().await.map_err(ApiError::internal)?;
+    drop(file);
+    let new_offset = u.offset + written;
+    if written > 0
+        && !state
+            .storage
+            .advance_upload(id, u.offset, new_offset)
+            .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "offset-mismatch",
+            "The upload moved meanwhile; HEAD and retry",
+        ));
+    }
+    if let BodyEnd::Cut = end {
+        tracing::info!(upload = %id, kept = written, "upload cut; bytes kept for resumption");
+    }
+    if new_offset == u.length {
+        finish(&state, &u, &path).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let hs = res.headers_mut();
+    hs.insert(h("upload-offset"), value(new_offset));
+    hs.insert(h("upload-expires"), value(http_date(u.expires_at)));
+    Ok(res)
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Verify the whole file against the photo record, then store it content-addressed.
+async fn finish(state: &AppState, u: &Upload, partial: &Path) -> ApiResult<()> {
+    let (p, data_dir, want) = (
+        partial.to_path_buf(),
+        state.config.data_dir.clone(),
+        u.sha256.clone(),
+    );
+    let rel = blob_rel_path(&want);
+    let rel2 = rel.clone();
+    let matched = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+        if file_sha256(&p)? != want {
+            std::fs::remove_file(&p)?;
+            return Ok(false);
+        }
+        let blob = data_dir.join(&rel2);
+        let dir = blob.parent().unwrap_or(&data_dir).to_path_buf();
+        std::fs::create_dir_all(&dir)?;
+        if blob.exists() {
+            // Same hash, same bytes: evidence is never overwritten.
+            std::fs::remove_file(&p)?;
+        } else {
+            std::fs::rename(&p, &blob)?;
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
+        Ok(true)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    if !matched {
+        state.storage.delete_upload(u.id).await?;
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "photo-hash-mismatch",
+            "The uploaded bytes do not have the SHA-256 the photo was recorded with",
+        )
+        .detail("the upload was discarded; upload the original file again"));
+    }
+    state
+        .storage
+        .complete_upload(u.id, u.photo_id, &rel, state.config.clock.now())
+        .await?;
+    tracing::info!(photo = %u.photo_id, sha256 = %u.sha256, "photo stored");
+    Ok(())
+}
+
+async fn terminate(
+    State(state): State<AppState>,
+    who: DeviceAuth,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    require_tus(&headers)?;
+    state
+        .storage
+        .upload(who.0.technician_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("upload"))?;
+    let _guard = state.upload_locks.try_lock(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "upload-busy",
+            "Another request is writing this upload",
+        )
+    })?;
+    match tokio::fs::remove_file(partial_path(&state, id)).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ApiError::internal(e)),
+    }
+    state.storage.delete_upload(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_pairs_decode_and_keys_without_values_are_empty() {
+        let m = parse_metadata("photo_id YWJj, filename, x ZGVm").unwrap();
+        assert_eq!(meta(&m, "photo_id"), Some("abc"));
+        assert_eq!(meta(&m, "filename"), Some(""));
+        assert_eq!(meta(&m, "x"), Some("def"));
+        assert!(parse_metadata("a !!!").is_err());
+    }
+
+    #[test]
+    fn upload_expires_is_an_rfc_7231_date() {
+        let t = DateTime::parse_from_rfc3339("1994-11-06T08:49:37Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}

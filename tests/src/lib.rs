@@ -1,0 +1,213 @@
+//! Harness for the end-to-end tests: the real sync server on 127.0.0.1, real device stores
+//! (in-process, or the `fieldtech` binary as a separate process to kill), a dispatcher client
+//! over the real HTTP API, and a fault-injecting proxy.
+
+pub mod desk;
+pub mod proxy;
+pub mod server;
+
+use std::path::PathBuf;
+
+use fieldcore::domain::EventBody;
+use fieldcore::store::{Store, StoreOptions};
+use fieldcore::sync::{SyncClient, SyncConfig, SyncError, SyncReport};
+use uuid::Uuid;
+
+pub use desk::Desk;
+pub use server::Server;
+
+/// A technician's phone: its own store on disk and a sync client.
+#[derive(Debug)]
+pub struct Device {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub server_url: String,
+    pub chunk_size: usize,
+}
+
+impl Device {
+    pub fn new(server_url: &str) -> Device {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            Store::open_with(StoreOptions::new(dir.path().join("device.db"))).expect("store");
+        Device {
+            dir,
+            store,
+            server_url: server_url.to_string(),
+            chunk_size: 64 * 1024,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("device.db")
+    }
+
+    pub fn client(&self) -> SyncClient {
+        let mut config = SyncConfig::new(self.server_url.clone());
+        config.chunk_size = self.chunk_size;
+        config.backoff.base = std::time::Duration::from_millis(20);
+        config.backoff.max = std::time::Duration::from_millis(400);
+        config.backoff.attempts = 12;
+        config.request_timeout = std::time::Duration::from_secs(5);
+        SyncClient::new(config).expect("client")
+    }
+
+    pub fn enroll(&self, code: &str) {
+        self.client()
+            .enroll(&self.store, code, "test phone")
+            .expect("enrol");
+    }
+
+    pub fn act(&self, job: Uuid, body: EventBody) -> fieldcore::domain::Event {
+        let kind = body.kind();
+        self.store
+            .act(job, body)
+            .unwrap_or_else(|e| panic!("{kind:?} refused: {e}"))
+    }
+
+    pub fn sync(&self) -> Result<SyncReport, SyncError> {
+        self.client().sync(&self.store, &|_| {})
+    }
+}
+
+/// A camera JPEG that does not compress to nothing: gradients and seeded noise, distinct per
+/// seed (so different photos have different hashes).
+pub fn camera_jpeg(width: u32, height: u32, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let n = (state & 0x3f) as u8;
+        image::Rgb([
+            ((x * 255 / width) as u8).wrapping_add(n),
+            ((y * 255 / height) as u8).wrapping_add(n / 2),
+            (seed as u8).wrapping_mul(37).wrapping_add(n),
+        ])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .expect("encode");
+    out
+}
+
+impl Device {
+    /// Take a photo: write a camera file, then capture it as the app does.
+    pub fn photo(
+        &self,
+        job: Uuid,
+        category: fieldcore::domain::PhotoCategory,
+        seed: u64,
+    ) -> fieldcore::store::CapturedPhoto {
+        let file = self.dir.path().join(format!("camera-{seed}.jpg"));
+        std::fs::write(&file, camera_jpeg(1024, 768, seed)).expect("camera file");
+        self.store
+            .capture_photo(
+                job,
+                category,
+                fieldcore::photo::PhotoSource::Path(&file),
+                None,
+                &fieldcore::photo::PipelineConfig::default(),
+            )
+            .unwrap_or_else(|e| panic!("photo refused: {e}"))
+    }
+
+    /// Everything a technician does on a clean visit, from acceptance to check-out. The desk
+    /// booked the appointment when it created the job.
+    pub fn clean_visit(&self, job: Uuid, kind: fieldcore::domain::JobKind, seed: u64) {
+        use fieldcore::domain::{CallOutcome, JobKind, Packaging, PhotoCategory};
+        self.act(job, EventBody::JobAccepted);
+        if kind == JobKind::DeliveryInstall {
+            self.act(
+                job,
+                EventBody::LogisticsArrived {
+                    arrived_at: chrono::Utc::now() - chrono::Duration::minutes(30),
+                    note: String::new(),
+                },
+            );
+        }
+        self.act(
+            job,
+            EventBody::CustomerCallLogged {
+                outcome: CallOutcome::Reached,
+                note: "confirmed".into(),
+            },
+        );
+        if kind == JobKind::DeliveryInstall {
+            self.photo(job, PhotoCategory::Pickup, seed);
+            self.act(
+                job,
+                EventBody::PickupRecorded {
+                    pieces: 2,
+                    packaging: Packaging::Intact,
+                    note: String::new(),
+                },
+            );
+        }
+        self.act(job, EventBody::CheckedIn { location: None });
+        for item in self.store.rulebook().checklist.required() {
+            self.act(
+                job,
+                EventBody::ChecklistAnswered {
+                    item_id: item.id.clone(),
+                    answer: true,
+                    note: String::new(),
+                },
+            );
+        }
+        self.act(
+            job,
+            EventBody::WorkMarkedDone {
+                note: String::new(),
+            },
+        );
+        self.photo(job, PhotoCategory::Completion, seed + 1);
+        self.photo(job, PhotoCategory::Completion, seed + 2);
+        self.store
+            .capture_signature(job, &signature())
+            .expect("signature");
+        self.photo(job, PhotoCategory::Receipt, seed + 3);
+        self.act(
+            job,
+            EventBody::ConfirmationCodeEntered {
+                code: "834201".into(),
+            },
+        );
+        self.act(
+            job,
+            EventBody::JobCompleted {
+                note: String::new(),
+            },
+        );
+        self.act(job, EventBody::CheckedOut);
+    }
+}
+
+/// The customer's signature as a pad would capture it.
+pub fn signature() -> fieldcore::photo::Signature {
+    use fieldcore::photo::{Point, Signature, Stroke};
+    let stroke = |y: f32| Stroke {
+        points: (0..30u32)
+            .map(|i| Point {
+                x: 20.0 + i as f32 * 12.0,
+                y: y + (i as f32 * 0.5).sin() * 30.0,
+                t_ms: i * 16,
+            })
+            .collect(),
+    };
+    Signature {
+        width: 480,
+        height: 240,
+        strokes: vec![stroke(80.0), stroke(150.0)],
+    }
+}
+
+/// SHA-256 in lower-case hex, as evidence hashes are written.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
