@@ -33,7 +33,7 @@ struct JobListView: View {
             }
             .navigationTitle("Jobs")
             .navigationDestination(for: String.self) { JobView(jobId: $0) }
-            .refreshable { await model.core.sync(); await reload() }
+            .refreshable { _ = try? await model.core.sync(); await reload() }
             .task { await reload() }
             .onReceive(model.core.$syncStatus) { _ in Task { await reload() } }
         }
@@ -59,8 +59,4 @@ struct JobListView: View {
             await reload()
         } catch { self.error = error.localizedDescription }
     }
-}
-
-extension FieldCoreClient {
-    func sync() async { _ = try? await (self.sync() as SyncReport) }
 }

@@ -41,7 +41,13 @@ class TestServer private constructor(private val process: Process, val url: Stri
                 if (line.startsWith("listening on ")) url = line.removePrefix("listening on ").trim()
             }
             // Keep draining stdout so the server never blocks on a full pipe.
-            Thread { stdout.useLines { lines -> lines.forEach { } } }.apply { isDaemon = true }.start()
+            Thread {
+                try {
+                    stdout.useLines { lines -> lines.forEach { } }
+                } catch (_: java.io.IOException) {
+                    // closed when the server is stopped
+                }
+            }.apply { isDaemon = true }.start()
             return TestServer(process, url, dir)
         }
     }
