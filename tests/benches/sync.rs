@@ -141,7 +141,9 @@ fn photo_upload(server: &Server, phone: &Device, job: uuid::Uuid) {
         total += c.bytes;
         files.push(c.path);
     }
-    let client = phone.client();
+    // The device's own defaults: chunks start small and grow while the network holds.
+    let client = fieldcore::sync::SyncClient::new(fieldcore::sync::SyncConfig::new(server.url()))
+        .expect("client");
     let start = Instant::now();
     let report = client.sync(&phone.store, &|_| {}).expect("sync");
     let tus = start.elapsed();
@@ -164,9 +166,10 @@ fn photo_upload(server: &Server, phone: &Device, job: uuid::Uuid) {
     assert!(res.status().is_success());
     let put = start.elapsed();
     println!(
-        "photo_upload photos {} bytes {total} chunk {} tus_ms {:.0} plain_put_ms {:.0}",
+        "photo_upload photos {} bytes {total} chunk {}..{} tus_ms {:.0} plain_put_ms {:.0}",
         files.len(),
         client.config().chunk_size,
+        client.config().max_chunk_size,
         tus.as_secs_f64() * 1e3,
         put.as_secs_f64() * 1e3
     );
