@@ -69,7 +69,11 @@ fn sync_push(server: &Server, phone: &Device, jobs: &[uuid::Uuid]) {
         .sync_value("device_token")
         .expect("token")
         .expect("enrolled");
-    let technician = phone.store.technician_id().expect("tech").expect("enrolled");
+    let technician = phone
+        .store
+        .technician_id()
+        .expect("tech")
+        .expect("enrolled");
     let device_id = phone.store.device_id();
     let clock = fieldcore::store::SystemClock;
     let http = reqwest::blocking::Client::new();
