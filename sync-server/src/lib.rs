@@ -9,8 +9,10 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod ingest;
+pub mod notify;
 pub mod openapi;
 pub mod ratelimit;
 pub mod storage;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub limiter: Arc<RateLimiter>,
     pub upload_locks: tus::UploadLocks,
+    /// Tells the console's live streams that a job changed; see [`notify`].
+    pub notifier: Arc<dyn notify::ChangeNotifier>,
 }
 
 impl AppState {
@@ -51,7 +55,14 @@ impl AppState {
             storage,
             config: Arc::new(config),
             upload_locks: tus::UploadLocks::default(),
+            notifier: Arc::new(notify::InProcess::default()),
         }
+    }
+
+    /// Replace the in-process notifier, e.g. with one that reaches other server processes.
+    pub fn with_notifier(mut self, notifier: Arc<dyn notify::ChangeNotifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 }
 
