@@ -467,17 +467,41 @@ async fn js() -> Response {
     )
 }
 
-/// Photo bytes for `<img>` tags, which cannot send a bearer header: the same answer as
+/// Photo bytes for `<img>` tags, which cannot send a bearer header: the same bytes as
 /// `GET /v1/photos/{id}`, authorised by the session cookie.
+///
+/// Unlike the API, the browser must revalidate every time (`no-cache` + ETag → 304): a cached
+/// photo would otherwise still show after logout, to whoever logs in next on that browser.
 async fn photo(
     State(state): State<AppState>,
     c: Console,
+    headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> PageResult {
     let Ok(id) = id.parse::<Uuid>() else {
         return Err(not_found(&c));
     };
-    Ok(photo_response(&state, c.org.id, id).await?)
+    let Some(p) = state.storage.photo(c.org.id, id).await? else {
+        return Err(not_found(&c));
+    };
+    let etag = format!("\"{}\"", p.sha256);
+    let cache = HeaderValue::from_static("private, no-cache");
+    if p.blob_path.is_some()
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        let mut res = StatusCode::NOT_MODIFIED.into_response();
+        res.headers_mut().insert(header::CACHE_CONTROL, cache);
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            res.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(res);
+    }
+    let mut res = photo_response(&state, c.org.id, id).await?;
+    res.headers_mut().insert(header::CACHE_CONTROL, cache);
+    Ok(res)
 }
 
 /// The form fields of a POST, as strings (forms carry nothing else).
