@@ -43,6 +43,9 @@ pub struct AppState {
     pub upload_locks: tus::UploadLocks,
     /// Tells the console's live streams that a job changed; see [`notify`].
     pub notifier: Arc<dyn notify::ChangeNotifier>,
+    /// Turns `true` when the server stops, so long-lived responses (the console's event
+    /// streams) end and graceful shutdown does not wait for browsers to close their tabs.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             config: Arc::new(config),
             upload_locks: tus::UploadLocks::default(),
             notifier: Arc::new(notify::InProcess::default()),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 
@@ -116,6 +120,7 @@ impl RunningServer {
 
     /// Stop accepting connections, let in-flight requests finish, then return.
     pub async fn shutdown(mut self) {
+        self.state.stopping.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

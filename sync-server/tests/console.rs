@@ -387,4 +387,10 @@ async fn desk_actions_and_device_pushes_reach_the_live_stream() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[CONTENT_TYPE], "text/event-stream");
+    // An open stream does not hold up the server's graceful shutdown.
+    let World { server, dir, .. } = w;
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.shutdown())
+        .await
+        .expect("shutdown with an open event stream");
+    drop((res, dir));
 }

@@ -445,13 +445,22 @@ pub async fn events(
     c: Console,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = state.notifier.subscribe(c.org.id);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let data = match rx.recv().await {
-            Ok(change) => change.job_id.to_string(),
-            Err(RecvError::Lagged(_)) => "*".to_string(),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(SseEvent::default().event("change").data(data)), rx))
-    });
+    let stopping = state.stopping.subscribe();
+    let stream =
+        futures_util::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
+            let next = tokio::select! {
+                r = rx.recv() => r,
+                _ = stopping.wait_for(|s| *s) => return None,
+            };
+            let data = match next {
+                Ok(change) => change.job_id.to_string(),
+                Err(RecvError::Lagged(_)) => "*".to_string(),
+                Err(RecvError::Closed) => return None,
+            };
+            Some((
+                Ok(SseEvent::default().event("change").data(data)),
+                (rx, stopping),
+            ))
+        });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(StdDuration::from_secs(15)))
 }
