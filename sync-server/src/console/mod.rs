@@ -70,25 +70,31 @@ pub fn routes() -> Router<AppState> {
 // ---------------------------------------------------------------- errors
 
 /// A console handler's failure: already a response (an HTML page, a redirect or, for storage
-/// trouble, the API's problem document).
+/// trouble, the API's problem document). Boxed so `Result<_, ConsoleError>` stays small.
 #[derive(Debug)]
-pub struct ConsoleError(Response);
+pub struct ConsoleError(Box<Response>);
+
+impl ConsoleError {
+    fn new(res: Response) -> Self {
+        ConsoleError(Box::new(res))
+    }
+}
 
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 
 impl From<ApiError> for ConsoleError {
     fn from(e: ApiError) -> Self {
-        ConsoleError(e.into_response())
+        ConsoleError::new(e.into_response())
     }
 }
 
 impl From<StorageError> for ConsoleError {
     fn from(e: StorageError) -> Self {
-        ConsoleError(ApiError::from(e).into_response())
+        ConsoleError::new(ApiError::from(e).into_response())
     }
 }
 
@@ -102,7 +108,7 @@ fn error_page(c: &Console, status: StatusCode, text: &str) -> ConsoleError {
         notice("error", text),
         ui.t("Back to the board", "返回看板")
     );
-    ConsoleError(
+    ConsoleError::new(
         (
             status,
             Html(c.page(ui.t("Error", "出错了"), "/console", &body)),
