@@ -394,3 +394,84 @@ async fn desk_actions_and_device_pushes_reach_the_live_stream() {
         .expect("shutdown with an open event stream");
     drop((res, dir));
 }
+
+#[tokio::test]
+async fn desk_forms_edit_reschedule_and_cancel_through_the_rulebook() {
+    let w = World::start().await;
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Wang").await;
+    let job = desk.job_for(tech).await;
+    let s = Session::of(&w, &desk);
+    let csrf = s.csrf().await;
+    let path = |action: &str| format!("/console/jobs/{job}/{action}");
+    let order = |kind: &str, address: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("kind", kind.to_string()),
+            ("customer_name", "Li Na".to_string()),
+            ("address", address.to_string()),
+            ("phone", "+86 138 0000 0002".to_string()),
+            ("work", "Install".to_string()),
+            ("fee_basis", "in_warranty".to_string()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>, action: &'static str| {
+        let s = &s;
+        let path = path(action);
+        async move {
+            let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.post(&path, &refs).await
+        }
+    };
+
+    let res = send(order("install", "12 New Street"), "edit").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        desk.job(job).await["view"]["order"]["address"],
+        "12 New Street"
+    );
+
+    // The rulebook's refusal is shown on the job page, and nothing changes.
+    let res = send(order("repair", "Elsewhere"), "edit").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("class=\"notice error\""), "{html}");
+    assert!(html.contains("invalid_input"));
+    assert_eq!(
+        desk.job(job).await["view"]["order"]["address"],
+        "12 New Street"
+    );
+
+    let res = send(
+        vec![
+            ("csrf", csrf.clone()),
+            ("at", "2031-05-06T14:30".to_string()),
+            ("note", "customer asked".to_string()),
+        ],
+        "appointment",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // 14:30 in the organisation's default calendar (UTC+8).
+    assert_eq!(
+        desk.job(job).await["view"]["appointment_at"],
+        "2031-05-06T06:30:00Z"
+    );
+
+    let res = send(
+        vec![("csrf", csrf.clone()), ("reason", String::new())],
+        "cancel",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = send(
+        vec![("csrf", csrf.clone()), ("reason", "customer moved".into())],
+        "cancel",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let v = desk.job(job).await;
+    assert_eq!(v["status"], "cancelled");
+    let (_, html) = s.get(&format!("/console/jobs/{job}")).await;
+    assert!(html.contains("customer moved") && html.contains("order amended"));
+}

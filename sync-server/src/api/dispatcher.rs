@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/jobs/{id}", get(job))
         .route("/v1/jobs/{id}/assign", post(assign))
         .route("/v1/jobs/{id}/appointment", post(appointment))
+        .route("/v1/jobs/{id}/order", post(amend_order))
         .route("/v1/jobs/{id}/cancel", post(cancel))
         .route(
             "/v1/jobs/{id}/exceptions/{eid}/resolve",
@@ -559,6 +560,26 @@ async fn appointment(
         note: req.note,
     };
     act(&state, &auth, id, body).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Amend {
+    pub order: JobOrder,
+}
+
+async fn amend_order(
+    State(state): State<AppState>,
+    auth: DispatcherAuth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<Amend>,
+) -> ApiResult<Json<JobDetailResponse>> {
+    act(
+        &state,
+        &auth,
+        id,
+        EventBody::OrderAmended { order: req.order },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

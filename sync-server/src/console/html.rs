@@ -190,6 +190,7 @@ impl Ui {
             JobCreated => self.t("job created", "创建工单"),
             JobAssigned => self.t("assigned", "派单"),
             JobCancelled => self.t("cancelled", "取消工单"),
+            OrderAmended => self.t("order amended", "修改订单"),
             ExceptionResolved => self.t("exception decided", "异常已处理"),
             ExemptionDecided => self.t("exemption decided", "豁免已决定"),
             ReturnVisitRecorded => self.t("return visit recorded", "已回访"),

@@ -749,6 +749,114 @@ fn render_desk_forms(
         ui.t("why", "取消原因"),
         ui.t("Cancel job", "取消工单"),
     );
+    render_edit_form(o, c, v);
+}
+
+/// The order's details, prefilled. The kind is fixed (the rulebook refuses a change) and the
+/// fee basis is locked by the rulebook once the technician accepted.
+fn render_edit_form(o: &mut String, c: &Console, v: &fieldcore::domain::JobView) {
+    let ui = c.ui();
+    let order = &v.order;
+    let field = |name: &str, label: &str, value: &str, required: bool| {
+        format!(
+            "<label>{label} <input name=\"{name}\" value=\"{}\"{}></label>",
+            esc(value),
+            if required { " required" } else { "" }
+        )
+    };
+    let (basis, amount) = match &order.fee_basis {
+        FeeBasis::InWarranty => ("in_warranty", String::new()),
+        FeeBasis::StandardSchedule => ("standard_schedule", String::new()),
+        FeeBasis::Quoted { amount_cents } => (
+            "quoted",
+            format!("{}.{:02}", amount_cents / 100, amount_cents % 100),
+        ),
+    };
+    let mut fees = String::new();
+    for (value, label) in [
+        ("in_warranty", ui.t("in warranty", "保内")),
+        (
+            "standard_schedule",
+            ui.t("standard fee schedule", "标准收费"),
+        ),
+        ("quoted", ui.t("quoted", "报价")),
+    ] {
+        let _ = write!(
+            fees,
+            "<option value=\"{value}\"{}>{label}</option>",
+            if value == basis { " selected" } else { "" }
+        );
+    }
+    let number = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+    let _ = write!(
+        o,
+        "<section class=\"card\" id=\"edit-order\"><details><summary>{title}</summary>\
+         <form method=\"post\" action=\"/console/jobs/{id}/edit\" class=\"grid\" data-action=\"edit\">{csrf}\
+         <input type=\"hidden\" name=\"kind\" value=\"{kind}\">\
+         {customer}{address}{phone}{product}{work}{party}\
+         <label>{purchase_l} <input type=\"date\" name=\"purchase_date\" value=\"{purchase}\"></label>\
+         {severity}{pieces}\
+         <label>{fee_l} <select name=\"fee_basis\">{fees}</select></label>\
+         <label>{amount_l} <input type=\"number\" min=\"0\" step=\"0.01\" name=\"quote_amount\" value=\"{amount}\"></label>\
+         <label><input type=\"checkbox\" name=\"requires_verification\" value=\"1\"{verify}> {verify_l}</label>\
+         <button>{save}</button></form></details></section>",
+        title = ui.t("Edit the order", "修改订单"),
+        id = v.id,
+        csrf = csrf_hidden(c),
+        kind = order.kind.as_str(),
+        customer = field(
+            "customer_name",
+            ui.t("Customer", "客户"),
+            &order.customer_name,
+            true
+        ),
+        address = field("address", ui.t("Address", "地址"), &order.address, true),
+        phone = field("phone", ui.t("Phone", "电话"), &order.phone, true),
+        product = field(
+            "product_model",
+            ui.t("Product model", "产品型号"),
+            &order.product_model,
+            false
+        ),
+        work = field(
+            "work",
+            ui.t("Work / symptom", "服务内容/故障"),
+            &order.work,
+            true
+        ),
+        party = field(
+            "ordering_party",
+            ui.t("Ordering party", "下单方"),
+            &order.ordering_party,
+            false
+        ),
+        purchase_l = ui.t("Purchase date", "购买日期"),
+        purchase = order
+            .purchase_date
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        severity = field(
+            "severity",
+            ui.t("Severity (repairs)", "故障等级（维修）"),
+            &number(order.severity.map(u32::from)),
+            false
+        ),
+        pieces = field(
+            "expected_pieces",
+            ui.t("Pieces (deliveries)", "件数（送装）"),
+            &number(order.expected_pieces),
+            false
+        ),
+        fee_l = ui.t("Fee basis", "收费方式"),
+        amount_l = ui.t("Quote", "报价金额"),
+        verify = if order.requires_verification {
+            " checked"
+        } else {
+            ""
+        },
+        verify_l = ui.t("needs the confirmation code", "需要核销确认码"),
+        save = ui.t("Save order", "保存订单"),
+    );
 }
 
 // ---------------------------------------------------------------- new job
@@ -1014,6 +1122,10 @@ pub async fn act(
         "cancel" => Ok(EventBody::JobCancelled {
             reason: f("reason"),
         }),
+        "edit" => match order_from(&c, &form) {
+            Ok(order) => Ok(EventBody::OrderAmended { order }),
+            Err(msg) => bad(&msg),
+        },
         "resolve" => {
             let decision = match f("decision").as_str() {
                 "proceed" => Some(ExceptionDecision::Proceed),
