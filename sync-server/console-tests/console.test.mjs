@@ -229,6 +229,28 @@ test("the console shows a device's work live, and only to its organisation", asy
   assert.notEqual((await desk.textContent("#checked-in")).trim(), "—");
   await shot(desk, "04-job-live");
 
+  // The visit goes on: checklist, work done, the customer signs; both pages follow again.
+  await fieldtech(db, "check", jobId, "--all-yes");
+  await fieldtech(db, "done", jobId);
+  await fieldtech(db, "sign", jobId, "--demo");
+  await fieldtech(db, "sync");
+  await board.waitForFunction(
+    (id) => document.getElementById(`job-${id}`)?.getAttribute("data-status") === "work_done",
+    jobId,
+    { timeout: 20000 },
+  );
+  await desk.waitForFunction(
+    () => {
+      const img = document.querySelector("#signature img.signature");
+      return img && img.complete && img.naturalWidth > 0;
+    },
+    null,
+    { timeout: 20000 },
+  );
+  for (const p of [desk, board]) assert.equal(await p.evaluate(() => window.__noReload), "still here");
+  assert.ok((await desk.locator("#checklist td.answer.yes").count()) > 10);
+  await shot(desk, "05-job-signed");
+
   // Full size on click: the link serves the same photo.
   const href = await desk.getAttribute("#photos [data-category=completion] a", "href");
   const full = await context.newPage();
@@ -242,7 +264,8 @@ test("the console shows a device's work live, and only to its organisation", asy
   await Promise.all([desk.waitForLoadState(), desk.click("header a.lang")]);
   assert.equal(await desk.getAttribute("html", "lang"), "zh-CN");
   assert.match(await desk.textContent("header"), /看板/);
-  await shot(desk, "05-job-zh-CN");
+  assert.match(await desk.textContent("#checklist"), /工作服|上岗证/);
+  await shot(desk, "06-job-zh-CN");
 
   assert.deepEqual(pageErrors, []);
 
@@ -260,5 +283,5 @@ test("the console shows a device's work live, and only to its organisation", asy
   assert.equal(photo.status(), 404);
   await other.goto(`${base}/console/technicians`);
   assert.doesNotMatch(await other.content(), /Wang Wei/);
-  await shot(other, "06-other-organisation");
+  await shot(other, "07-other-organisation");
 });

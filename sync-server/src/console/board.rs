@@ -277,7 +277,12 @@ fn render_live(out: &mut String, c: &Console, jobs: &[JobNow], names: &HashMap<U
     }
     out.push_str("<p class=\"counts\">");
     for (s, n) in &counts {
-        let _ = write!(out, "{} <b>{n}</b> ", status_badge(ui, *s));
+        let _ = write!(
+            out,
+            "<a href=\"/console?status={}\">{}</a> <b>{n}</b> ",
+            s.as_str(),
+            status_badge(ui, *s)
+        );
     }
     if counts.is_empty() {
         out.push_str(ui.t("No jobs match.", "没有符合条件的工单。"));

@@ -288,10 +288,22 @@ async fn render(
         ui.t("Customer's signature", "客户签名"),
         match &v.signature {
             Some(s) => format!(
-                "{} ({} {})",
+                "{} ({} {}){}",
                 ui.t("captured", "已签"),
                 s.stroke_count,
-                ui.t("strokes", "笔")
+                ui.t("strokes", "笔"),
+                // The device sends the rendered strokes as a `signature` photo.
+                d.photos
+                    .iter()
+                    .rev()
+                    .find(|p| p.category == PhotoCategory::Signature.as_str()
+                        && p.blob_path.is_some())
+                    .map(|p| format!(
+                        "<br><img class=\"signature\" src=\"/console/photos/{}\" alt=\"{}\">",
+                        p.photo_id,
+                        ui.t("customer's signature", "客户签名")
+                    ))
+                    .unwrap_or_default()
             ),
             None => ui.t("not yet", "未签").to_string(),
         },
