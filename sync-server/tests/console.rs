@@ -387,6 +387,22 @@ async fn desk_actions_and_device_pushes_reach_the_live_stream() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[CONTENT_TYPE], "text/event-stream");
+    let mut res = res;
+    desk.post(
+        &format!("/v1/jobs/{job}/appointment"),
+        json!({"at": chrono::Utc::now() + chrono::Duration::days(2)}),
+    )
+    .await;
+    let mut seen = String::new();
+    while !seen.contains(&format!("data: {job}")) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), res.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: change"), "{seen}");
     // An open stream does not hold up the server's graceful shutdown.
     let World { server, dir, .. } = w;
     tokio::time::timeout(std::time::Duration::from_secs(10), server.shutdown())
@@ -474,4 +490,105 @@ async fn desk_forms_edit_reschedule_and_cancel_through_the_rulebook() {
     assert_eq!(v["status"], "cancelled");
     let (_, html) = s.get(&format!("/console/jobs/{job}")).await;
     assert!(html.contains("customer moved") && html.contains("order amended"));
+}
+
+#[tokio::test]
+async fn after_the_visit_return_visit_and_complaint_forms() {
+    let w = World::start().await;
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Wang").await;
+    let job = desk.job_for(tech).await;
+    let device = w.device(&desk, tech).await;
+    let appointment: chrono::DateTime<chrono::Utc> = desk.job(job).await["view"]["appointment_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ids: Vec<String> = fieldcore::domain::ChecklistTemplate::default_template()
+        .items
+        .iter()
+        .map(|i| i.id.clone())
+        .collect();
+    let events: Vec<_> = fieldcore::fixtures::clean_visit(JobKind::Install, appointment, &ids)
+        .into_iter()
+        // The desk booked the visit already.
+        .filter(|b| !matches!(b, EventBody::AppointmentBooked { .. }))
+        .map(|b| device.event(job, b))
+        .collect();
+    let pushed = device.push(&events).await;
+    assert!(
+        pushed
+            .results
+            .iter()
+            .all(|r| r.status == fieldcore::protocol::PushStatus::Accepted),
+        "{pushed:?}"
+    );
+    let s = Session::of(&w, &desk);
+    let (_, board) = s.get("/console").await;
+    let due = &board[board.find("id=\"return-visits\"").unwrap()..];
+    assert!(due[..due.find("</section>").unwrap()].contains(&job.to_string()));
+
+    let csrf = s.csrf().await;
+    let path = |a: &str| format!("/console/jobs/{job}/{a}");
+    let res = s
+        .post(
+            &path("return-visit"),
+            &[
+                ("csrf", &csrf),
+                ("quality", "5"),
+                ("attitude", "4"),
+                ("note", "happy"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let v = desk.job(job).await;
+    assert_eq!(v["view"]["return_visit"]["quality"], 5);
+
+    let res = s
+        .post(
+            &path("complaint"),
+            &[("csrf", &csrf), ("note", "scratched the floor")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let complaint = desk.job(job).await["view"]["complaints"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, html) = s.get(&format!("/console/jobs/{job}")).await;
+    assert!(html.contains("data-timer=\"complaint_answer\""));
+    let res = s
+        .post(
+            &path("answer"),
+            &[("csrf", &csrf), ("target", &complaint), ("accepted", "yes")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = s.get(&format!("/console/jobs/{job}")).await;
+    assert!(html.contains("data-timer=\"complaint_result\""));
+    let res = s
+        .post(
+            &path("close"),
+            &[
+                ("csrf", &csrf),
+                ("target", &complaint),
+                ("result", "floor repaired"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let v = desk.job(job).await;
+    assert_eq!(v["view"]["complaints"][0]["result"], "floor repaired");
+
+    // The technician's figures count the completion and the complaint.
+    // The arrival window is tomorrow's: a period that includes it.
+    let (_, html) = s
+        .get("/console/technicians?from=2000-01-01&to=2099-12-31")
+        .await;
+    let row = &html[html.find(&format!("data-technician=\"{tech}\"")).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    // Complaint rate 1 of 1 completed; arrival 0 of 1 (checked in a day before the window).
+    assert!(row.contains("100% (1/1)"), "{row}");
+    assert!(row.contains("0% (0/1)"), "{row}");
 }
