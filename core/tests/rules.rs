@@ -721,3 +721,56 @@ fn the_desk_validates_orders_and_follows_up_after_the_visit() {
     })
     .expect("closed");
 }
+
+#[test]
+fn the_desk_amends_an_order_but_not_its_kind_nor_an_accepted_fee() {
+    let mut job = Job::new(JobKind::Install);
+    let mut order = job.view.order.clone();
+    order.address = "12 New Street".into();
+    order.fee_basis = fieldcore::domain::FeeBasis::Quoted { amount_cents: 9900 };
+    job.desk(EventBody::OrderAmended {
+        order: order.clone(),
+    })
+    .expect("amended before acceptance");
+    assert_eq!(job.view.order, order);
+
+    // The technician cannot touch the order.
+    let amend = |o: &fieldcore::domain::JobOrder| EventBody::OrderAmended { order: o.clone() };
+    job.refused(amend(&order), Rule::WrongSide);
+
+    let mut other_kind = order.clone();
+    other_kind.kind = JobKind::Repair;
+    other_kind.severity = Some(2);
+    assert_eq!(
+        job.desk(amend(&other_kind)).map_err(|r| r.rule),
+        Err(Rule::InvalidInput)
+    );
+    let mut empty = order.clone();
+    empty.phone = " ".into();
+    assert_eq!(
+        job.desk(amend(&empty)).map_err(|r| r.rule),
+        Err(Rule::InvalidInput)
+    );
+
+    job.ok(EventBody::JobAccepted);
+    let mut cheaper = order.clone();
+    cheaper.fee_basis = fieldcore::domain::FeeBasis::Quoted { amount_cents: 100 };
+    assert_eq!(
+        job.desk(amend(&cheaper)).map_err(|r| r.rule),
+        Err(Rule::InvalidInput),
+        "the quote is locked once accepted"
+    );
+    let mut phone = order.clone();
+    phone.phone = "+86 137 0000 0009".into();
+    job.desk(amend(&phone)).expect("details still change");
+    assert_eq!(job.view.order.phone, "+86 137 0000 0009");
+
+    job.desk(EventBody::JobCancelled {
+        reason: "customer moved".into(),
+    })
+    .expect("cancelled");
+    assert_eq!(
+        job.desk(amend(&order)).map_err(|r| r.rule),
+        Err(Rule::JobCancelled)
+    );
+}

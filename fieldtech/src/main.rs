@@ -180,8 +180,8 @@ enum Command {
     },
     /// Push, pull and upload now.
     Sync {
-        /// Bytes per upload chunk.
-        #[arg(long, default_value_t = 512 * 1024)]
+        /// Bytes of the first upload chunk (chunks grow while the network holds).
+        #[arg(long, default_value_t = 256 * 1024)]
         chunk_size: usize,
     },
     /// Outbox, photos waiting, enrolment.

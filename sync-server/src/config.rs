@@ -42,6 +42,9 @@ pub struct Config {
     /// Requests other than tus PATCH that take longer are answered 408.
     pub request_timeout_secs: u64,
     pub sweep_interval_secs: u64,
+    /// Mark the console's cookies `Secure`: set it when browsers reach the server over https
+    /// (directly or behind a TLS-terminating proxy); plain-http development needs it off.
+    pub console_secure_cookies: bool,
     /// The server's clock; tests move it forward to expire things.
     #[serde(skip)]
     pub clock: ServerClock,
@@ -66,6 +69,7 @@ impl Default for Config {
             rate_limit_burst: 100.0,
             request_timeout_secs: 60,
             sweep_interval_secs: 300,
+            console_secure_cookies: false,
             clock: ServerClock::default(),
         }
     }

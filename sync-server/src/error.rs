@@ -42,6 +42,11 @@ impl ApiError {
         }))
     }
 
+    /// What the problem says, for callers that show it another way (the console's HTML).
+    pub fn parts(&self) -> &ProblemParts {
+        &self.0
+    }
+
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.0.detail = Some(detail.into());
         self

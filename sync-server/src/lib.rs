@@ -9,8 +9,10 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod ingest;
+pub mod notify;
 pub mod openapi;
 pub mod ratelimit;
 pub mod storage;
@@ -39,6 +41,11 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub config: Arc<Config>,
     pub limiter: Arc<RateLimiter>,
+    /// Tells the console's live streams that a job changed; see [`notify`].
+    pub notifier: Arc<dyn notify::ChangeNotifier>,
+    /// Turns `true` when the server stops, so long-lived responses (the console's event
+    /// streams) end and graceful shutdown does not wait for browsers to close their tabs.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -50,7 +57,15 @@ impl AppState {
             )),
             storage,
             config: Arc::new(config),
+            notifier: Arc::new(notify::InProcess::default()),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Replace the in-process notifier, e.g. with one that reaches other server processes.
+    pub fn with_notifier(mut self, notifier: Arc<dyn notify::ChangeNotifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 }
 
@@ -110,6 +125,7 @@ impl RunningServer {
 
     /// Stop accepting connections, let in-flight requests finish, then return.
     pub async fn shutdown(mut self) {
+        self.state.stopping.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -378,6 +378,14 @@ pub fn document() -> Value {
         ),
     );
     add(
+        "/v1/jobs/{id}/order",
+        desk_action(
+            "Amend the order (same kind; fee basis locked once accepted)",
+            obj(json!({"order": schema("JobOrder")})),
+            &["id"],
+        ),
+    );
+    add(
         "/v1/jobs/{id}/cancel",
         desk_action("Cancel", obj(json!({"reason": s("string")})), &["id"]),
     );

@@ -567,6 +567,7 @@ async fn finish(state: &AppState, u: &Upload, partial: &Path) -> ApiResult<()> {
         .storage
         .complete_upload(u.id, u.photo_id, &rel, state.config.clock.now())
         .await?;
+    state.notifier.notify(u.organisation_id, u.job_id);
     tracing::info!(photo = %u.photo_id, sha256 = %u.sha256, "photo stored");
     Ok(())
 }

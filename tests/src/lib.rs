@@ -45,6 +45,7 @@ impl Device {
     pub fn client(&self) -> SyncClient {
         let mut config = SyncConfig::new(self.server_url.clone());
         config.chunk_size = self.chunk_size;
+        config.max_chunk_size = self.chunk_size;
         config.backoff.base = std::time::Duration::from_millis(20);
         config.backoff.max = std::time::Duration::from_millis(400);
         config.backoff.attempts = 12;

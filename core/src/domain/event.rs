@@ -156,6 +156,12 @@ pub enum EventBody {
     JobCancelled {
         reason: String,
     },
+    /// The desk corrected the order's details (a typo in the address, a new phone number). The
+    /// job's kind and, once accepted, its fee basis stay as they were: the flow and the SLA
+    /// clocks hang on the kind, and an accepted quote is locked [000 一.1].
+    OrderAmended {
+        order: JobOrder,
+    },
     ExceptionResolved {
         exception_id: Uuid,
         decision: ExceptionDecision,
@@ -262,6 +268,7 @@ pub enum ActionKind {
     JobCreated,
     JobAssigned,
     JobCancelled,
+    OrderAmended,
     ExceptionResolved,
     ExemptionDecided,
     ReturnVisitRecorded,
@@ -319,6 +326,7 @@ impl ActionKind {
             ActionKind::JobCreated
                 | ActionKind::JobAssigned
                 | ActionKind::JobCancelled
+                | ActionKind::OrderAmended
                 | ActionKind::ExceptionResolved
                 | ActionKind::ExemptionDecided
                 | ActionKind::ReturnVisitRecorded
@@ -333,6 +341,7 @@ impl ActionKind {
             ActionKind::JobCreated => "job_created",
             ActionKind::JobAssigned => "job_assigned",
             ActionKind::JobCancelled => "job_cancelled",
+            ActionKind::OrderAmended => "order_amended",
             ActionKind::ExceptionResolved => "exception_resolved",
             ActionKind::ExemptionDecided => "exemption_decided",
             ActionKind::ReturnVisitRecorded => "return_visit_recorded",
@@ -365,6 +374,7 @@ impl EventBody {
             EventBody::JobCreated { .. } => ActionKind::JobCreated,
             EventBody::JobAssigned { .. } => ActionKind::JobAssigned,
             EventBody::JobCancelled { .. } => ActionKind::JobCancelled,
+            EventBody::OrderAmended { .. } => ActionKind::OrderAmended,
             EventBody::ExceptionResolved { .. } => ActionKind::ExceptionResolved,
             EventBody::ExemptionDecided { .. } => ActionKind::ExemptionDecided,
             EventBody::ReturnVisitRecorded { .. } => ActionKind::ReturnVisitRecorded,

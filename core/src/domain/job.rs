@@ -312,6 +312,7 @@ impl JobView {
         };
         match &event.body {
             EventBody::JobCreated { .. } => {}
+            EventBody::OrderAmended { order } => self.order = order.clone(),
             EventBody::JobAssigned { technician_id } => {
                 // Reassignment hands the job over: the new technician accepts afresh.
                 if self.technician_id != Some(*technician_id) {

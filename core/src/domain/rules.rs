@@ -33,7 +33,7 @@ impl Rulebook {
             return match &event.body {
                 EventBody::JobCreated { order } => {
                     side(kind, &event.actor)?;
-                    validate_order(order)
+                    validate_order(kind, order)
                 }
                 _ => Err(Refusal::new(Rule::UnknownJob, kind)),
             };
@@ -132,7 +132,8 @@ impl Rulebook {
         }
 
         if job.cancelled_at.is_some()
-            && (kind.is_field() || matches!(kind, A::JobAssigned | A::JobCancelled))
+            && (kind.is_field()
+                || matches!(kind, A::JobAssigned | A::JobCancelled | A::OrderAmended))
         {
             return refuse(Rule::JobCancelled);
         }
@@ -246,6 +247,18 @@ impl Rulebook {
             }
             EventBody::JobCancelled { reason } if reason.trim().is_empty() => {
                 return invalid("reason", "say why the job is cancelled");
+            }
+            EventBody::OrderAmended { order } => {
+                validate_order(kind, order)?;
+                if order.kind != job.order.kind {
+                    return invalid("kind", "a job's kind cannot change; cancel and create anew");
+                }
+                if job.accepted_at.is_some() && order.fee_basis != job.order.fee_basis {
+                    return invalid(
+                        "fee_basis",
+                        "the fee basis is locked once the job is accepted",
+                    );
+                }
             }
             EventBody::ExceptionResolved { exception_id, .. } => {
                 let Some(e) = job.exceptions.iter().find(|e| e.id == *exception_id) else {
@@ -440,8 +453,7 @@ fn side(kind: ActionKind, actor: &Actor) -> Result<(), Refusal> {
     }
 }
 
-fn validate_order(order: &JobOrder) -> Result<(), Refusal> {
-    let kind = ActionKind::JobCreated;
+fn validate_order(kind: ActionKind, order: &JobOrder) -> Result<(), Refusal> {
     let invalid = |name: &str, problem: &str| Err(Refusal::invalid(kind, name, problem));
     for (name, value) in [
         ("customer_name", &order.customer_name),

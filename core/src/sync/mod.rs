@@ -41,8 +41,12 @@ pub struct SyncConfig {
     pub push_batch: usize,
     /// Events per pull page.
     pub pull_page: usize,
-    /// Bytes per tus PATCH: what a cut connection can cost at most.
+    /// Bytes of the first tus PATCH of an upload, and what a chunk falls back to after a
+    /// failure: a cut connection costs at most the chunk in flight.
     pub chunk_size: usize,
+    /// Chunks double after each success up to this, so a good network is not held back by
+    /// one fsync per small chunk on the server.
+    pub max_chunk_size: usize,
     pub backoff: Backoff,
     pub request_timeout: Duration,
 }
@@ -53,7 +57,8 @@ impl SyncConfig {
             base_url: base_url.into(),
             push_batch: 200,
             pull_page: 500,
-            chunk_size: 512 * 1024,
+            chunk_size: 256 * 1024,
+            max_chunk_size: 8 * 1024 * 1024,
             backoff: Backoff::default(),
             request_timeout: Duration::from_secs(60),
         }

@@ -1,5 +1,7 @@
 //! Photo upload by tus 1.0: create once, then PATCH chunks from the server's offset.
 //!
+//! Chunks start small and double while the network holds (up to `max_chunk_size`), falling
+//! back to the first size after a failure.
 //! A cut connection costs at most the chunk in flight: the server keeps what arrived, the client
 //! asks it (`HEAD`) where to go on, and the upload URL is in the store so even an app restart
 //! resumes rather than restarts. Each chunk carries a SHA-1 `Upload-Checksum` (the checksum
@@ -61,12 +63,14 @@ impl SyncClient {
         };
 
         let mut failures = 0;
-        let mut chunk = Vec::with_capacity(self.config.chunk_size);
+        let mut chunk_size = self.config.chunk_size.max(1);
+        let max_chunk = self.config.max_chunk_size.max(chunk_size);
+        let mut chunk = Vec::with_capacity(chunk_size);
         while offset < length {
             chunk.clear();
             file.seek(SeekFrom::Start(offset)).map_err(io)?;
             (&mut file)
-                .take(self.config.chunk_size as u64)
+                .take(chunk_size as u64)
                 .read_to_end(&mut chunk)
                 .map_err(io)?;
             if chunk.is_empty() {
@@ -83,6 +87,7 @@ impl SyncClient {
                 Ok(new_offset) => {
                     failures = 0;
                     offset = new_offset;
+                    chunk_size = (chunk_size * 2).min(max_chunk);
                     progress(Progress::Uploading {
                         photo_id: photo.photo_id,
                         sent: offset,
@@ -103,6 +108,7 @@ impl SyncClient {
                 {
                     failures += 1;
                     report.retries += 1;
+                    chunk_size = self.config.chunk_size.max(1);
                     if failures >= self.config.backoff.attempts {
                         return Err(e);
                     }

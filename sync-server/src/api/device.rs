@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::auth::{DeviceAuth, code_hash, new_token, token_hash};
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 use crate::storage::{Incoming, Writer};
+use uuid::Uuid;
 
 pub const DEFAULT_PULL_LIMIT: usize = 200;
 pub const MAX_PULL_LIMIT: usize = 1000;
@@ -89,6 +90,7 @@ pub async fn push(
         ));
     }
     let received_at = state.config.clock.now();
+    let job_ids: Vec<Uuid> = req.events.iter().map(|e| e.job_id).collect();
     let events = req
         .events
         .into_iter()
@@ -120,6 +122,7 @@ pub async fn push(
             received_at,
         )
         .await?;
+    notify_accepted(&state, who.organisation_id, &job_ids, &results);
     Ok(Json(PushResponse {
         server_time: state.config.clock.now(),
         results,
@@ -160,4 +163,19 @@ pub async fn pull(
         has_more: page.has_more,
         server_time: state.config.clock.now(),
     }))
+}
+
+/// Tell the console about every job that got an event stored (once per job per batch).
+pub(crate) fn notify_accepted(
+    state: &AppState,
+    org: Uuid,
+    job_ids: &[Uuid],
+    results: &[fieldcore::protocol::PushResult],
+) {
+    let mut seen = std::collections::HashSet::new();
+    for (job, r) in job_ids.iter().zip(results) {
+        if r.status == fieldcore::protocol::PushStatus::Accepted && seen.insert(*job) {
+            state.notifier.notify(org, *job);
+        }
+    }
 }

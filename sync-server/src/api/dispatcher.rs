@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/jobs/{id}", get(job))
         .route("/v1/jobs/{id}/assign", post(assign))
         .route("/v1/jobs/{id}/appointment", post(appointment))
+        .route("/v1/jobs/{id}/order", post(amend_order))
         .route("/v1/jobs/{id}/cancel", post(cancel))
         .route(
             "/v1/jobs/{id}/exceptions/{eid}/resolve",
@@ -140,7 +141,10 @@ async fn me(State(state): State<AppState>, auth: DispatcherAuth) -> ApiResult<Js
     }))
 }
 
-async fn organisation(state: &AppState, auth: &DispatcherAuth) -> ApiResult<Organisation> {
+pub(crate) async fn organisation(
+    state: &AppState,
+    auth: &DispatcherAuth,
+) -> ApiResult<Organisation> {
     state
         .storage
         .organisation(auth.dispatcher.organisation_id)
@@ -413,7 +417,8 @@ async fn jobs(
 }
 
 /// Record desk events for one job, in order; the first refusal answers the request.
-async fn desk(
+/// The JSON API and the console both act through here, so both notify the live board.
+pub(crate) async fn desk(
     state: &AppState,
     auth: &DispatcherAuth,
     org: &Organisation,
@@ -452,6 +457,9 @@ async fn desk(
             now,
         )
         .await?;
+    if results.iter().any(|r| r.status == PushStatus::Accepted) {
+        state.notifier.notify(org.id, job_id);
+    }
     match results
         .into_iter()
         .find(|r| r.status != PushStatus::Accepted)
@@ -476,7 +484,11 @@ async fn act(
     Ok(Json(job_detail(state, &org, job_id).await?))
 }
 
-async fn technician_of_org(state: &AppState, auth: &DispatcherAuth, id: Uuid) -> ApiResult<()> {
+pub(crate) async fn technician_of_org(
+    state: &AppState,
+    auth: &DispatcherAuth,
+    id: Uuid,
+) -> ApiResult<()> {
     state
         .storage
         .technician(auth.dispatcher.organisation_id, id)
@@ -548,6 +560,26 @@ async fn appointment(
         note: req.note,
     };
     act(&state, &auth, id, body).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Amend {
+    pub order: JobOrder,
+}
+
+async fn amend_order(
+    State(state): State<AppState>,
+    auth: DispatcherAuth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<Amend>,
+) -> ApiResult<Json<JobDetailResponse>> {
+    act(
+        &state,
+        &auth,
+        id,
+        EventBody::OrderAmended { order: req.order },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -694,9 +726,19 @@ async fn photo(
     auth: DispatcherAuth,
     ApiPath(photo_id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
+    photo_response(&state, auth.dispatcher.organisation_id, photo_id).await
+}
+
+/// The bytes of a photo of this organisation; shared with the console, which authorises by
+/// cookie because `<img>` cannot send a bearer header.
+pub(crate) async fn photo_response(
+    state: &AppState,
+    org: Uuid,
+    photo_id: Uuid,
+) -> ApiResult<Response> {
     let p = state
         .storage
-        .photo(auth.dispatcher.organisation_id, photo_id)
+        .photo(org, photo_id)
         .await?
         .ok_or_else(|| ApiError::not_found("photo"))?;
     let Some(rel) = p.blob_path else {

@@ -1,5 +1,6 @@
-//! The HTTP surface: one router built from the device API, the dispatcher API and tus, with the
-//! cross-cutting layers (server clock header, rate limit, body limits, timeouts, request logs).
+//! The HTTP surface: one router built from the device API, the dispatcher API (and its HTML
+//! console) and tus, with the cross-cutting layers (server clock header, rate limit, body
+//! limits, timeouts, request logs).
 
 pub mod device;
 pub mod dispatcher;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/sync/pull", get(device::pull))
         .merge(dispatcher::routes())
+        .merge(crate::console::routes())
         .layer(DefaultBodyLimit::max(c.json_body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

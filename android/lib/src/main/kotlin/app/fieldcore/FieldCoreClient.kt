@@ -1,0 +1,226 @@
+package app.fieldcore
+
+import app.fieldcore.ffi.CallOutcome
+import app.fieldcore.ffi.CapturedPhoto
+import app.fieldcore.ffi.CapturedSignature
+import app.fieldcore.ffi.CoreConfig
+import app.fieldcore.ffi.CoreException
+import app.fieldcore.ffi.CoreStatus
+import app.fieldcore.ffi.Enrollment
+import app.fieldcore.ffi.ExceptionKind
+import app.fieldcore.ffi.ExemptionReason
+import app.fieldcore.ffi.FieldCore
+import app.fieldcore.ffi.GeoPoint
+import app.fieldcore.ffi.JobDetail
+import app.fieldcore.ffi.JobStatus
+import app.fieldcore.ffi.JobSummary
+import app.fieldcore.ffi.Packaging
+import app.fieldcore.ffi.PhotoCategory
+import app.fieldcore.ffi.RecordedEvent
+import app.fieldcore.ffi.SignaturePoint
+import app.fieldcore.ffi.SignatureStroke
+import app.fieldcore.ffi.SyncObserver
+import app.fieldcore.ffi.SyncReport
+import app.fieldcore.ffi.SyncState
+import app.fieldcore.ffi.TimerKind
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.withContext
+import java.io.File
+import java.time.Instant
+import java.time.LocalDate
+
+/** The language refusals, checklist texts and labels come in. */
+enum class Language(val tag: String) { EN("en"), ZH_CN("zh-CN") }
+
+/** How to open the core: files in the app's private storage. */
+data class FieldCoreConfig(
+    val databaseFile: File,
+    val photoDir: File? = null,
+    val serverUrl: String? = null,
+    val language: Language = Language.EN,
+    /** Delete the camera's file once the photo is stored (it carries GPS and device metadata). */
+    val deleteOriginalPhotos: Boolean = true,
+)
+
+/** A pen stroke as the signature pad drew it: (x, y, millis since the signature began). */
+data class PenSample(val x: Float, val y: Float, val tMillis: Int)
+
+/**
+ * Where background sync stands, for the status line. `Running` carries the latest progress.
+ */
+sealed interface SyncStatus {
+    data object Idle : SyncStatus
+    data class Running(val stage: Stage) : SyncStatus
+    data class Finished(val report: SyncReport, val at: Instant) : SyncStatus
+    data class Failed(val error: FieldCoreError, val at: Instant) : SyncStatus
+
+    sealed interface Stage {
+        data object Starting : Stage
+        data class Pushing(val sent: Int, val pending: Long) : Stage
+        data class Pulling(val received: Int) : Stage
+        data class Uploading(val photoId: String, val sentBytes: Long, val totalBytes: Long) : Stage {
+            val fraction: Float get() = if (totalBytes == 0L) 1f else sentBytes.toFloat() / totalBytes
+        }
+    }
+}
+
+/**
+ * The app core for Kotlin: every call is a `suspend` function run on [io] (the core blocks on
+ * disk and network), every failure a [FieldCoreError]. Decisions stay in the core: this class
+ * only moves calls off the main thread and turns results into Kotlin types.
+ *
+ * One instance per process; close it when the process no longer needs it.
+ */
+class FieldCoreClient private constructor(
+    private val core: FieldCore,
+    private val io: CoroutineDispatcher,
+) : AutoCloseable {
+
+    private val _syncStatus = MutableStateFlow<SyncStatus>(SyncStatus.Idle)
+
+    /** The latest sync state, fed by the core's `SyncObserver`. */
+    val syncStatus: StateFlow<SyncStatus> = _syncStatus.asStateFlow()
+
+    private val syncMutex = Mutex()
+
+    companion object {
+        /** Open (or create) the device's store. */
+        suspend fun open(
+            config: FieldCoreConfig,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): FieldCoreClient = withContext(io) {
+            val ffi = CoreConfig(
+                databasePath = config.databaseFile.absolutePath,
+                photoDir = config.photoDir?.absolutePath,
+                serverUrl = config.serverUrl,
+                language = config.language.tag,
+                deleteOriginalPhotos = config.deleteOriginalPhotos,
+            )
+            FieldCoreClient(mapped { FieldCore(ffi) }, io)
+        }
+    }
+
+    private suspend fun <T> call(block: FieldCore.() -> T): T = withContext(io) { mapped { core.block() } }
+
+    val deviceId: String get() = core.deviceId()
+
+    suspend fun status(): CoreStatus = call { status() }
+
+    suspend fun enroll(serverUrl: String, code: String, deviceName: String): Enrollment =
+        call { enroll(serverUrl, code, deviceName) }
+
+    /** My jobs in appointment order; empty [statuses] means all. */
+    suspend fun jobs(statuses: List<JobStatus> = emptyList(), day: LocalDate? = null): List<JobSummary> =
+        call { jobs(statuses, day?.toString()) }
+
+    /** The job screen's data, or null if this device does not know the job. */
+    suspend fun job(jobId: String): JobDetail? = call { job(jobId) }
+
+    // ---- the technician's actions: recorded durably offline, or FieldCoreError.Refused ----
+
+    suspend fun accept(jobId: String): RecordedEvent = call { accept(jobId) }
+
+    suspend fun logCall(jobId: String, outcome: CallOutcome, note: String = ""): RecordedEvent =
+        call { logCall(jobId, outcome, note) }
+
+    suspend fun goodsArrived(jobId: String, arrivedAt: Instant, note: String = ""): RecordedEvent =
+        call { goodsArrived(jobId, arrivedAt, note) }
+
+    suspend fun recordPickup(jobId: String, pieces: Int, packaging: Packaging, note: String = ""): RecordedEvent =
+        call { recordPickup(jobId, pieces.toUInt(), packaging, note) }
+
+    suspend fun raiseException(
+        jobId: String,
+        kind: ExceptionKind,
+        note: String,
+        photoIds: List<String> = emptyList(),
+    ): RecordedEvent = call { raiseException(jobId, kind, note, photoIds) }
+
+    suspend fun bookAppointment(jobId: String, at: Instant, note: String = ""): RecordedEvent =
+        call { bookAppointment(jobId, at, note) }
+
+    suspend fun reschedule(jobId: String, at: Instant, reason: String, customerConsented: Boolean): RecordedEvent =
+        call { reschedule(jobId, at, reason, customerConsented) }
+
+    suspend fun checkIn(jobId: String, location: GeoPoint? = null): RecordedEvent = call { checkIn(jobId, location) }
+
+    suspend fun answerChecklist(jobId: String, itemId: String, answer: Boolean, note: String = ""): RecordedEvent =
+        call { answerChecklist(jobId, itemId, answer, note) }
+
+    suspend fun markWorkDone(jobId: String, note: String = ""): RecordedEvent = call { markWorkDone(jobId, note) }
+
+    suspend fun enterConfirmationCode(jobId: String, code: String): RecordedEvent =
+        call { enterConfirmationCode(jobId, code) }
+
+    suspend fun complete(jobId: String, note: String = ""): RecordedEvent = call { complete(jobId, note) }
+
+    suspend fun claimExemption(jobId: String, timer: TimerKind, reason: ExemptionReason, note: String): RecordedEvent =
+        call { claimExemption(jobId, timer, reason, note) }
+
+    suspend fun checkOut(jobId: String): RecordedEvent = call { checkOut(jobId) }
+
+    // ---- evidence ----
+
+    /** Store the camera's file as evidence on the job (decoded with limits, upright, hashed). */
+    suspend fun capturePhoto(jobId: String, category: PhotoCategory, file: File, location: GeoPoint? = null): CapturedPhoto =
+        call { capturePhoto(jobId, category, file.absolutePath, location) }
+
+    /** The customer's own signature, as drawn on a [width] x [height] pad. */
+    suspend fun captureSignature(jobId: String, width: Int, height: Int, strokes: List<List<PenSample>>): CapturedSignature =
+        call {
+            captureSignature(
+                jobId,
+                width.toUInt(),
+                height.toUInt(),
+                strokes.map { s -> SignatureStroke(s.map { SignaturePoint(it.x, it.y, it.tMillis.toUInt()) }) },
+            )
+        }
+
+    // ---- sync ----
+
+    /**
+     * Push, pull, upload. Runs on [io] and blocks a thread for the whole sync (retries included);
+     * one at a time. Progress goes to [syncStatus]. Cancelling the coroutine does not stop the
+     * sync already running in the core: it finishes (or fails) on its own, nothing is lost.
+     */
+    suspend fun sync(): SyncReport = syncMutex.withLock {
+        withContext(io) {
+            try {
+                core.sync(observer)
+            } catch (e: CoreException) {
+                throw e.toFieldCoreError()
+            }
+        }
+    }
+
+    private val observer = object : SyncObserver {
+        override fun onState(state: SyncState) {
+            _syncStatus.value = when (state) {
+                is SyncState.Started -> SyncStatus.Running(SyncStatus.Stage.Starting)
+                is SyncState.Pushing ->
+                    SyncStatus.Running(SyncStatus.Stage.Pushing(state.sent.toInt(), state.pending.toLong()))
+                is SyncState.Pulling -> SyncStatus.Running(SyncStatus.Stage.Pulling(state.received.toInt()))
+                is SyncState.Uploading -> SyncStatus.Running(
+                    SyncStatus.Stage.Uploading(state.photoId, state.sent.toLong(), state.total.toLong()),
+                )
+                is SyncState.Finished -> SyncStatus.Finished(state.report, Instant.now())
+                is SyncState.Failed -> SyncStatus.Failed(FieldCoreError.fromSyncFailure(state.code, state.detail), Instant.now())
+            }
+        }
+    }
+
+    override fun close() = core.close()
+}
+
+private inline fun <T> mapped(block: () -> T): T =
+    try {
+        block()
+    } catch (e: CoreException) {
+        throw e.toFieldCoreError()
+    }

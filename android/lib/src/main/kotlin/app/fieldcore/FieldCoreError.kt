@@ -1,0 +1,73 @@
+package app.fieldcore
+
+import app.fieldcore.ffi.CoreException
+
+/**
+ * Why a call into the core did not happen, by what the app can do about it. [message] is always
+ * meant for the technician (refusals in the configured language).
+ */
+sealed class FieldCoreError(message: String, cause: Throwable? = null) : Exception(message, cause) {
+    /** A rule said no. Switch on [rule] (stable code, e.g. `not_checked_in`); show [message]. */
+    class Refused(val rule: String, message: String, val missing: List<String>, cause: Throwable? = null) :
+        FieldCoreError(message, cause)
+
+    /** Enrol the device (a code from the desk). */
+    class NotEnrolled(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** The server no longer accepts this device: enrol again. */
+    class Unauthorized(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** The enrolment code was not accepted: ask the desk for a new one. */
+    class EnrolmentRefused(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** No connection: nothing is lost; sync again when the network is back. */
+    class Network(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** The server answered with an error; `status` 0 when its answer was not understood. */
+    class Server(val status: Int, message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** Take the photo (or the signature) again. */
+    class InvalidPhoto(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** Free some space on the phone, then try again. */
+    class StorageFull(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** The local database or files failed: report to support. */
+    class Storage(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** The app passed something malformed (a bug in the app, not the technician's doing). */
+    class InvalidInput(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
+
+    /** Whether trying again later may succeed on its own. */
+    val isTransient: Boolean get() = this is Network || (this is Server && (status >= 500 || status == 429 || status == 408))
+
+    companion object {
+        /** The sync observer's `Failed(code, detail)`, as the same hierarchy. */
+        fun fromSyncFailure(code: String, detail: String): FieldCoreError = when (code) {
+            "not_enrolled" -> NotEnrolled(detail)
+            "unauthorized" -> Unauthorized(detail)
+            "enrolment_refused" -> EnrolmentRefused(detail)
+            "network" -> Network(detail)
+            "invalid_photo" -> InvalidPhoto(detail)
+            "storage_full" -> StorageFull(detail)
+            "storage" -> Storage(detail)
+            "invalid_input" -> InvalidInput(detail)
+            "refused" -> Refused("", detail, emptyList())
+            else -> Server(0, detail)
+        }
+    }
+}
+
+/** The one mapping from the generated exceptions to [FieldCoreError]. */
+internal fun CoreException.toFieldCoreError(): FieldCoreError = when (this) {
+    is CoreException.Refused -> FieldCoreError.Refused(rule, detail, missing, this)
+    is CoreException.NotEnrolled -> FieldCoreError.NotEnrolled(detail, this)
+    is CoreException.Unauthorized -> FieldCoreError.Unauthorized(detail, this)
+    is CoreException.EnrolmentRefused -> FieldCoreError.EnrolmentRefused(detail, this)
+    is CoreException.Network -> FieldCoreError.Network(detail, this)
+    is CoreException.Server -> FieldCoreError.Server(status.toInt(), detail, this)
+    is CoreException.InvalidPhoto -> FieldCoreError.InvalidPhoto(detail, this)
+    is CoreException.StorageFull -> FieldCoreError.StorageFull(detail, this)
+    is CoreException.Storage -> FieldCoreError.Storage(detail, this)
+    is CoreException.InvalidInput -> FieldCoreError.InvalidInput(detail, this)
+}

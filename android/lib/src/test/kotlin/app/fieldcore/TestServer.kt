@@ -1,0 +1,116 @@
+package app.fieldcore
+
+import java.io.File
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import java.util.concurrent.TimeUnit
+
+/**
+ * The real sync-server binary (built by cargo; its path comes in the system property
+ * `fieldcore.server.bin`) on 127.0.0.1 with a fresh data dir, and a dispatcher talking to it
+ * over its HTTP API.
+ */
+class TestServer private constructor(private val process: Process, val url: String, val dataDir: File) : AutoCloseable {
+    companion object {
+        const val EMAIL = "desk@acme.example"
+        const val PASSWORD = "a long test password"
+
+        val binary: String? = System.getProperty("fieldcore.server.bin")?.takeIf { it.isNotBlank() }
+
+        fun start(): TestServer {
+            val bin = binary ?: error("fieldcore.server.bin is not set")
+            val dir = Files.createTempDirectory("fieldcore-server").toFile()
+            val create = ProcessBuilder(
+                bin, "--data-dir", dir.path, "create-dispatcher",
+                "--org", "Acme Service", "--email", EMAIL, "--name", "Desk",
+            ).redirectErrorStream(true).apply { environment()["FIELDCORE_PASSWORD"] = PASSWORD }.start()
+            val createOut = create.inputStream.bufferedReader().readText()
+            check(create.waitFor(60, TimeUnit.SECONDS) && create.exitValue() == 0) { "create-dispatcher: $createOut" }
+
+            val log = File(dir, "server.log")
+            val process = ProcessBuilder(bin, "--data-dir", dir.path, "--bind", "127.0.0.1:0")
+                .redirectError(log)
+                .start()
+            val stdout = process.inputStream.bufferedReader()
+            var url: String? = null
+            while (url == null) {
+                val line = stdout.readLine() ?: error("the server exited: ${log.readText()}")
+                if (line.startsWith("listening on ")) url = line.removePrefix("listening on ").trim()
+            }
+            // Keep draining stdout so the server never blocks on a full pipe.
+            Thread {
+                try {
+                    stdout.useLines { lines -> lines.forEach { } }
+                } catch (_: java.io.IOException) {
+                    // closed when the server is stopped
+                }
+            }.apply { isDaemon = true }.start()
+            return TestServer(process, url, dir)
+        }
+    }
+
+    override fun close() {
+        process.destroy()
+        if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
+        dataDir.deleteRecursively()
+    }
+}
+
+/** The dispatcher's side, over `java.net.http`. Just enough JSON for the tests. */
+class Desk(private val base: String) {
+    private val http = HttpClient.newHttpClient()
+    private val token: String
+
+    init {
+        val (status, body) = send("POST", "/v1/auth/login", """{"email":"${TestServer.EMAIL}","password":"${TestServer.PASSWORD}"}""", auth = false)
+        check(status == 200) { "login: $status $body" }
+        token = body.jsonString("token")
+    }
+
+    fun send(method: String, path: String, json: String? = null, auth: Boolean = true): Pair<Int, String> {
+        val request = HttpRequest.newBuilder(URI.create(base + path))
+            .method(method, json?.let { HttpRequest.BodyPublishers.ofString(it) } ?: HttpRequest.BodyPublishers.noBody())
+            .header("content-type", "application/json")
+            .apply { if (auth) header("authorization", "Bearer $token") }
+            .build()
+        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
+        return response.statusCode() to response.body()
+    }
+
+    fun technician(name: String): String {
+        val (status, body) = send("POST", "/v1/technicians", """{"name":"$name","phone":"+86 139 0000 0000"}""")
+        check(status == 201) { "technician: $status $body" }
+        return body.jsonString("id")
+    }
+
+    fun enrolmentCode(technicianId: String): String {
+        val (status, body) = send("POST", "/v1/technicians/$technicianId/enrolment-codes", "{}")
+        check(status == 201) { "code: $status $body" }
+        return body.jsonString("code")
+    }
+
+    /** An install job for the technician, not booked yet (the technician books it). */
+    fun installJob(technicianId: String): String {
+        val order = """{"kind":"install","customer_name":"王女士","address":"上海市浦东新区世纪大道 100 号 12 楼",
+            |"phone":"+86 138 0000 0000","product_model":"KFR-35GW","work":"install the air conditioner",
+            |"ordering_party":"Example Mall","fee_basis":{"basis":"in_warranty"},"requires_verification":true}""".trimMargin()
+        val (status, body) = send("POST", "/v1/jobs", """{"order":$order,"technician_id":"$technicianId"}""")
+        check(status == 201) { "job: $status $body" }
+        // The detail starts with the view, whose first field is the job's id.
+        return body.jsonString("id")
+    }
+
+    fun jobDetail(jobId: String): String {
+        val (status, body) = send("GET", "/v1/jobs/$jobId")
+        check(status == 200) { "job detail: $status $body" }
+        return body
+    }
+}
+
+/** The first `"key":"value"` string in a JSON text. */
+fun String.jsonString(key: String): String =
+    Regex("\"${Regex.escape(key)}\"\\s*:\\s*\"([^\"]*)\"").find(this)?.groupValues?.get(1)
+        ?: error("no \"$key\" in $this")

@@ -1,0 +1,449 @@
+//! `FieldCore`: the one object the app holds. Each method adapts one call of the core: it parses
+//! the app's arguments (ids, days), calls the store or the sync client, and converts the answer.
+//! The rules, the durability and the sync protocol all live in `fieldcore`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use chrono::NaiveDate;
+use fieldcore::domain::{
+    CallOutcome, EventBody, ExceptionKind, ExemptionReason, GeoPoint, JobStatus, Lang, Packaging,
+    PhotoCategory, TimerKind,
+};
+use fieldcore::photo::{self, PhotoSource, PipelineConfig, Point, Signature, Stroke};
+use fieldcore::store::{JobFilter, Store, StoreOptions};
+use fieldcore::sync::{Progress, SyncClient, SyncConfig, SyncReport, enrolled_server};
+use uuid::Uuid;
+
+use crate::error::{CoreError, Internal, invalid, map_error};
+use crate::sync_observer::{SyncObserver, SyncState};
+use crate::types::{
+    CapturedPhoto, CapturedSignature, CoreConfig, CoreStatus, Enrollment, JobDetail, JobSummary,
+    RecordedEvent, SignatureStroke, job_detail,
+};
+
+/// The app core on this device: the technician's jobs, actions, evidence and sync.
+///
+/// Thread-safe: every action is its own transaction, so the UI may act from any thread while a
+/// background thread syncs. Calls block (disk, and network for `enroll` and `sync`): call them
+/// off the main thread.
+#[derive(Debug, uniffi::Object)]
+pub struct FieldCore {
+    store: Store,
+    lang: Lang,
+    /// The server named in the configuration, used until enrolment records one.
+    configured_server: Option<String>,
+    delete_original_photos: bool,
+    pipeline: PipelineConfig,
+    /// One sync at a time: a second caller waits for the first to finish, then syncs again.
+    sync_lock: Mutex<()>,
+}
+
+fn parse_id(what: &str, s: &str) -> Result<Uuid, CoreError> {
+    Uuid::parse_str(s.trim()).map_err(|e| invalid(what, s, e))
+}
+
+fn date(t: SystemTime) -> chrono::DateTime<chrono::Utc> {
+    t.into()
+}
+
+impl FieldCore {
+    fn err(&self, e: impl Into<Internal>) -> CoreError {
+        map_error(e, self.lang)
+    }
+
+    fn act(&self, job_id: &str, body: EventBody) -> Result<RecordedEvent, CoreError> {
+        let job = parse_id("job id", job_id)?;
+        let event = self.store.act(job, body).map_err(|e| self.err(e))?;
+        Ok(event.into())
+    }
+
+    fn client(&self, base_url: &str) -> Result<SyncClient, CoreError> {
+        SyncClient::new(SyncConfig::new(base_url)).map_err(|e| self.err(e))
+    }
+
+    /// The store underneath, for this crate's Rust tests and Rust callers (not exported).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+#[uniffi::export]
+impl FieldCore {
+    /// Open (or create) the device's store.
+    #[uniffi::constructor]
+    pub fn new(config: CoreConfig) -> Result<Arc<Self>, CoreError> {
+        let lang = Lang::parse(&config.language)
+            .ok_or_else(|| invalid("language", &config.language, "use \"en\" or \"zh-CN\""))?;
+        let mut options = StoreOptions::new(PathBuf::from(&config.database_path));
+        if let Some(dir) = &config.photo_dir {
+            options.photo_dir = PathBuf::from(dir);
+        }
+        let store = Store::open_with(options).map_err(|e| map_error(e, lang))?;
+        Ok(Arc::new(FieldCore {
+            store,
+            lang,
+            configured_server: config.server_url.filter(|s| !s.trim().is_empty()),
+            delete_original_photos: config.delete_original_photos,
+            pipeline: PipelineConfig::default(),
+            sync_lock: Mutex::new(()),
+        }))
+    }
+
+    /// This installation's id (made once, kept in the database).
+    pub fn device_id(&self) -> String {
+        self.store.device_id().to_string()
+    }
+
+    pub fn status(&self) -> Result<CoreStatus, CoreError> {
+        let enrolled_at = enrolled_server(&self.store).map_err(|e| self.err(e))?;
+        Ok(CoreStatus {
+            device_id: self.device_id(),
+            outbox_len: self.store.outbox_len().map_err(|e| self.err(e))?,
+            photos_awaiting_upload: self
+                .store
+                .photos_awaiting_upload()
+                .map_err(|e| self.err(e))?
+                .len() as u64,
+            enrolled: enrolled_at.is_some(),
+            server_url: enrolled_at.or_else(|| self.configured_server.clone()),
+            technician_id: self
+                .store
+                .technician_id()
+                .map_err(|e| self.err(e))?
+                .map(|t| t.to_string()),
+        })
+    }
+
+    /// Trade the desk's one-time code for this device's token, and adopt the organisation's
+    /// rules. Needs the network.
+    pub fn enroll(
+        &self,
+        server_url: String,
+        code: String,
+        device_name: String,
+    ) -> Result<Enrollment, CoreError> {
+        let client = self.client(&server_url)?;
+        let e = client
+            .enroll(&self.store, &code, &device_name)
+            .map_err(|e| self.err(e))?;
+        Ok(Enrollment {
+            technician_id: e.technician_id.to_string(),
+            technician_name: e.technician_name,
+            organisation_name: e.organisation_name,
+        })
+    }
+
+    /// My jobs, in appointment order. Empty `statuses` means all; `day` is `YYYY-MM-DD` in the
+    /// organisation's local time.
+    pub fn jobs(
+        &self,
+        statuses: Vec<JobStatus>,
+        day: Option<String>,
+    ) -> Result<Vec<JobSummary>, CoreError> {
+        let day = day
+            .map(|d| {
+                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|e| invalid("day", &d, e))
+            })
+            .transpose()?;
+        let jobs = self
+            .store
+            .jobs(&JobFilter { statuses, day })
+            .map_err(|e| self.err(e))?;
+        Ok(jobs.into_iter().map(JobSummary::from).collect())
+    }
+
+    /// One job with everything the job screen shows; `None` if this device does not know it.
+    pub fn job(&self, job_id: String) -> Result<Option<JobDetail>, CoreError> {
+        let id = parse_id("job id", &job_id)?;
+        let detail = self.store.job(id).map_err(|e| self.err(e))?;
+        let rulebook = self.store.rulebook();
+        Ok(detail.map(|d| job_detail(d, &rulebook, self.lang)))
+    }
+
+    // ---- the technician's actions: each one durable, or refused with why ----
+
+    pub fn accept(&self, job_id: String) -> Result<RecordedEvent, CoreError> {
+        self.act(&job_id, EventBody::JobAccepted)
+    }
+
+    pub fn log_call(
+        &self,
+        job_id: String,
+        outcome: CallOutcome,
+        note: String,
+    ) -> Result<RecordedEvent, CoreError> {
+        self.act(&job_id, EventBody::CustomerCallLogged { outcome, note })
+    }
+
+    /// The goods reached the logistics point at `arrived_at` (it may be earlier than now).
+    pub fn goods_arrived(
+        &self,
+        job_id: String,
+        arrived_at: SystemTime,
+        note: String,
+    ) -> Result<RecordedEvent, CoreError> {
+        let arrived_at = date(arrived_at);
+        self.act(&job_id, EventBody::LogisticsArrived { arrived_at, note })
+    }
+
+    pub fn record_pickup(
+        &self,
+        job_id: String,
+        pieces: u32,
+        packaging: Packaging,
+        note: String,
+    ) -> Result<RecordedEvent, CoreError> {
+        self.act(
+            &job_id,
+            EventBody::PickupRecorded {
+                pieces,
+                packaging,
+                note,
+            },
+        )
+    }
+
+    /// Report something that stops or bends the visit; `photo_ids` are photos already captured
+    /// in the `exception` category. The new exception's id is the result's `subject_id`.
+    pub fn raise_exception(
+        &self,
+        job_id: String,
+        kind: ExceptionKind,
+        note: String,
+        photo_ids: Vec<String>,
+    ) -> Result<RecordedEvent, CoreError> {
+        let photo_ids = photo_ids
+            .iter()
+            .map(|p| parse_id("photo id", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.act(
+            &job_id,
+            EventBody::ExceptionRaised {
+                exception_id: Uuid::now_v7(),
+                kind,
+                note,
+                photo_ids,
+            },
+        )
+    }
+
+    pub fn book_appointment(
+        &self,
+        job_id: String,
+        at: SystemTime,
+        note: String,
+    ) -> Result<RecordedEvent, CoreError> {
+        let at = date(at);
+        self.act(&job_id, EventBody::AppointmentBooked { at, note })
+    }
+
+    pub fn reschedule(
+        &self,
+        job_id: String,
+        at: SystemTime,
+        reason: String,
+        customer_consented: bool,
+    ) -> Result<RecordedEvent, CoreError> {
+        let at = date(at);
+        self.act(
+            &job_id,
+            EventBody::AppointmentRescheduled {
+                at,
+                reason,
+                customer_consented,
+            },
+        )
+    }
+
+    pub fn check_in(
+        &self,
+        job_id: String,
+        location: Option<GeoPoint>,
+    ) -> Result<RecordedEvent, CoreError> {
+        self.act(&job_id, EventBody::CheckedIn { location })
+    }
+
+    pub fn answer_checklist(
+        &self,
+        job_id: String,
+        item_id: String,
+        answer: bool,
+        note: String,
+    ) -> Result<RecordedEvent, CoreError> {
+        self.act(
+            &job_id,
+            EventBody::ChecklistAnswered {
+                item_id,
+                answer,
+                note,
+            },
+        )
+    }
+
+    pub fn mark_work_done(&self, job_id: String, note: String) -> Result<RecordedEvent, CoreError> {
+        self.act(&job_id, EventBody::WorkMarkedDone { note })
+    }
+
+    pub fn enter_confirmation_code(
+        &self,
+        job_id: String,
+        code: String,
+    ) -> Result<RecordedEvent, CoreError> {
+        self.act(&job_id, EventBody::ConfirmationCodeEntered { code })
+    }
+
+    pub fn complete(&self, job_id: String, note: String) -> Result<RecordedEvent, CoreError> {
+        self.act(&job_id, EventBody::JobCompleted { note })
+    }
+
+    /// Ask the desk to excuse a breached timer. The claim's id is the result's `subject_id`.
+    pub fn claim_exemption(
+        &self,
+        job_id: String,
+        timer: TimerKind,
+        reason: ExemptionReason,
+        note: String,
+    ) -> Result<RecordedEvent, CoreError> {
+        self.act(
+            &job_id,
+            EventBody::ExemptionClaimed {
+                claim_id: Uuid::now_v7(),
+                timer,
+                reason,
+                note,
+            },
+        )
+    }
+
+    pub fn check_out(&self, job_id: String) -> Result<RecordedEvent, CoreError> {
+        self.act(&job_id, EventBody::CheckedOut)
+    }
+
+    // ---- evidence ----
+
+    /// Store the camera's file at `file_path` as evidence on the job (decoded with limits,
+    /// upright, metadata-free, hashed) and record it. With `delete_original_photos`, the
+    /// camera's file is deleted once the photo is recorded.
+    pub fn capture_photo(
+        &self,
+        job_id: String,
+        category: PhotoCategory,
+        file_path: String,
+        location: Option<GeoPoint>,
+    ) -> Result<CapturedPhoto, CoreError> {
+        let job = parse_id("job id", &job_id)?;
+        let source = Path::new(&file_path);
+        let c = self
+            .store
+            .capture_photo(
+                job,
+                category,
+                PhotoSource::Path(source),
+                location,
+                &self.pipeline,
+            )
+            .map_err(|e| self.err(e))?;
+        if self.delete_original_photos {
+            photo::remove_original(source).map_err(|e| self.err(e))?;
+        }
+        Ok(CapturedPhoto {
+            event_id: c.event.id.to_string(),
+            photo_id: c.photo_id.to_string(),
+            sha256: c.sha256,
+            width: c.width,
+            height: c.height,
+            bytes: c.bytes,
+            path: c.path.to_string_lossy().into_owned(),
+            thumb_path: c.thumb_path.to_string_lossy().into_owned(),
+        })
+    }
+
+    /// Record the customer's own signature: their strokes on a `width` x `height` canvas.
+    pub fn capture_signature(
+        &self,
+        job_id: String,
+        width: u32,
+        height: u32,
+        strokes: Vec<SignatureStroke>,
+    ) -> Result<CapturedSignature, CoreError> {
+        let job = parse_id("job id", &job_id)?;
+        let signature = Signature {
+            width,
+            height,
+            strokes: strokes
+                .into_iter()
+                .map(|s| Stroke {
+                    points: s
+                        .points
+                        .into_iter()
+                        .map(|p| Point {
+                            x: p.x,
+                            y: p.y,
+                            t_ms: p.t_ms,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let c = self
+            .store
+            .capture_signature(job, &signature)
+            .map_err(|e| self.err(e))?;
+        Ok(CapturedSignature {
+            signature_event_id: c.signature_event.id.to_string(),
+            photo_event_id: c.photo_event.id.to_string(),
+            strokes_sha256: c.strokes_sha256,
+            png_sha256: c.png_sha256,
+        })
+    }
+
+    // ---- sync ----
+
+    /// Push the outbox, pull the desk's changes, upload photos. Blocking, possibly for long
+    /// (retries with backoff): call it from a background thread (WorkManager, BGTaskScheduler).
+    /// The observer hears `Started`, progress, then `Finished` or `Failed`; the same outcome is
+    /// returned. Actions on other threads go on meanwhile.
+    pub fn sync(&self, observer: Arc<dyn SyncObserver>) -> Result<SyncReport, CoreError> {
+        let _one_at_a_time = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+        observer.on_state(SyncState::Started);
+        let outcome = self.sync_now(&*observer);
+        match &outcome {
+            Ok(report) => observer.on_state(SyncState::Finished {
+                report: report.clone(),
+            }),
+            Err(e) => observer.on_state(SyncState::Failed {
+                code: e.code().to_string(),
+                detail: e.to_string(),
+            }),
+        }
+        outcome
+    }
+}
+
+impl FieldCore {
+    fn sync_now(&self, observer: &dyn SyncObserver) -> Result<SyncReport, CoreError> {
+        let server = enrolled_server(&self.store)
+            .map_err(|e| self.err(e))?
+            .or_else(|| self.configured_server.clone())
+            .ok_or_else(|| self.err(fieldcore::sync::SyncError::NotEnrolled))?;
+        let client = self.client(&server)?;
+        let progress = |p: Progress| {
+            observer.on_state(match p {
+                Progress::Pushing { sent, pending } => SyncState::Pushing { sent, pending },
+                Progress::Pulling { received } => SyncState::Pulling { received },
+                Progress::Uploading {
+                    photo_id,
+                    sent,
+                    total,
+                } => SyncState::Uploading {
+                    photo_id: photo_id.to_string(),
+                    sent,
+                    total,
+                },
+            })
+        };
+        client.sync(&self.store, &progress).map_err(|e| self.err(e))
+    }
+}
