@@ -111,6 +111,7 @@ pub enum ActionKind {
     JobCreated,
     JobAssigned,
     JobCancelled,
+    OrderAmended,
     ExceptionResolved,
     ExemptionDecided,
     ReturnVisitRecorded,
