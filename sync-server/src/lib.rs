@@ -158,7 +158,17 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(storage, config);
+    let notifier: Option<Arc<dyn notify::ChangeNotifier>> = match &config.database_url {
+        // Several processes share the database: the console's live updates go through it.
+        Some(url) => Some(Arc::new(
+            notify::Postgres::start(url).context("starting the change listener")?,
+        )),
+        None => None,
+    };
+    let mut state = AppState::new(storage, config);
+    if let Some(n) = notifier {
+        state = state.with_notifier(n);
+    }
     let app = api::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

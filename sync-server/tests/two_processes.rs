@@ -341,3 +341,47 @@ async fn migrations_run_once_when_processes_start_together() {
     let err = sync_server::open_storage(&config).await.unwrap_err();
     assert!(format!("{err:#}").contains("newer server"), "{err:#}");
 }
+
+/// The console's live updates reach a dispatcher on either process: a device pushes to B, and
+/// a console stream subscribed on A hears of it (PostgreSQL LISTEN/NOTIFY).
+#[tokio::test]
+async fn a_change_on_one_process_reaches_consoles_on_the_other() {
+    if test_cluster().is_none() {
+        eprintln!(
+            "SKIPPED two_processes: set FIELDCORE_TEST_DATABASE_URL \
+             (scripts/with-postgres cargo test -p sync-server)"
+        );
+        return;
+    }
+    let w = World::start().await;
+    let b = sync_server::start(w.config.clone()).await.unwrap();
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Li Wei").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let mut on_a = w.server.state().notifier.subscribe(desk.organisation_id);
+    let mut other_org = w.server.state().notifier.subscribe(Uuid::now_v7());
+    // Let both listeners attach before the change happens.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let r = on(&phone, &b)
+        .push(&[phone.event(job, EventBody::JobAccepted)])
+        .await;
+    assert_eq!(r.results[0].status, PushStatus::Accepted);
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            let c = on_a.recv().await.expect("channel open");
+            if c.job_id == job {
+                return c;
+            }
+        }
+    })
+    .await
+    .expect("process A heard of the push on B");
+    assert_eq!(change.organisation_id, desk.organisation_id);
+    assert!(
+        other_org.try_recv().is_err(),
+        "other organisations hear nothing"
+    );
+    b.shutdown().await;
+}

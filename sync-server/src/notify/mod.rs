@@ -10,6 +10,10 @@
 //! `LISTEN`/`NOTIFY`: `notify` sends on a channel, one listener task per process feeds the local
 //! broadcast channels) without anything above it changing.
 
+mod postgres;
+
+pub use postgres::Postgres;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
