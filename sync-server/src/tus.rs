@@ -310,6 +310,12 @@ async fn status(
 ) -> ApiResult<Response> {
     require_tus(&headers)?;
     let u = own_upload(&state, &who, id).await?;
+    if u.offset == u.length {
+        let lease = Lease::take(&state, id).await?;
+        let out = recover_complete(&state, &u).await;
+        lease.release().await;
+        out?;
+    }
     let mut res = StatusCode::OK.into_response();
     let hs = res.headers_mut();
     hs.insert(h("upload-offset"), value(u.offset));
@@ -407,6 +413,13 @@ async fn append_leased(
 ) -> ApiResult<Response> {
     // Read again under the lease: the offset another process committed before we got it.
     let u = own_upload(state, who, id).await?;
+    if u.offset == u.length && offset == u.offset {
+        recover_complete(state, &u).await?;
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        res.headers_mut()
+            .insert(h("upload-offset"), value(u.offset));
+        return Ok(res);
+    }
     if offset != u.offset {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -523,6 +536,31 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hex(&hasher.finalize()))
+}
+
+/// An upload whose last byte is stored may still lack its last step: the request that wrote it
+/// can be cut off (client gone, process killed) between committing the offset and linking the
+/// photo. Before anyone is told "complete", finish what is missing: verify and move a partial
+/// file that is still there, or link a blob that was moved but not recorded. Idempotent.
+async fn recover_complete(state: &AppState, u: &Upload) -> ApiResult<()> {
+    let partial = partial_path(state, u.id);
+    if tokio::fs::try_exists(&partial)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return finish(state, u, &partial).await;
+    }
+    let rel = blob_rel_path(&u.sha256);
+    if tokio::fs::try_exists(state.config.data_dir.join(&rel))
+        .await
+        .map_err(ApiError::internal)?
+    {
+        state
+            .storage
+            .complete_upload(u.id, u.photo_id, &rel, state.config.clock.now())
+            .await?;
+    }
+    Ok(())
 }
 
 /// Verify the whole file against the photo record, then store it content-addressed.
