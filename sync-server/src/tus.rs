@@ -32,6 +32,8 @@ use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::storage::{PhotoAccess, Upload};
 use fieldcore::protocol::upload_metadata;
 
+/// How many body bytes a PATCH gathers before writing them to the partial file.
+const WRITE_BUFFER: usize = 1024 * 1024;
 pub const TUS_VERSION: &str = "1.0.0";
 pub const TUS_EXTENSIONS: &str = "creation,checksum,termination,expiration";
 pub const TUS_CHECKSUMS: &str = "sha1,sha256";
@@ -444,6 +446,9 @@ async fn append_leased(
 
     let mut stream = body.into_data_stream();
     let mut written: u64 = 0;
+    // Body frames are small (~16 KiB); each `tokio::fs` write is a hop to the blocking pool, so
+    // gather them into large writes.
+    let mut pending: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
     let mut renewed = std::time::Instant::now();
     let end = loop {
         if renewed.elapsed() >= RENEW_EVERY {
@@ -458,7 +463,11 @@ async fn append_leased(
                 if written + chunk.len() as u64 > room {
                     break BodyEnd::TooLarge;
                 }
-                file.write_all(&chunk).await.map_err(ApiError::internal)?;
+                pending.extend_from_slice(&chunk);
+                if pending.len() >= WRITE_BUFFER {
+                    file.write_all(&pending).await.map_err(ApiError::internal)?;
+                    pending.clear();
+                }
                 if let Some(c) = checksum.as_mut() {
                     c.update(&chunk);
                 }
@@ -467,6 +476,8 @@ async fn append_leased(
             Ok(Some(Err(_))) | Err(_) => break BodyEnd::Cut,
         }
     };
+    // What arrived is kept (a cut without a checksum keeps its bytes for resumption).
+    file.write_all(&pending).await.map_err(ApiError::internal)?;
     file.flush().await.map_err(ApiError::internal)?;
     let rollback = |file: tokio::fs::File| async move {
         file.set_len(u.offset).await.map_err(ApiError::internal)?;
