@@ -20,8 +20,6 @@ pub struct Faults {
     pub drop_response_pct: u64,
     pub stall_pct: u64,
     pub stall: Duration,
-    /// Unused by per-read faults beyond bounding where in a read the cut falls.
-    pub max_cut_bytes: u64,
 }
 
 impl Faults {
@@ -31,7 +29,6 @@ impl Faults {
             drop_response_pct: 0,
             stall_pct: 0,
             stall: Duration::ZERO,
-            max_cut_bytes: 1,
         }
     }
 }

@@ -49,7 +49,6 @@ fn every_event_and_photo_arrives_exactly_once_through_a_hostile_network() {
         drop_response_pct: 5,
         stall_pct: 5,
         stall: Duration::from_millis(200),
-        max_cut_bytes: CHUNK as u64,
     });
 
     let (mut bytes_sent, mut bytes_uploaded, mut failed_syncs) = (0u64, 0u64, 0u32);
