@@ -70,7 +70,7 @@ impl Desk {
         }
     }
 
-    /// A new job, created and assigned to `technician_id`, with the visit booked for `appointment`.
+    /// A new job, created at `at` and assigned to `technician_id` two minutes later.
     pub fn new_job(
         &self,
         kind: JobKind,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{ActionError, FileRow, Store};
 use crate::domain::{
-    Actor, Event, EventBody, GeoPoint, PhotoCategory, PhotoRef, Refusal, Rule, SignatureRef,
+    Event, EventBody, GeoPoint, PhotoCategory, PhotoRef, Refusal, Rule, SignatureRef,
 };
 use crate::photo::{self, PhotoSource, PipelineConfig, Signature};
 
@@ -152,20 +152,7 @@ impl Store {
         let view = self
             .view(job_id)?
             .ok_or_else(|| Refusal::new(Rule::UnknownJob, kind))?;
-        let probe = Event {
-            id: Uuid::now_v7(),
-            job_id,
-            actor: Actor::Technician {
-                technician_id: technician,
-                device_id: self.device_id,
-            },
-            recorded_at: self.clock.now(),
-            monotonic_ms: None,
-            device_seq: None,
-            clock_offset_ms: None,
-            corrected_at: None,
-            body,
-        };
+        let probe = self.field_event(technician, job_id, body, None, None);
         self.rulebook().check(Some(&view), &probe)?;
         Ok(())
     }

@@ -371,20 +371,7 @@ impl Store {
                 );
             }
             let v = view.as_mut().expect("loaded above");
-            let event = Event {
-                id: Uuid::now_v7(),
-                job_id,
-                actor: Actor::Technician {
-                    technician_id,
-                    device_id: self.device_id,
-                },
-                recorded_at: self.clock.now(),
-                monotonic_ms: Some(self.clock.monotonic_ms()),
-                device_seq: Some(last_seq + 1),
-                clock_offset_ms: offset,
-                corrected_at: None,
-                body,
-            };
+            let event = self.field_event(technician_id, job_id, body, Some(last_seq + 1), offset);
             rulebook.check(Some(v), &event)?;
             rulebook.apply(v, &event);
             insert_event(&tx, &event, PushState::Pending)?;
@@ -426,6 +413,31 @@ impl Store {
         }
         tx.commit()?;
         Ok(out)
+    }
+
+    /// An event of this device's technician, stamped with both of the device's clocks now.
+    pub(crate) fn field_event(
+        &self,
+        technician_id: Uuid,
+        job_id: Uuid,
+        body: EventBody,
+        device_seq: Option<i64>,
+        clock_offset_ms: Option<i64>,
+    ) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            job_id,
+            actor: Actor::Technician {
+                technician_id,
+                device_id: self.device_id,
+            },
+            recorded_at: self.clock.now(),
+            monotonic_ms: Some(self.clock.monotonic_ms()),
+            device_seq,
+            clock_offset_ms,
+            corrected_at: None,
+            body,
+        }
     }
 
     /// Apply events that came from the server (a pull page), in one transaction. Events already

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use chrono::Utc;
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -73,7 +72,7 @@ impl Store {
     pub fn mark_uploaded(&self, photo_id: Uuid) -> Result<(), StoreError> {
         self.lock().execute(
             "UPDATE photos SET upload_state = 'uploaded', uploaded_at = ?2 WHERE id = ?1",
-            params![photo_id.to_string(), ts(Utc::now())],
+            params![photo_id.to_string(), ts(self.clock.now())],
         )?;
         Ok(())
     }
