@@ -177,7 +177,7 @@ fn stored_name_is_the_sha256_of_the_stored_bytes() {
     )
     .unwrap();
     let bytes = std::fs::read(&out.path).unwrap();
-    assert_eq!(out.sha256, format!("{:x}", sha2::Sha256::digest(&bytes)));
+    assert_eq!(out.sha256, hex::encode(sha2::Sha256::digest(&bytes)));
     assert_eq!(out.path, photo::stored_path(dir.path(), &out.sha256));
     assert_eq!(
         out.path,
@@ -192,10 +192,7 @@ fn stored_name_is_the_sha256_of_the_stored_bytes() {
             .join(format!("{}.thumb.jpg", out.sha256))
     );
     let thumb = std::fs::read(&out.thumb_path).unwrap();
-    assert_eq!(
-        out.thumb_sha256,
-        format!("{:x}", sha2::Sha256::digest(&thumb))
-    );
+    assert_eq!(out.thumb_sha256, hex::encode(sha2::Sha256::digest(&thumb)));
 }
 
 #[test]

@@ -36,15 +36,12 @@ fn signature_is_stored_hashed_and_rendered() {
     let json = std::fs::read(&stored.strokes_path).unwrap();
     assert_eq!(
         stored.strokes_sha256,
-        format!("{:x}", sha2::Sha256::digest(&json))
+        hex::encode(sha2::Sha256::digest(&json))
     );
     let back: Signature = serde_json::from_slice(&json).unwrap();
     assert_eq!(back, sample());
     let png = std::fs::read(&stored.png_path).unwrap();
-    assert_eq!(
-        stored.png_sha256,
-        format!("{:x}", sha2::Sha256::digest(&png))
-    );
+    assert_eq!(stored.png_sha256, hex::encode(sha2::Sha256::digest(&png)));
 
     let img = image::load_from_memory(&png).unwrap().into_luma8();
     assert_eq!(img.dimensions(), (400, 200));

@@ -120,6 +120,9 @@ fn sync_push(server: &Server, phone: &Device, jobs: &[uuid::Uuid]) {
 }
 
 fn photo_upload(server: &Server, phone: &Device, job: uuid::Uuid) {
+    // The reference of `sync_push` left 10 000 events on the server that this phone has not
+    // pulled yet; take them now, so the timed sync below is the photos' upload, not a pull.
+    phone.sync().expect("drain the feed");
     // Full-resolution, high-quality captures: big files, like an unscaled 12 MP photo.
     let config = PipelineConfig {
         long_edge: 4032,

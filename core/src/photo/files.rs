@@ -17,7 +17,7 @@ use super::error::PhotoError;
 
 /// Lowercase hex SHA-256: the name of the bytes everywhere (file name, record, upload checksum).
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Refuse anything that is not a hash before it becomes part of a path (`../` and friends).

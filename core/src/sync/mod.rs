@@ -41,8 +41,8 @@ pub struct SyncConfig {
     pub push_batch: usize,
     /// Events per pull page.
     pub pull_page: usize,
-    /// Bytes of the first tus PATCH of an upload, and what a chunk falls back to after a
-    /// failure: a cut connection costs at most the chunk in flight.
+    /// Bytes of the first tus PATCH of a sync, and what a chunk falls back to after a failure,
+    /// so a poor network is probed with small requests.
     pub chunk_size: usize,
     /// Chunks double after each success up to this, so a good network is not held back by
     /// one fsync per small chunk on the server.
@@ -180,8 +180,18 @@ impl SyncClient {
         let mut report = SyncReport::default();
         self.push(store, &token, &mut report, progress)?;
         self.pull(store, &token, &mut report, progress)?;
+        // The chunk size one photo earned carries over to the next: a network that held for
+        // 8 MiB a moment ago need not be probed from 256 KiB again.
+        let mut chunk_size = self.config.chunk_size.max(1);
         for photo in store.photos_awaiting_upload()? {
-            match self.upload_photo(store, &token, &photo, &mut report, progress) {
+            match self.upload_photo(
+                store,
+                &token,
+                &photo,
+                &mut chunk_size,
+                &mut report,
+                progress,
+            ) {
                 Ok(()) => {}
                 Err(e @ (SyncError::Unauthorized | SyncError::Store(_))) => return Err(e),
                 Err(e) if e.is_transient() => return Err(e),

@@ -1,11 +1,14 @@
 //! Photo upload by tus 1.0: create once, then PATCH chunks from the server's offset.
 //!
 //! Chunks start small and double while the network holds (up to `max_chunk_size`), falling
-//! back to the first size after a failure.
-//! A cut connection costs at most the chunk in flight: the server keeps what arrived, the client
-//! asks it (`HEAD`) where to go on, and the upload URL is in the store so even an app restart
-//! resumes rather than restarts. Each chunk carries a SHA-1 `Upload-Checksum` (the checksum
-//! extension's mandatory algorithm), so a corrupted chunk is refused, not stored.
+//! back to the first size after a failure. A cut connection costs only the bytes in flight: the
+//! server keeps what arrived, the client asks it (`HEAD`) where to go on, and the upload URL is in
+//! the store so even an app restart resumes rather than restarts.
+//!
+//! Chunks carry no per-chunk `Upload-Checksum`: the server verifies the SHA-256 of the whole
+//! file against the `PhotoCaptured` record at the last byte (and TLS guards each record on the
+//! way), while a checksummed chunk is all-or-nothing, so a cut would throw away what did arrive,
+//! and hashing every chunk twice more cost a third of the upload's time (docs/benchmarks.md).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -13,7 +16,6 @@ use std::thread::sleep;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use sha1::{Digest, Sha1};
 
 use super::error::SyncError;
 use super::{Progress, SyncClient, SyncReport};
@@ -29,6 +31,7 @@ impl SyncClient {
         store: &Store,
         token: &str,
         photo: &PendingPhoto,
+        chunk_size: &mut usize,
         report: &mut SyncReport,
         progress: &dyn Fn(Progress),
     ) -> Result<(), SyncError> {
@@ -63,14 +66,14 @@ impl SyncClient {
         };
 
         let mut failures = 0;
-        let mut chunk_size = self.config.chunk_size.max(1);
-        let max_chunk = self.config.max_chunk_size.max(chunk_size);
-        let mut chunk = Vec::with_capacity(chunk_size);
+        let first_chunk = self.config.chunk_size.max(1);
+        let max_chunk = self.config.max_chunk_size.max(first_chunk);
         while offset < length {
-            chunk.clear();
+            // A fresh buffer each time: it moves into the request body rather than be copied.
+            let mut chunk = Vec::with_capacity((*chunk_size as u64).min(length - offset) as usize);
             file.seek(SeekFrom::Start(offset)).map_err(io)?;
             (&mut file)
-                .take(chunk_size as u64)
+                .take(*chunk_size as u64)
                 .read_to_end(&mut chunk)
                 .map_err(io)?;
             if chunk.is_empty() {
@@ -83,11 +86,11 @@ impl SyncClient {
                 });
             }
             report.bytes_sent += chunk.len() as u64;
-            match self.tus_patch(store, token, &url, offset, &chunk) {
+            match self.tus_patch(store, token, &url, offset, chunk) {
                 Ok(new_offset) => {
                     failures = 0;
                     offset = new_offset;
-                    chunk_size = (chunk_size * 2).min(max_chunk);
+                    *chunk_size = (*chunk_size * 2).min(max_chunk);
                     progress(Progress::Uploading {
                         photo_id: photo.photo_id,
                         sent: offset,
@@ -95,7 +98,7 @@ impl SyncClient {
                     });
                 }
                 // 409: our idea of the offset is stale (an earlier cut PATCH got further
-                // than we knew). 460: the chunk arrived damaged. Both: ask, then go on.
+                // than we knew). 460: a checksum refused the chunk. Both: ask, then go on.
                 Err(e)
                     if e.is_transient()
                         || matches!(
@@ -108,7 +111,7 @@ impl SyncClient {
                 {
                     failures += 1;
                     report.retries += 1;
-                    chunk_size = self.config.chunk_size.max(1);
+                    *chunk_size = first_chunk;
                     if failures >= self.config.backoff.attempts {
                         return Err(e);
                     }
@@ -192,18 +195,16 @@ impl SyncClient {
         token: &str,
         url: &str,
         offset: u64,
-        chunk: &[u8],
+        chunk: Vec<u8>,
     ) -> Result<u64, SyncError> {
-        let checksum = format!("sha1 {}", B64.encode(Sha1::digest(chunk)));
         let request = self
             .http
             .client()
             .patch(url)
             .header("Tus-Resumable", TUS_VERSION)
             .header("Upload-Offset", offset.to_string())
-            .header("Upload-Checksum", checksum)
             .header("Content-Type", "application/offset+octet-stream")
-            .body(chunk.to_vec());
+            .body(chunk);
         let answer = self
             .http
             .send(request, store.clock().as_ref(), Some(token))?;

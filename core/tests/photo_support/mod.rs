@@ -155,7 +155,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
                 stack.push(path);
             } else {
                 let digest = sha2::Sha256::digest(std::fs::read(&path).unwrap());
-                out.insert(path, format!("{digest:x}"));
+                out.insert(path, hex::encode(digest));
             }
         }
     }

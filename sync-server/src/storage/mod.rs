@@ -184,6 +184,9 @@ pub struct Upload {
     pub offset: u64,
     pub content_type: Option<String>,
     pub expires_at: DateTime<Utc>,
+    /// The serialized SHA-256 state over bytes `0..offset` (`None`: not known, as for uploads
+    /// begun before it was kept; the last byte then reads the file again).
+    pub hash_state: Option<Vec<u8>>,
 }
 
 /// Why the storage would not let a technician upload for a photo.
@@ -280,8 +283,15 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn create_upload(&self, upload: &Upload, now: DateTime<Utc>) -> Result<()>;
     /// The upload if it belongs to this technician (expired ones included: the caller says 410).
     async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>>;
-    /// Move the offset from `from` to `to`; `false` if another request moved it first.
-    async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool>;
+    /// Move the offset from `from` to `to`, with the hash state over bytes `0..to`; `false` if
+    /// another request moved it first.
+    async fn advance_upload(
+        &self,
+        id: Uuid,
+        from: u64,
+        to: u64,
+        hash_state: Option<Vec<u8>>,
+    ) -> Result<bool>;
     async fn delete_upload(&self, id: Uuid) -> Result<()>;
     /// Take (or, with the same `token`, renew) the right to write the upload's bytes until
     /// `until`. `false` while another request holds an unexpired lease. Kept where every

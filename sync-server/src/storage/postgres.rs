@@ -40,8 +40,14 @@ use super::{
 use crate::ingest::{Decision, Visible, decide};
 
 /// Numbered schema steps; `schema_migrations` records which ran.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("pg_migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("pg_migrations/0001_initial.sql")),
+    (
+        2,
+        "upload hash state",
+        include_str!("pg_migrations/0002_upload_hash_state.sql"),
+    ),
+];
 
 /// Session advisory lock key for migrations ("fieldcor" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6669_656c_6463_6f72;
@@ -1030,7 +1036,7 @@ impl Storage for PgStorage {
         Ok(q_opt(
             &self.client().await?,
             "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
-                     content_type, expires_at
+                     content_type, expires_at, hash_state
                  FROM uploads WHERE id = $1 AND technician_id = $2",
             &[&id, &technician_id],
         )
@@ -1046,14 +1052,22 @@ impl Storage for PgStorage {
             offset: r.get::<_, i64>(7) as u64,
             content_type: r.get(8),
             expires_at: r.get(9),
+            hash_state: r.get(10),
         }))
     }
 
-    async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool> {
+    async fn advance_upload(
+        &self,
+        id: Uuid,
+        from: u64,
+        to: u64,
+        hash_state: Option<Vec<u8>>,
+    ) -> Result<bool> {
         let n = exec(
             &self.client().await?,
-            "UPDATE uploads SET offset_bytes = $3 WHERE id = $1 AND offset_bytes = $2",
-            &[&id, &(from as i64), &(to as i64)],
+            "UPDATE uploads SET offset_bytes = $3, hash_state = $4
+             WHERE id = $1 AND offset_bytes = $2",
+            &[&id, &(from as i64), &(to as i64), &hash_state],
         )
         .await?;
         Ok(n == 1)

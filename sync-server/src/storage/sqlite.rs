@@ -25,7 +25,7 @@ use super::{
 use crate::ingest::{Decision, Visible, decide};
 
 /// Numbered schema steps; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 const MAX_IDLE_READERS: usize = 4;
 
 #[derive(Debug, Clone)]
@@ -462,10 +462,11 @@ type UploadCols = (
     i64,
     Option<String>,
     String,
+    Option<Vec<u8>>,
 );
 
 fn upload_from_cols(c: UploadCols) -> Result<Upload> {
-    let (id, org, tech, photo, job, sha256, length, offset, content_type, expires) = c;
+    let (id, org, tech, photo, job, sha256, length, offset, content_type, expires, hash_state) = c;
     Ok(Upload {
         id: parse_uuid(&id)?,
         organisation_id: parse_uuid(&org)?,
@@ -477,6 +478,7 @@ fn upload_from_cols(c: UploadCols) -> Result<Upload> {
         offset: offset as u64,
         content_type,
         expires_at: parse_ts(&expires)?,
+        hash_state,
     })
 }
 
@@ -1083,7 +1085,7 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             c.query_row(
                 "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
-                     content_type, expires_at
+                     content_type, expires_at, hash_state
                  FROM uploads WHERE id = ?1 AND technician_id = ?2",
                 params![id.to_string(), technician_id.to_string()],
                 |r| {
@@ -1098,6 +1100,7 @@ impl Storage for SqliteStorage {
                         r.get(7)?,
                         r.get(8)?,
                         r.get(9)?,
+                        r.get(10)?,
                     ))
                 },
             )
@@ -1108,11 +1111,18 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn advance_upload(&self, id: Uuid, from: u64, to: u64) -> Result<bool> {
+    async fn advance_upload(
+        &self,
+        id: Uuid,
+        from: u64,
+        to: u64,
+        hash_state: Option<Vec<u8>>,
+    ) -> Result<bool> {
         self.write(move |c| {
             let n = c.execute(
-                "UPDATE uploads SET offset_bytes = ?3 WHERE id = ?1 AND offset_bytes = ?2",
-                params![id.to_string(), from as i64, to as i64],
+                "UPDATE uploads SET offset_bytes = ?3, hash_state = ?4
+                 WHERE id = ?1 AND offset_bytes = ?2",
+                params![id.to_string(), from as i64, to as i64, hash_state],
             )?;
             Ok(n == 1)
         })
@@ -1220,5 +1230,42 @@ mod tests {
             SqliteStorage::open(&path),
             Err(StorageError::TooNew { found: 99, .. })
         ));
+    }
+
+    /// A server upgraded mid-upload: the upload begun under v1 is still there, with no hash
+    /// state (its last byte will hash the file instead).
+    #[tokio::test]
+    async fn an_upload_begun_under_v1_survives_the_upgrade_without_a_hash_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let (id, tech) = (Uuid::now_v7(), Uuid::now_v7());
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO uploads (id, org_id, technician_id, photo_id, job_id, sha256, length,
+                 offset_bytes, content_type, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?2, ?2, 'ab', 10, 4, NULL, ?4, ?4)",
+            params![
+                id.to_string(),
+                Uuid::now_v7().to_string(),
+                tech.to_string(),
+                ts(Utc::now())
+            ],
+        )
+        .unwrap();
+        drop(c);
+
+        let storage = SqliteStorage::open(&path).unwrap();
+        let u = storage.upload(tech, id).await.unwrap().expect("kept");
+        assert_eq!((u.offset, u.hash_state), (4, None));
+        assert!(
+            storage
+                .advance_upload(id, 4, 10, Some(vec![7; 3]))
+                .await
+                .unwrap()
+        );
+        let u = storage.upload(tech, id).await.unwrap().unwrap();
+        assert_eq!((u.offset, u.hash_state), (10, Some(vec![7; 3])));
     }
 }
