@@ -273,6 +273,7 @@ async fn create(
         content_type,
         expires_at: now + chrono::Duration::hours(state.config.upload_expiry_hours),
         hash_state: None,
+        completed: false,
     };
     let path = partial_path(&state, upload.id);
     let file = tokio::fs::File::create(&path)
@@ -316,7 +317,7 @@ async fn status(
 ) -> ApiResult<Response> {
     require_tus(&headers)?;
     let u = own_upload(&state, &who, id).await?;
-    if u.offset == u.length {
+    if u.offset == u.length && !u.completed {
         let lease = Lease::take(&state, id).await?;
         let out = recover_complete(&state, &u).await;
         lease.release().await;
@@ -430,7 +431,9 @@ async fn append_leased(
     // Read again under the lease: the offset another process committed before we got it.
     let u = own_upload(state, who, id).await?;
     if u.offset == u.length && offset == u.offset {
-        recover_complete(state, &u).await?;
+        if !u.completed {
+            recover_complete(state, &u).await?;
+        }
         let mut res = StatusCode::NO_CONTENT.into_response();
         res.headers_mut()
             .insert(h("upload-offset"), value(u.offset));
@@ -707,6 +710,7 @@ mod tests {
             content_type: None,
             expires_at: Utc::now(),
             hash_state,
+            completed: false,
         }
     }
 

@@ -187,6 +187,8 @@ pub struct Upload {
     /// The serialized SHA-256 state over bytes `0..offset` (`None`: not known, as for uploads
     /// begun before it was kept; the last byte then reads the file again).
     pub hash_state: Option<Vec<u8>>,
+    /// The photo is linked to the stored blob: nothing is left to do for this upload.
+    pub completed: bool,
 }
 
 /// Why the storage would not let a technician upload for a photo.

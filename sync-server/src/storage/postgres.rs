@@ -1036,7 +1036,7 @@ impl Storage for PgStorage {
         Ok(q_opt(
             &self.client().await?,
             "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
-                     content_type, expires_at, hash_state
+                     content_type, expires_at, hash_state, completed_at IS NOT NULL
                  FROM uploads WHERE id = $1 AND technician_id = $2",
             &[&id, &technician_id],
         )
@@ -1053,6 +1053,7 @@ impl Storage for PgStorage {
             content_type: r.get(8),
             expires_at: r.get(9),
             hash_state: r.get(10),
+            completed: r.get(11),
         }))
     }
 

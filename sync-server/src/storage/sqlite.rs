@@ -463,10 +463,24 @@ type UploadCols = (
     Option<String>,
     String,
     Option<Vec<u8>>,
+    bool,
 );
 
 fn upload_from_cols(c: UploadCols) -> Result<Upload> {
-    let (id, org, tech, photo, job, sha256, length, offset, content_type, expires, hash_state) = c;
+    let (
+        id,
+        org,
+        tech,
+        photo,
+        job,
+        sha256,
+        length,
+        offset,
+        content_type,
+        expires,
+        hash_state,
+        completed,
+    ) = c;
     Ok(Upload {
         id: parse_uuid(&id)?,
         organisation_id: parse_uuid(&org)?,
@@ -479,6 +493,7 @@ fn upload_from_cols(c: UploadCols) -> Result<Upload> {
         content_type,
         expires_at: parse_ts(&expires)?,
         hash_state,
+        completed,
     })
 }
 
@@ -1085,7 +1100,7 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             c.query_row(
                 "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
-                     content_type, expires_at, hash_state
+                     content_type, expires_at, hash_state, completed_at IS NOT NULL
                  FROM uploads WHERE id = ?1 AND technician_id = ?2",
                 params![id.to_string(), technician_id.to_string()],
                 |r| {
@@ -1101,6 +1116,7 @@ impl Storage for SqliteStorage {
                         r.get(8)?,
                         r.get(9)?,
                         r.get(10)?,
+                        r.get(11)?,
                     ))
                 },
             )
