@@ -3,11 +3,13 @@
 //!
 //! A partial upload is a file `uploads/<id>` whose committed length is the offset in the
 //! database; bytes past it (a crash between write and commit) are cut off by the next PATCH.
-//! At the last byte the whole file's SHA-256 must equal the one the device recorded in its
-//! `PhotoCaptured` event; then it moves into `blobs/<aa>/<sha256>` (content-addressed, never
-//! overwritten) and the photo is linked to it. The hash is computed as the bytes arrive, its
-//! state committed with each offset, so any process can take the upload over and the last byte
-//! needs no second read of the file.
+//! At the last byte the SHA-256 of the bytes received must equal the one the device recorded in
+//! its `PhotoCaptured` event; then the file moves into `blobs/<aa>/<sha256>` (content-addressed,
+//! never overwritten) and the photo is linked to it. The hash is computed as the bytes arrive,
+//! its state committed with each offset (and tagged with it), so any process can take the
+//! upload over and the last byte needs no second read of the file. That the file holds exactly
+//! the bytes hashed rests on the lease: one writer at a time, a writer that lost its lease
+//! stops writing at once, and an offset commits only under a lease still held.
 
 use std::path::Path;
 use std::time::Duration;
@@ -408,13 +410,35 @@ async fn append(
     out
 }
 
+/// The offset could not be committed: the upload moved on, or this request's lease ran out and
+/// another request holds it.
+fn lease_lost() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "offset-mismatch",
+        "The upload moved meanwhile; HEAD and retry",
+    )
+}
+
+/// The hash state as stored: the offset it covers (8 bytes, little-endian), then the state.
+fn save_hash(h: &Sha256, offset: u64) -> Vec<u8> {
+    let mut out = offset.to_le_bytes().to_vec();
+    out.extend_from_slice(&h.serialize());
+    out
+}
+
 /// The SHA-256 over the upload's committed bytes, taken up where the last PATCH left it; `None`
-/// when that state is not known (the last byte then hashes the file).
+/// when that state is not known or covers another offset than the committed one (a row moved
+/// by a build that did not keep it): the last byte then hashes the file.
 fn resume_hash(u: &Upload) -> Option<Sha256> {
     if u.offset == 0 {
         return Some(Sha256::new());
     }
-    let saved = SerializedState::<Sha256>::try_from(u.hash_state.as_deref()?).ok()?;
+    let (covered, state) = u.hash_state.as_deref()?.split_first_chunk::<8>()?;
+    if u64::from_le_bytes(*covered) != u.offset {
+        return None;
+    }
+    let saved = SerializedState::<Sha256>::try_from(state).ok()?;
     Sha256::deserialize(&saved).ok()
 }
 
@@ -471,7 +495,9 @@ async fn append_leased(
     let end = loop {
         if renewed.elapsed() >= RENEW_EVERY {
             if !lease.renew().await? {
-                break BodyEnd::Cut;
+                // Another request holds the upload now and may be writing the file: touch
+                // nothing more (no flush, no rollback) and commit nothing.
+                return Err(lease_lost());
             }
             renewed = std::time::Instant::now();
         }
@@ -531,18 +557,21 @@ async fn append_leased(
     file.sync_data().await.map_err(ApiError::internal)?;
     drop(file);
     let new_offset = u.offset + written;
-    let hash_state = whole.as_ref().map(|h| h.serialize().to_vec());
+    let hash_state = whole.as_ref().map(|h| save_hash(h, new_offset));
     if written > 0
         && !state
             .storage
-            .advance_upload(id, u.offset, new_offset, hash_state)
+            .advance_upload(
+                id,
+                u.offset,
+                new_offset,
+                hash_state,
+                lease.token,
+                state.config.clock.now(),
+            )
             .await?
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "offset-mismatch",
-            "The upload moved meanwhile; HEAD and retry",
-        ));
+        return Err(lease_lost());
     }
     if let BodyEnd::Cut = end {
         tracing::info!(upload = %id, kept = written, "upload cut; bytes kept for resumption");
@@ -590,12 +619,16 @@ async fn recover_complete(state: &AppState, u: &Upload) -> ApiResult<()> {
         .await
         .map_err(ApiError::internal)?
     {
-        state
+        return state
             .storage
             .complete_upload(u.id, u.photo_id, &rel, state.config.clock.now())
-            .await?;
+            .await
+            .map_err(Into::into);
     }
-    Ok(())
+    // Neither: the bytes were refused and removed, and the process died before the row went.
+    // Saying "complete" now would have the device mark a photo uploaded that never was.
+    state.storage.delete_upload(u.id).await?;
+    Err(ApiError::not_found("upload"))
 }
 
 /// Verify the whole file against the photo record, then store it content-addressed. `digest` is
@@ -720,7 +753,7 @@ mod tests {
         // 333 bytes: the saved state holds a part-filled block.
         let mut first = Sha256::new();
         first.update(&data[..333]);
-        let saved = first.serialize().to_vec();
+        let saved = save_hash(&first, 333);
         let mut resumed = resume_hash(&upload(333, Some(saved.clone()))).expect("state");
         resumed.update(&data[333..]);
         assert_eq!(
@@ -730,6 +763,10 @@ mod tests {
 
         assert!(resume_hash(&upload(0, None)).is_some(), "a new upload");
         assert!(resume_hash(&upload(333, None)).is_none(), "begun before v2");
+        assert!(
+            resume_hash(&upload(400, Some(saved.clone()))).is_none(),
+            "the state of another offset (the row moved without it)"
+        );
         assert!(
             resume_hash(&upload(333, Some(saved[..10].to_vec()))).is_none(),
             "a damaged state is not trusted"

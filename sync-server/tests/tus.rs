@@ -365,6 +365,69 @@ async fn bytes_that_do_not_hash_to_the_recorded_sha256_are_refused_at_the_end() 
     s.w.server.shutdown().await;
 }
 
+/// Run SQL on the server's database, whichever store this run uses: for putting the database
+/// in a state only a crash at the wrong instant leaves behind.
+async fn raw_sql(w: &World, sql: &str) {
+    match &w.config.database_url {
+        Some(url) => {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client.batch_execute(sql).await.unwrap();
+        }
+        None => rusqlite::Connection::open(w.config.database_path())
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap(),
+    }
+}
+
+/// The server was killed after removing refused bytes and before removing their upload: the
+/// row says "all bytes here", yet there is neither a partial file nor a blob. That upload must
+/// not answer "complete" (the device would mark a photo uploaded that never was): it is gone,
+/// and a new upload of the right bytes links the photo.
+#[tokio::test]
+async fn an_upload_whose_bytes_vanished_is_gone_not_complete() {
+    let s = setup().await;
+    let bytes = jpeg(40_000, 6);
+    let p = s.photo(sha_hex(&bytes)).await;
+    let loc = s.created(&p, bytes.len()).await;
+    assert_eq!(
+        s.patch(&loc, 0, &bytes, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // Undo the link and the blob: what the crash would have left.
+    raw_sql(
+        &s.w,
+        "UPDATE uploads SET completed_at = NULL; UPDATE photos SET blob_path = NULL;",
+    )
+    .await;
+    let blob =
+        s.w.config
+            .data_dir
+            .join(sync_server::tus::blob_rel_path(&p.sha256));
+    std::fs::remove_file(&blob).unwrap();
+
+    let res = s.head(&loc, &s.phone.token).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.head(&loc, &s.phone.token).await.status(),
+        StatusCode::NOT_FOUND,
+        "and stays gone"
+    );
+    assert_eq!(s.photo_info(&p).await["uploaded"], false);
+
+    let again = s.created(&p, bytes.len()).await;
+    assert_eq!(
+        s.patch(&again, 0, &bytes, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(s.photo_info(&p).await["uploaded"], true);
+    assert!(blob.exists());
+    s.w.server.shutdown().await;
+}
+
 #[tokio::test]
 async fn termination_and_expiry() {
     let s = setup().await;

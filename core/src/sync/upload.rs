@@ -98,7 +98,8 @@ impl SyncClient {
                     });
                 }
                 // 409: our idea of the offset is stale (an earlier cut PATCH got further
-                // than we knew). 460: a checksum refused the chunk. Both: ask, then go on.
+                // than we knew). 460 (checksum mismatch) only answers a client that sends
+                // checksums; kept so one added later is handled. Both: ask, then go on.
                 Err(e)
                     if e.is_transient()
                         || matches!(

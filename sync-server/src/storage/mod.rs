@@ -285,14 +285,17 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn create_upload(&self, upload: &Upload, now: DateTime<Utc>) -> Result<()>;
     /// The upload if it belongs to this technician (expired ones included: the caller says 410).
     async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>>;
-    /// Move the offset from `from` to `to`, with the hash state over bytes `0..to`; `false` if
-    /// another request moved it first.
+    /// Move the offset from `from` to `to`, with the hash state over bytes `0..to`, if the
+    /// request holding `lease` still holds it at `now`; `false` if another request moved the
+    /// offset first or took the lease over (its bytes may then be in the file instead).
     async fn advance_upload(
         &self,
         id: Uuid,
         from: u64,
         to: u64,
         hash_state: Option<Vec<u8>>,
+        lease: Uuid,
+        now: DateTime<Utc>,
     ) -> Result<bool>;
     async fn delete_upload(&self, id: Uuid) -> Result<()>;
     /// Take (or, with the same `token`, renew) the right to write the upload's bytes until

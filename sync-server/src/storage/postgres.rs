@@ -1063,12 +1063,14 @@ impl Storage for PgStorage {
         from: u64,
         to: u64,
         hash_state: Option<Vec<u8>>,
+        lease: Uuid,
+        now: DateTime<Utc>,
     ) -> Result<bool> {
         let n = exec(
             &self.client().await?,
             "UPDATE uploads SET offset_bytes = $3, hash_state = $4
-             WHERE id = $1 AND offset_bytes = $2",
-            &[&id, &(from as i64), &(to as i64), &hash_state],
+             WHERE id = $1 AND offset_bytes = $2 AND lease_token = $5 AND lease_until > $6",
+            &[&id, &(from as i64), &(to as i64), &hash_state, &lease, &now],
         )
         .await?;
         Ok(n == 1)

@@ -1133,7 +1133,20 @@ impl Storage for SqliteStorage {
         from: u64,
         to: u64,
         hash_state: Option<Vec<u8>>,
+        lease: Uuid,
+        now: DateTime<Utc>,
     ) -> Result<bool> {
+        // One process: the lease map is the truth, and only an expiry lets it change hands.
+        let held = self
+            .inner
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .is_some_and(|(holder, until)| *holder == lease && *until > now);
+        if !held {
+            return Ok(false);
+        }
         self.write(move |c| {
             let n = c.execute(
                 "UPDATE uploads SET offset_bytes = ?3, hash_state = ?4
@@ -1275,9 +1288,19 @@ mod tests {
         let storage = SqliteStorage::open(&path).unwrap();
         let u = storage.upload(tech, id).await.unwrap().expect("kept");
         assert_eq!((u.offset, u.hash_state), (4, None));
+        let (lease, now) = (Uuid::now_v7(), Utc::now());
+        let until = now + chrono::Duration::minutes(5);
+        assert!(
+            !storage
+                .advance_upload(id, 4, 10, Some(vec![7; 3]), lease, now)
+                .await
+                .unwrap(),
+            "not without the lease"
+        );
+        assert!(storage.lease_upload(id, lease, now, until).await.unwrap());
         assert!(
             storage
-                .advance_upload(id, 4, 10, Some(vec![7; 3]))
+                .advance_upload(id, 4, 10, Some(vec![7; 3]), lease, now)
                 .await
                 .unwrap()
         );
