@@ -12,7 +12,7 @@ use fieldcore::domain::{
     PhotoCategory, TimerKind,
 };
 use fieldcore::photo::{self, PhotoSource, PipelineConfig, Point, Signature, Stroke};
-use fieldcore::store::{JobFilter, Store, StoreOptions};
+use fieldcore::store::{HousekeepingPolicy, HousekeepingReport, JobFilter, Store, StoreOptions};
 use fieldcore::sync::{Progress, SyncClient, SyncConfig, SyncReport, enrolled_server};
 use uuid::Uuid;
 
@@ -397,6 +397,23 @@ impl FieldCore {
             strokes_sha256: c.strokes_sha256,
             png_sha256: c.png_sha256,
         })
+    }
+
+    // ---- housekeeping ----
+
+    /// Free storage without losing evidence: delete the files of photos the server has held
+    /// for `prune_uploaded_after_days` (`None`: keep them), and what captures killed mid-way
+    /// left behind. Records and hashes stay. Meant for the background job, after a sync.
+    pub fn housekeeping(
+        &self,
+        prune_uploaded_after_days: Option<u32>,
+    ) -> Result<HousekeepingReport, CoreError> {
+        let policy = HousekeepingPolicy {
+            prune_uploaded_after: prune_uploaded_after_days
+                .map(|days| chrono::Duration::days(days.into())),
+            ..HousekeepingPolicy::default()
+        };
+        self.store.housekeeping(&policy).map_err(|e| self.err(e))
     }
 
     // ---- sync ----

@@ -13,7 +13,7 @@ use fieldcore::domain::{
     ActionKind, CallOutcome, ExceptionDecision, ExceptionKind, ExemptionReason, GeoPoint, JobKind,
     JobStatus, Lang, Missing, Packaging, Phase, PhotoCategory, TimerKind,
 };
-use fieldcore::store::PushState;
+use fieldcore::store::{HousekeepingReport, PushState};
 use fieldcore::sync::SyncReport;
 
 // ---- the core's enums, exported as they are ----
@@ -150,6 +150,13 @@ pub enum PushState {
     Duplicate,
     Rejected,
     Remote,
+}
+
+#[uniffi::remote(Record)]
+pub struct HousekeepingReport {
+    pub photos_pruned: u32,
+    pub leftovers_removed: u32,
+    pub bytes_freed: u64,
 }
 
 #[uniffi::remote(Record)]

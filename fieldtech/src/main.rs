@@ -17,7 +17,7 @@ use fieldcore::domain::{
     PhotoCategory, TimerKind,
 };
 use fieldcore::photo::{PhotoSource, PipelineConfig, Point, Signature, Stroke};
-use fieldcore::store::{ActionError, JobFilter, Store, StoreOptions};
+use fieldcore::store::{ActionError, HousekeepingPolicy, JobFilter, Store, StoreOptions};
 use fieldcore::sync::{Progress, SyncClient, SyncConfig, enrolled_server};
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
@@ -186,6 +186,13 @@ enum Command {
     },
     /// Outbox, photos waiting, enrolment.
     Status,
+    /// Free storage: drop the files of photos the server has held for some days (records and
+    /// hashes stay), and what captures killed mid-way left behind.
+    Housekeeping {
+        /// Days after upload before a photo's files may go; 0: as soon as uploaded.
+        #[arg(long, default_value_t = 30)]
+        prune_after_days: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,6 +290,13 @@ fn run(cli: Cli, lang: Lang) -> Result<()> {
             return out.job(&detail, &store.rulebook());
         }
         Command::Status => return out.status(&store, enrolled_server(&store)?),
+        Command::Housekeeping { prune_after_days } => {
+            let policy = HousekeepingPolicy {
+                prune_uploaded_after: Some(chrono::Duration::days(prune_after_days.into())),
+                ..HousekeepingPolicy::default()
+            };
+            return out.housekept(&store.housekeeping(&policy)?);
+        }
         Command::Sync { chunk_size } => return sync(&store, &out, chunk_size),
         Command::Check {
             job: j,

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use fieldcore::domain::{Event, Lang, Rulebook};
 use fieldcore::protocol::EnrollResponse;
-use fieldcore::store::{JobDetail, JobSummary, PushState, Store};
+use fieldcore::store::{HousekeepingReport, JobDetail, JobSummary, PushState, Store};
 use fieldcore::sync::SyncReport;
 use serde_json::json;
 
@@ -36,6 +36,19 @@ impl Out {
             e.body.kind().as_str(),
             e.device_seq.unwrap_or_default(),
             e.id
+        );
+        Ok(())
+    }
+
+    pub fn housekept(&self, r: &HousekeepingReport) -> Result<()> {
+        if self.json {
+            return self.print_json(serde_json::to_value(r)?);
+        }
+        println!(
+            "photos pruned {}, leftovers removed {}, {:.1} MB freed",
+            r.photos_pruned,
+            r.leftovers_removed,
+            r.bytes_freed as f64 / 1e6
         );
         Ok(())
     }

@@ -44,6 +44,11 @@ pub(crate) fn content_path(dir: &Path, sha256: &str, suffix: &str) -> PathBuf {
 /// not touched). On error no temp file is left behind and nothing existing is changed.
 pub(crate) fn write_once(target: &Path, bytes: &[u8]) -> Result<bool, PhotoError> {
     if target.try_exists()? {
+        // Fresh again: housekeeping takes an old file nobody recorded for a leftover, and this
+        // one is about to be recorded.
+        if let Ok(f) = OpenOptions::new().write(true).open(target) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
         return Ok(true);
     }
     let shard = target

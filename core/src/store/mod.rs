@@ -9,6 +9,8 @@
 mod capture;
 mod clock;
 mod error;
+#[cfg(feature = "photo")]
+mod housekeeping;
 mod photos;
 mod schema;
 
@@ -24,6 +26,8 @@ use uuid::Uuid;
 pub use capture::{CapturedPhoto, CapturedSignature};
 pub use clock::{Clock, SystemClock};
 pub use error::{ActionError, StoreError};
+#[cfg(feature = "photo")]
+pub use housekeeping::{HousekeepingPolicy, HousekeepingReport};
 pub use photos::PendingPhoto;
 pub use schema::{CURRENT_VERSION, V1 as SCHEMA_V1};
 
@@ -377,6 +381,18 @@ impl Store {
             insert_event(&tx, &event, PushState::Pending)?;
             last_seq += 1;
             if let Some(f) = file {
+                // Checked under the lock housekeeping also holds: a capture that reused a stored
+                // file housekeeping has just removed must not record a photo without bytes.
+                if !f.path.try_exists().map_err(StoreError::Io)? {
+                    return Err(StoreError::Io(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "{} was removed before it was recorded; take the photo again",
+                            f.path.display()
+                        ),
+                    ))
+                    .into());
+                }
                 let file_name = f
                     .path
                     .strip_prefix(&self.photo_dir)

@@ -45,6 +45,8 @@ final class AppModel: ObservableObject {
                 self.scheduleBackgroundSync()
                 do {
                     try await self.core.sync()
+                    // Tidy storage only after a sync went through; its failure is not the sync's.
+                    _ = try? await self.core.housekeeping()
                     task.setTaskCompleted(success: true)
                 } catch {
                     task.setTaskCompleted(success: false)

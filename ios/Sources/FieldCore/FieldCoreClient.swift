@@ -139,6 +139,13 @@ public final class FieldCoreClient: ObservableObject {
         try await call { try $0.captureSignature(jobId: id, width: width, height: height, strokes: strokes) }
     }
 
+    /// Frees storage without losing evidence: files of photos the server has held for
+    /// `pruneUploadedAfterDays` days (nil keeps them) and leftovers of killed captures.
+    /// Records and hashes stay. Run it from the background task after a sync.
+    @discardableResult public func housekeeping(pruneUploadedAfterDays: UInt32? = 30) async throws -> HousekeepingReport {
+        try await call { try $0.housekeeping(pruneUploadedAfterDays: pruneUploadedAfterDays) }
+    }
+
     /// Push, pull, upload, on a background thread; progress goes to `syncStatus`.
     @discardableResult public func sync() async throws -> SyncReport {
         let observer = Observer { [weak self] state in

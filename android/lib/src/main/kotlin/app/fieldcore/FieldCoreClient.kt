@@ -11,6 +11,7 @@ import app.fieldcore.ffi.ExceptionKind
 import app.fieldcore.ffi.ExemptionReason
 import app.fieldcore.ffi.FieldCore
 import app.fieldcore.ffi.GeoPoint
+import app.fieldcore.ffi.HousekeepingReport
 import app.fieldcore.ffi.JobDetail
 import app.fieldcore.ffi.JobStatus
 import app.fieldcore.ffi.JobSummary
@@ -181,6 +182,18 @@ class FieldCoreClient private constructor(
                 strokes.map { s -> SignatureStroke(s.map { SignaturePoint(it.x, it.y, it.tMillis.toUInt()) }) },
             )
         }
+
+    // ---- housekeeping ----
+
+    /**
+     * Frees storage without losing evidence: the files of photos the server has held for
+     * [pruneUploadedAfterDays] days (null keeps them), and what captures killed mid-way left
+     * behind. Records and hashes stay. Run it from the background job after a sync.
+     */
+    suspend fun housekeeping(pruneUploadedAfterDays: Int? = 30): HousekeepingReport {
+        require(pruneUploadedAfterDays == null || pruneUploadedAfterDays >= 0) { "days must not be negative" }
+        return call { housekeeping(pruneUploadedAfterDays?.toUInt()) }
+    }
 
     // ---- sync ----
 

@@ -137,6 +137,15 @@ class FieldCoreClientTest {
             assertEquals(JobStatus.COMPLETED, done.status)
             assertNotNull(done.completedAt)
             assertTrue(done.timeline.filter { it.byTechnician }.all { it.pushState.name == "ACCEPTED" || it.pushState.name == "DUPLICATE" })
+
+            // The server holds every photo now: a phone short of space may drop the files.
+            val kept = client.housekeeping(pruneUploadedAfterDays = 30)
+            assertEquals(0u, kept.photosPruned, "not 30 days old yet")
+            val freed = client.housekeeping(pruneUploadedAfterDays = 0)
+            assertEquals(4u, freed.photosPruned)
+            assertTrue(freed.bytesFreed > 0uL)
+            assertEquals(JobStatus.COMPLETED, client.job(jobId)!!.status)
+            assertEquals(0uL, client.status().photosAwaitingUpload)
         }
 
         val onServer = desk.jobDetail(jobId)

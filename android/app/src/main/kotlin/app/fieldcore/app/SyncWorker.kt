@@ -21,7 +21,10 @@ import java.util.concurrent.TimeUnit
  */
 class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result = try {
-        applicationContext.fieldCore().sync()
+        val core = applicationContext.fieldCore()
+        core.sync()
+        // Storage is tidied only after a sync went through; a failure here is not the sync's.
+        runCatching { core.housekeeping() }
         Result.success()
     } catch (e: FieldCoreError) {
         when {
