@@ -9,9 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Duration as Span;
-use fieldcore::domain::{CallOutcome, EventBody, JobKind, Rulebook};
-use fieldcore::fixtures::{Desk, t0};
+use fieldcore::domain::{CallOutcome, EventBody, Rulebook};
+use fieldcore::fixtures::{Desk, job_on_site};
 use fieldcore::store::Store;
 use rusqlite::{Connection, TransactionBehavior, params};
 use uuid::Uuid;
@@ -54,29 +53,9 @@ fn main() {
     // Real disk, not tmpfs: the fsync is the point.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let store = Store::open(dir.path().join("device.db"), Rulebook::default()).expect("open");
-    let tech = Uuid::now_v7();
-    store.set_technician(tech).expect("enrol");
+    store.set_technician(Uuid::now_v7()).expect("enrol");
     let desk = Desk::default();
-    let jobs: Vec<Uuid> = (0..JOBS)
-        .map(|_| {
-            let (job, events) = desk.new_job(JobKind::Install, tech, t0());
-            store.apply_remote(&events).expect("job");
-            store.act(job, EventBody::JobAccepted).expect("accept");
-            store
-                .act(
-                    job,
-                    EventBody::AppointmentBooked {
-                        at: t0() + Span::hours(2),
-                        note: String::new(),
-                    },
-                )
-                .expect("book");
-            store
-                .act(job, EventBody::CheckedIn { location: None })
-                .expect("check in");
-            job
-        })
-        .collect();
+    let jobs: Vec<Uuid> = (0..JOBS).map(|_| job_on_site(&store, &desk)).collect();
 
     let mut full = bare(&dir.path().join("bare-full.db"), "FULL");
     let mut normal = bare(&dir.path().join("bare-normal.db"), "NORMAL");

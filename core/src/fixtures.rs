@@ -10,7 +10,7 @@ use crate::domain::{
     Actor, CallOutcome, Event, EventBody, FeeBasis, JobKind, JobOrder, Packaging, PhotoCategory,
     PhotoRef, SignatureRef,
 };
-use crate::store::Clock;
+use crate::store::{Clock, Store};
 
 /// A fixed moment tests start from: Monday 2026-11-23 09:00 in Shanghai.
 pub fn t0() -> DateTime<Utc> {
@@ -88,6 +88,37 @@ impl Desk {
         ];
         (job_id, events)
     }
+}
+
+/// On an enrolled `store`: a new install job from `desk` for the store's technician, accepted
+/// and booked for an hour after [`t0`]. Where most store tests begin.
+pub fn booked_job(store: &Store, desk: &Desk) -> Uuid {
+    let technician = store
+        .technician_id()
+        .expect("read the device")
+        .expect("enrol the store first");
+    let (job, events) = desk.new_job(JobKind::Install, technician, t0());
+    store.apply_remote(&events).expect("job");
+    store.act(job, EventBody::JobAccepted).expect("accept");
+    store
+        .act(
+            job,
+            EventBody::AppointmentBooked {
+                at: t0() + Duration::hours(1),
+                note: String::new(),
+            },
+        )
+        .expect("book");
+    job
+}
+
+/// [`booked_job`], with the technician checked in on site.
+pub fn job_on_site(store: &Store, desk: &Desk) -> Uuid {
+    let job = booked_job(store, desk);
+    store
+        .act(job, EventBody::CheckedIn { location: None })
+        .expect("check in");
+    job
 }
 
 /// A technician's event, for rule tests that run without a store.

@@ -7,9 +7,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chrono::Duration as Span;
-use fieldcore::domain::{CallOutcome, EventBody, ExceptionKind, JobKind, Rulebook};
-use fieldcore::fixtures::{Desk, t0};
+use fieldcore::domain::{CallOutcome, EventBody, ExceptionKind, Rulebook};
+use fieldcore::fixtures::{Desk, job_on_site};
 use fieldcore::store::Store;
 use rusqlite::Connection;
 use uuid::Uuid;
@@ -81,24 +80,8 @@ fn acknowledged_actions_survive_sigkill() {
     let db = dir.path().join("crash.db");
     let job = {
         let store = Store::open(&db, Rulebook::default()).expect("open");
-        let tech = Uuid::now_v7();
-        store.set_technician(tech).expect("enrol");
-        let (job, events) = Desk::default().new_job(JobKind::Install, tech, t0());
-        store.apply_remote(&events).expect("job");
-        store.act(job, EventBody::JobAccepted).expect("accept");
-        store
-            .act(
-                job,
-                EventBody::AppointmentBooked {
-                    at: t0() + Span::hours(1),
-                    note: String::new(),
-                },
-            )
-            .expect("book");
-        store
-            .act(job, EventBody::CheckedIn { location: None })
-            .expect("check in");
-        job
+        store.set_technician(Uuid::now_v7()).expect("enrol");
+        job_on_site(&store, &Desk::default())
     };
 
     let exe = std::env::current_exe().expect("test binary");

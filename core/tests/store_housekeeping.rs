@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
 use chrono::Duration;
-use fieldcore::domain::{EventBody, JobKind, PhotoCategory};
-use fieldcore::fixtures::{Desk, ManualClock, t0};
+use fieldcore::domain::{EventBody, PhotoCategory};
+use fieldcore::fixtures::{Desk, ManualClock, job_on_site, t0};
 use fieldcore::photo::{PhotoSource, PipelineConfig, Point, Signature, Stroke};
 use fieldcore::store::{
     CapturedPhoto, HousekeepingPolicy, HousekeepingReport, Store, StoreOptions,
@@ -31,23 +31,8 @@ impl Phone {
         let mut options = StoreOptions::new(dir.path().join("d.db"));
         options.clock = clock.clone();
         let store = Store::open_with(options).expect("open");
-        let tech = Uuid::now_v7();
-        store.set_technician(tech).expect("enrol");
-        let (job, events) = Desk::default().new_job(JobKind::Install, tech, t0());
-        store.apply_remote(&events).expect("job");
-        store.act(job, EventBody::JobAccepted).expect("accept");
-        store
-            .act(
-                job,
-                EventBody::AppointmentBooked {
-                    at: t0() + Duration::hours(1),
-                    note: String::new(),
-                },
-            )
-            .expect("book");
-        store
-            .act(job, EventBody::CheckedIn { location: None })
-            .expect("check in");
+        store.set_technician(Uuid::now_v7()).expect("enrol");
+        let job = job_on_site(&store, &Desk::default());
         Phone {
             _dir: dir,
             clock,

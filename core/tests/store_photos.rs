@@ -3,9 +3,8 @@
 
 mod photo_support;
 
-use chrono::Duration;
-use fieldcore::domain::{EventBody, GeoPoint, JobKind, PhotoCategory, Rule, Rulebook};
-use fieldcore::fixtures::{Desk, t0};
+use fieldcore::domain::{EventBody, GeoPoint, PhotoCategory, Rule, Rulebook};
+use fieldcore::fixtures::{Desk, booked_job};
 use fieldcore::photo::{PhotoError, PhotoSource, PipelineConfig, Point, Signature, Stroke};
 use fieldcore::store::{ActionError, Store, StoreOptions};
 use uuid::Uuid;
@@ -19,20 +18,8 @@ struct Phone {
 fn phone_on_site() -> Phone {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_with(StoreOptions::new(dir.path().join("d.db"))).expect("open");
-    let tech = Uuid::now_v7();
-    store.set_technician(tech).expect("enrol");
-    let (job, events) = Desk::default().new_job(JobKind::Install, tech, t0());
-    store.apply_remote(&events).expect("job");
-    store.act(job, EventBody::JobAccepted).expect("accept");
-    store
-        .act(
-            job,
-            EventBody::AppointmentBooked {
-                at: t0() + Duration::hours(1),
-                note: String::new(),
-            },
-        )
-        .expect("book");
+    store.set_technician(Uuid::now_v7()).expect("enrol");
+    let job = booked_job(&store, &Desk::default());
     Phone {
         _dir: dir,
         store,
