@@ -157,6 +157,7 @@ pub struct HousekeepingReport {
     pub photos_pruned: u32,
     pub leftovers_removed: u32,
     pub bytes_freed: u64,
+    pub deferred: bool,
 }
 
 #[uniffi::remote(Record)]

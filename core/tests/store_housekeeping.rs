@@ -262,3 +262,20 @@ fn no_photo_directory_yet_is_nothing_to_do() {
         HousekeepingReport::default()
     );
 }
+
+/// A capture that finds its bytes already stored makes the file fresh again: an old unrecorded
+/// file it is about to record must not look like a leftover to housekeeping meanwhile.
+#[test]
+fn a_stored_file_a_capture_reuses_is_fresh_again() {
+    let p = Phone::on_site();
+    let bytes = photo_support::jpeg(&photo_support::textured(640, 480, 6), 85);
+    let first = p.capture(&bytes);
+    age(&first.path, HOURS_2);
+    age(&first.thumb_path, HOURS_2);
+    let again = p.capture(&bytes);
+    let recent = SystemTime::now() - StdDuration::from_secs(600);
+    for path in [&again.path, &again.thumb_path] {
+        let modified = fs::metadata(path).expect("file").modified().expect("mtime");
+        assert!(modified > recent, "{} still looks old", path.display());
+    }
+}

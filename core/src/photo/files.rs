@@ -45,11 +45,16 @@ pub(crate) fn content_path(dir: &Path, sha256: &str, suffix: &str) -> PathBuf {
 pub(crate) fn write_once(target: &Path, bytes: &[u8]) -> Result<bool, PhotoError> {
     if target.try_exists()? {
         // Fresh again: housekeeping takes an old file nobody recorded for a leftover, and this
-        // one is about to be recorded.
-        if let Ok(f) = OpenOptions::new().write(true).open(target) {
-            let _ = f.set_modified(std::time::SystemTime::now());
+        // one is about to be recorded. Gone meanwhile (housekeeping of another process): write
+        // it after all.
+        match OpenOptions::new().write(true).open(target) {
+            Ok(f) => {
+                let _ = f.set_modified(std::time::SystemTime::now());
+                return Ok(true);
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(_) => return Ok(true),
         }
-        return Ok(true);
     }
     let shard = target
         .parent()

@@ -48,6 +48,7 @@ impl Store {
         location: Option<GeoPoint>,
         config: &PipelineConfig,
     ) -> Result<CapturedPhoto, ActionError> {
+        let _capturing = self.capturing();
         let provisional = |photo_id| EventBody::PhotoCaptured {
             photo: PhotoRef {
                 photo_id,
@@ -75,6 +76,7 @@ impl Store {
             height: processed.height,
             bytes: processed.bytes,
             path: &processed.path,
+            companions: vec![&processed.thumb_path],
             location,
         };
         let mut events = self.record(job_id, vec![(body, Some(row))])?;
@@ -97,6 +99,7 @@ impl Store {
         job_id: Uuid,
         signature: &Signature,
     ) -> Result<CapturedSignature, ActionError> {
+        let _capturing = self.capturing();
         let stroke_count = signature.strokes.len() as u32;
         let signature_body = |strokes_sha256: String| EventBody::SignatureCaptured {
             signature: SignatureRef {
@@ -127,6 +130,7 @@ impl Store {
             height: signature.height,
             bytes: png_bytes,
             path: &stored.png_path,
+            companions: vec![&stored.strokes_path],
             location: None,
         };
         let mut events = self.record(

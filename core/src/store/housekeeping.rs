@@ -12,10 +12,11 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, ts};
@@ -48,33 +49,58 @@ pub struct HousekeepingReport {
     /// Temp files and unrecorded files deleted.
     pub leftovers_removed: u32,
     pub bytes_freed: u64,
+    /// A capture was running, so nothing was touched; the next run does the work.
+    pub deferred: bool,
+}
+
+/// A capture in flight, from its first file write to its record.
+pub(crate) struct Capturing<'a>(&'a AtomicUsize);
+
+impl Drop for Capturing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The suffixes of the files the photo pipeline names by hash.
 const CONTENT_SUFFIXES: [&str; 4] = [".thumb.jpg", ".jpg", ".png", ".json"];
 
 impl Store {
-    /// Prune old uploaded photos and sweep leftovers. Holds the store's lock while it decides
-    /// and deletes, so no event is recorded against a file it is removing; a capture that had
-    /// picked such a file fails with a clear error when it records, and can simply be retaken.
+    /// Count a capture in, under the lock housekeeping holds for its whole run: either
+    /// housekeeping sees the capture and stands aside, or it is done before the capture starts.
+    pub(crate) fn capturing(&self) -> Capturing<'_> {
+        let _conn = self.lock();
+        self.captures.fetch_add(1, Ordering::SeqCst);
+        Capturing(&self.captures)
+    }
+
+    /// Prune old uploaded photos and sweep leftovers, in one immediate transaction under the
+    /// store's lock, so no event is recorded against a file it is removing, by this process or
+    /// another. A capture that had picked such a file fails with a clear error when it records
+    /// (recording checks every file it names) and can simply be retaken.
     pub fn housekeeping(
         &self,
         policy: &HousekeepingPolicy,
     ) -> Result<HousekeepingReport, StoreError> {
         let now = self.clock.now();
-        let conn = self.lock();
+        let mut conn = self.lock();
         let mut report = HousekeepingReport::default();
+        if self.captures.load(Ordering::SeqCst) > 0 {
+            report.deferred = true;
+            return Ok(report);
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
 
         if let Some(after) = policy.prune_uploaded_after {
             let cutoff = now - after;
-            for (sha256, files) in prunable(&conn, cutoff)? {
+            for (sha256, files) in prunable(&tx, cutoff)? {
                 let mut freed = remove(&photo::thumb_path(&self.photo_dir, &sha256))?;
                 for name in &files {
                     freed += remove(&self.photo_dir.join(name))?;
                 }
                 // The files first, then the mark: a crash in between leaves a record that
                 // the next run prunes again (a no-op), never a mark over a file still there.
-                conn.execute(
+                tx.execute(
                     "UPDATE photos SET pruned_at = ?2 WHERE sha256 = ?1 AND pruned_at IS NULL",
                     params![sha256, ts(now)],
                 )?;
@@ -83,13 +109,16 @@ impl Store {
             }
         }
 
-        let kept = referenced(&conn)?;
+        let kept = referenced(&tx)?;
         let too_young = SystemTime::now()
             .checked_sub(policy.leftover_age)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let shards = match fs::read_dir(&self.photo_dir) {
             Ok(d) => d,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(report),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tx.commit()?;
+                return Ok(report);
+            }
             Err(e) => return Err(e.into()),
         };
         for shard in shards {
@@ -110,6 +139,7 @@ impl Store {
                 report.leftovers_removed += 1;
             }
         }
+        tx.commit()?;
         Ok(report)
     }
 }
@@ -203,7 +233,8 @@ fn remove(path: &Path) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::super::FileRow;
-    use crate::domain::{EventBody, JobKind, PhotoCategory, PhotoRef};
+    use super::*;
+    use crate::domain::{JobKind, PhotoCategory, PhotoRef};
     use crate::fixtures::{Desk, t0};
     use crate::store::{ActionError, Store, StoreOptions};
     use uuid::Uuid;
@@ -211,7 +242,7 @@ mod tests {
     /// The last line of defence against housekeeping racing a capture: the file must still be
     /// there when its event is recorded, under the lock housekeeping holds.
     #[test]
-    fn a_photo_whose_file_is_gone_at_recording_is_refused_and_nothing_is_recorded() {
+    fn evidence_whose_files_are_gone_at_recording_is_refused_and_nothing_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_with(StoreOptions::new(dir.path().join("d.db"))).unwrap();
         let tech = Uuid::now_v7();
@@ -223,6 +254,10 @@ mod tests {
 
         let sha256 = "ab".repeat(32);
         let gone = store.photo_dir().join("ab").join(format!("{sha256}.jpg"));
+        let thumb = store
+            .photo_dir()
+            .join("ab")
+            .join(format!("{sha256}.thumb.jpg"));
         let photo_id = Uuid::now_v7();
         let body = EventBody::PhotoCaptured {
             photo: PhotoRef {
@@ -240,14 +275,48 @@ mod tests {
             height: 10,
             bytes: 10,
             path: &gone,
+            companions: vec![&thumb],
             location: None,
         };
-        let err = store.record(job, vec![(body, Some(row))]).unwrap_err();
-        assert!(
-            matches!(&err, ActionError::Store(e) if e.to_string().contains("take the photo again")),
-            "{err:?}"
-        );
-        assert_eq!(store.outbox_len().unwrap(), before);
-        assert!(store.photos_awaiting_upload().unwrap().is_empty());
+        let refused = |row: FileRow<'_>| {
+            let err = store
+                .record(job, vec![(body.clone(), Some(row))])
+                .unwrap_err();
+            assert!(
+                matches!(&err, ActionError::Store(e) if e.to_string().contains("take it again")),
+                "{err:?}"
+            );
+            assert_eq!(store.outbox_len().unwrap(), before);
+            assert!(store.photos_awaiting_upload().unwrap().is_empty());
+        };
+        refused(row.clone());
+
+        // The photo is there, its thumbnail is not: refused just the same.
+        std::fs::create_dir_all(gone.parent().unwrap()).unwrap();
+        std::fs::write(&gone, b"photo").unwrap();
+        refused(row.clone());
+
+        std::fs::write(&thumb, b"thumb").unwrap();
+        store.record(job, vec![(body.clone(), Some(row))]).unwrap();
+        assert_eq!(store.photos_awaiting_upload().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn housekeeping_stands_aside_while_a_capture_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(StoreOptions::new(dir.path().join("d.db"))).unwrap();
+        let stale = store.photo_dir().join("ab").join(".1-1.tmp");
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, b"half").unwrap();
+        let policy = HousekeepingPolicy {
+            leftover_age: Duration::ZERO,
+            ..HousekeepingPolicy::default()
+        };
+        let capture = store.capturing();
+        let report = store.housekeeping(&policy).unwrap();
+        assert!(report.deferred && stale.exists(), "{report:?}");
+        drop(capture);
+        let report = store.housekeeping(&policy).unwrap();
+        assert!(!report.deferred && !stale.exists(), "{report:?}");
     }
 }

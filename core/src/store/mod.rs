@@ -84,6 +84,7 @@ pub struct TimelineEntry {
 }
 
 /// One file to record beside its event.
+#[derive(Clone)]
 pub(crate) struct FileRow<'a> {
     pub photo_id: Uuid,
     pub category: crate::domain::PhotoCategory,
@@ -92,6 +93,8 @@ pub(crate) struct FileRow<'a> {
     pub height: u32,
     pub bytes: u64,
     pub path: &'a std::path::Path,
+    /// Files that go with it (thumbnail, signature strokes): checked like `path`.
+    pub companions: Vec<&'a std::path::Path>,
     pub location: Option<crate::domain::GeoPoint>,
 }
 
@@ -171,6 +174,9 @@ pub struct Store {
     rulebook: RwLock<Rulebook>,
     clock: Arc<dyn Clock>,
     device_id: Uuid,
+    /// Captures between their first file write and their record: housekeeping leaves the photo
+    /// directory alone while any runs (they may be reusing a file it would delete).
+    captures: std::sync::atomic::AtomicUsize,
 }
 
 const RULEBOOK_KEY: &str = "rulebook";
@@ -254,6 +260,7 @@ impl Store {
             rulebook: RwLock::new(rulebook),
             clock,
             device_id,
+            captures: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -381,17 +388,20 @@ impl Store {
             insert_event(&tx, &event, PushState::Pending)?;
             last_seq += 1;
             if let Some(f) = file {
-                // Checked under the lock housekeeping also holds: a capture that reused a stored
-                // file housekeeping has just removed must not record a photo without bytes.
-                if !f.path.try_exists().map_err(StoreError::Io)? {
-                    return Err(StoreError::Io(std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        format!(
-                            "{} was removed before it was recorded; take the photo again",
-                            f.path.display()
-                        ),
-                    ))
-                    .into());
+                // Checked inside the transaction housekeeping also takes: a capture that reused
+                // a stored file housekeeping (maybe of another process) has just removed must
+                // not record evidence without its bytes.
+                for path in std::iter::once(f.path).chain(f.companions.iter().copied()) {
+                    if !path.try_exists().map_err(StoreError::Io)? {
+                        return Err(StoreError::Io(std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            format!(
+                                "{} was removed before it was recorded; take it again",
+                                path.display()
+                            ),
+                        ))
+                        .into());
+                    }
                 }
                 let file_name = f
                     .path
