@@ -48,6 +48,10 @@ pub struct Config {
     /// The server's clock; tests move it forward to expire things.
     #[serde(skip)]
     pub clock: ServerClock,
+    /// Tests only, never configurable: PostgreSQL pushes hold their transaction this long after
+    /// writing their feed rows, so a test can show the feed lock closing that window.
+    #[serde(skip)]
+    pub test_feed_commit_delay: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             sweep_interval_secs: 300,
             console_secure_cookies: false,
             clock: ServerClock::default(),
+            test_feed_commit_delay: None,
         }
     }
 }

@@ -83,7 +83,8 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
     if let Some(url) = &config.database_url {
         let storage = PgStorage::open(url, config.database_pool_size)
             .await
-            .context("opening the PostgreSQL database")?;
+            .context("opening the PostgreSQL database")?
+            .with_feed_commit_delay(config.test_feed_commit_delay);
         return Ok(Arc::new(storage));
     }
     let path = config.database_path();

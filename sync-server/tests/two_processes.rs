@@ -12,6 +12,7 @@ use common::*;
 use fieldcore::domain::{CallOutcome, EventBody, PhotoCategory, PhotoRef};
 use fieldcore::protocol::PushStatus;
 use reqwest::StatusCode;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use sync_server::RunningServer;
 use uuid::Uuid;
@@ -292,6 +293,70 @@ async fn a_pull_racing_pushes_on_two_processes_never_skips_an_event() {
     assert!(pushed.iter().all(|id| seen.get(id).is_none_or(|n| *n == 1)));
     let missing = pushed.iter().filter(|id| !seen.contains_key(id)).count();
     assert_eq!(missing, 0, "{missing} events skipped by a pull");
+    b.shutdown().await;
+    w.server.shutdown().await;
+}
+
+/// The window the feed lock closes, held open on purpose: the phone's push on process A has
+/// drawn its feed position and waits before committing while the desk cancels another of the
+/// technician's jobs on process B and the phone pulls from B. Without the lock the desk's later
+/// position commits first, the pull's cursor passes the phone's, and that event is never
+/// pulled; with it, the desk's write waits for the phone's.
+#[tokio::test]
+async fn a_push_committing_late_is_not_skipped_by_a_pull_that_saw_a_later_one() {
+    if test_cluster().is_none() {
+        eprintln!("SKIPPED two_processes: set FIELDCORE_TEST_DATABASE_URL");
+        return;
+    }
+    let hold = std::time::Duration::from_millis(600);
+    let w = World::start_with(|c| c.test_feed_commit_delay = Some(hold)).await;
+    let mut quick = w.config.clone();
+    quick.test_feed_commit_delay = None;
+    let b = sync_server::start(quick).await.unwrap();
+    let desk = w.desk("Acme").await;
+    let desk_on_b = Desk {
+        http: desk.http.clone(),
+        base: b.base_url(),
+        token: desk.token.clone(),
+        dispatcher_id: desk.dispatcher_id,
+        organisation_id: desk.organisation_id,
+    };
+    let tech = desk.technician("Li Wei").await;
+    let on_a = w.device(&desk, tech).await;
+    let on_b = on(&on_a, &b);
+    let (job_1, job_2) = (desk.job_for(tech).await, desk.job_for(tech).await);
+    // Catch up first, so the cursor stands past the desk's history.
+    let cursor = on_b.pull(None, 500).await.next_cursor;
+
+    let late = on_a.event(job_1, EventBody::JobAccepted);
+    let late_id = late.id;
+    let slow = {
+        let phone = on(&on_a, &w.server);
+        tokio::spawn(async move { phone.push(&[late]).await })
+    };
+    tokio::time::sleep(hold / 3).await;
+    let (status, body) = desk_on_b
+        .post(
+            &format!("/v1/jobs/{job_2}/cancel"),
+            json!({"reason": "the customer moved"}),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+
+    let first = on_b.pull(Some(&cursor), 500).await;
+    let r = slow.await.unwrap();
+    assert_eq!(r.results[0].status, PushStatus::Accepted);
+    let second = on_b.pull(Some(&first.next_cursor), 500).await;
+    let seen: Vec<_> = first.events.iter().chain(&second.events).collect();
+    assert!(
+        seen.iter()
+            .any(|e| e.job_id == job_2 && matches!(e.body, EventBody::JobCancelled { .. })),
+        "the cancellation reached the phone"
+    );
+    assert!(
+        seen.iter().any(|e| e.id == late_id),
+        "the event committed late was skipped by the pull"
+    );
     b.shutdown().await;
     w.server.shutdown().await;
 }

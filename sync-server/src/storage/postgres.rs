@@ -60,6 +60,8 @@ const PUSH_ATTEMPTS: usize = 5;
 #[derive(Clone)]
 pub struct PgStorage {
     pool: Pool,
+    /// See `Config::test_feed_commit_delay`.
+    feed_commit_delay: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for PgStorage {
@@ -120,7 +122,16 @@ impl PgStorage {
             .max_size(pool_size.max(2))
             .build()
             .map_err(pool_err)?;
-        Ok(PgStorage { pool })
+        Ok(PgStorage {
+            pool,
+            feed_commit_delay: None,
+        })
+    }
+
+    /// For tests (`Config::test_feed_commit_delay`).
+    pub fn with_feed_commit_delay(mut self, delay: Option<std::time::Duration>) -> Self {
+        self.feed_commit_delay = delay;
+        self
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
@@ -392,6 +403,7 @@ async fn append_once(
     rulebook: &Rulebook,
     events: &[Incoming],
     received_at: DateTime<Utc>,
+    hold: Option<std::time::Duration>,
 ) -> Result<Attempt> {
     let tx = client.transaction().await?;
     let jobs: BTreeSet<i32> = events.iter().map(|i| lock_key(i.event.job_id)).collect();
@@ -531,6 +543,9 @@ async fn append_once(
         .await?;
     for (technician, seq) in &feed {
         tx.execute(&insert, &[technician, seq]).await?;
+    }
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
     }
     tx.commit().await?;
     Ok(Attempt::Done(results))
@@ -846,7 +861,8 @@ impl Storage for PgStorage {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match append_once(&mut c, org, writer, &rulebook, &events, received_at).await {
+            let hold = self.feed_commit_delay;
+            match append_once(&mut c, org, writer, &rulebook, &events, received_at, hold).await {
                 Ok(Attempt::Done(results)) => return Ok(results),
                 Ok(Attempt::Raced) if attempt < PUSH_ATTEMPTS => {}
                 Err(e) if attempt < PUSH_ATTEMPTS && is_retryable(&e) => {
