@@ -492,6 +492,40 @@ async fn desk_forms_edit_reschedule_and_cancel_through_the_rulebook() {
     assert!(html.contains("customer moved") && html.contains("order amended"));
 }
 
+/// A job far from any deadline still shows its next clock on the board, muted; the desk
+/// reads at a glance how long every job has left.
+#[tokio::test]
+async fn the_board_shows_each_job_s_next_clock() {
+    let w = World::start().await;
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Wang").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let r = phone
+        .push(&[phone.event(job, fieldcore::domain::EventBody::JobAccepted)])
+        .await;
+    assert_eq!(
+        r.results[0].status,
+        fieldcore::protocol::PushStatus::Accepted
+    );
+    let (status, _) = desk
+        .post(
+            &format!("/v1/jobs/{job}/appointment"),
+            json!({"at": chrono::Utc::now() + chrono::Duration::days(20)}),
+        )
+        .await;
+    assert!(status.is_success());
+
+    let s = Session::of(&w, &desk);
+    let (_, board) = s.get("/console").await;
+    let row = &board[board.find(&format!("id=\"job-{job}\"")).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("<span class=\"timer\" data-timer=") && row.contains(" left"),
+        "{row}"
+    );
+}
+
 #[tokio::test]
 async fn after_the_visit_return_visit_and_complaint_forms() {
     let w = World::start().await;

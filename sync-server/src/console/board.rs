@@ -413,12 +413,23 @@ fn render_live(out: &mut String, c: &Console, jobs: &[JobNow], names: &HashMap<U
         );
         for j in list {
             let v = &j.view;
-            let clocks: Vec<String> = j
+            // What needs the desk (breached, due soon); failing that, the next clock running,
+            // so a dispatcher sees at a glance how long a job has left.
+            let mut clocks: Vec<String> = j
                 .timers
                 .iter()
                 .filter(|t| t.breached || due_soon(t))
                 .map(|t| timer_tag(ui, t))
                 .collect();
+            if clocks.is_empty()
+                && let Some(next) = j
+                    .timers
+                    .iter()
+                    .filter(|t| t.stopped_at.is_none())
+                    .min_by_key(|t| t.remaining_secs)
+            {
+                clocks.push(timer_tag(ui, next));
+            }
             let _ = write!(
                 out,
                 "<tr id=\"job-{id}\" data-status=\"{st}\"{cls}><td>{link}</td><td>{kind}</td>\
