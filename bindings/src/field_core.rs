@@ -60,7 +60,9 @@ impl FieldCore {
     }
 
     fn client(&self, base_url: &str) -> Result<SyncClient, CoreError> {
-        SyncClient::new(SyncConfig::new(base_url)).map_err(|e| self.err(e))
+        let mut config = SyncConfig::new(base_url);
+        config.lang = self.lang;
+        SyncClient::new(config).map_err(|e| self.err(e))
     }
 
     /// The store underneath, for this crate's Rust tests and Rust callers (not exported).

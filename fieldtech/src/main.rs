@@ -272,7 +272,9 @@ fn run(cli: Cli, lang: Lang) -> Result<()> {
     let job = |s: &str| resolve_job(&store, s);
     let body = match cli.command {
         Command::Enroll { server, code, name } => {
-            let client = SyncClient::new(SyncConfig::new(server))?;
+            let mut config = SyncConfig::new(server);
+            config.lang = out.lang;
+            let client = SyncClient::new(config)?;
             let enrolled = client.enroll(&store, &code, &name)?;
             return out.enrolled(&enrolled);
         }
@@ -546,6 +548,7 @@ fn sync(store: &Store, out: &render::Out, chunk_size: usize) -> Result<()> {
     let server = enrolled_server(store)?.ok_or_else(|| anyhow!("enrol this device first"))?;
     let mut config = SyncConfig::new(server);
     config.chunk_size = chunk_size;
+    config.lang = out.lang;
     let client = SyncClient::new(config)?;
     let bar = if out.json {
         ProgressBar::hidden()

@@ -1,7 +1,7 @@
 //! How the server decides on one arriving event: pure, so every `Storage` implementation calls
 //! the same function inside its own transaction and they cannot disagree.
 
-use fieldcore::domain::{Actor, Event, JobView, Lang, Rule, Rulebook};
+use fieldcore::domain::{Actor, Event, JobView, Lang, Refusal, Rule, Rulebook};
 use fieldcore::protocol::EventFlag;
 
 use crate::storage::Writer;
@@ -11,10 +11,38 @@ use crate::storage::Writer;
 pub enum Decision {
     /// Store and apply, with these flags.
     Accept(Vec<EventFlag>),
-    Reject {
-        rule: String,
-        message: String,
-    },
+    Reject(RejectReason),
+}
+
+/// Why an event was refused, rendered in whichever language asks: the sender's for its answer,
+/// English for the record the desk keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectReason {
+    /// A rule of the rulebook.
+    Refused(Refusal),
+    /// The event names another device or person than the one that sent it.
+    WrongDevice,
+}
+
+impl RejectReason {
+    pub fn rule(&self) -> String {
+        match self {
+            RejectReason::Refused(r) => r.rule.code().to_string(),
+            RejectReason::WrongDevice => "wrong_device".to_string(),
+        }
+    }
+
+    pub fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (RejectReason::Refused(r), _) => r.message(lang),
+            (RejectReason::WrongDevice, Lang::En) => {
+                "This event names another device or person than the one that sent it.".into()
+            }
+            (RejectReason::WrongDevice, Lang::ZhCn) => {
+                "该事件记录的设备或人员与发送者不符。".into()
+            }
+        }
+    }
 }
 
 /// The job as the writer may see it.
@@ -51,18 +79,17 @@ pub fn decide(
         _ => false,
     };
     if !actor_ok {
-        return Decision::Reject {
-            rule: "wrong_device".into(),
-            message: "This event names another device or person than the one that sent it.".into(),
-        };
+        return Decision::Reject(RejectReason::WrongDevice);
     }
     let view = match job {
         Visible::Yes(v) => Some(v),
         Visible::No => None,
     };
     if view.is_none() && !matches!(writer, Writer::Dispatcher { .. }) {
-        let refusal = fieldcore::domain::Refusal::new(Rule::UnknownJob, event.body.kind());
-        return reject(&refusal);
+        return Decision::Reject(RejectReason::Refused(Refusal::new(
+            Rule::UnknownJob,
+            event.body.kind(),
+        )));
     }
     match rulebook.check(view, event) {
         Ok(()) => Decision::Accept(flags.to_vec()),
@@ -73,13 +100,6 @@ pub fn decide(
             f.push(EventFlag::AfterCancellation);
             Decision::Accept(f)
         }
-        Err(r) => reject(&r),
-    }
-}
-
-fn reject(r: &fieldcore::domain::Refusal) -> Decision {
-    Decision::Reject {
-        rule: r.rule.code().to_string(),
-        message: r.message(Lang::En),
+        Err(r) => Decision::Reject(RejectReason::Refused(r)),
     }
 }

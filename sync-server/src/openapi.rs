@@ -119,7 +119,7 @@ pub fn document() -> Value {
         "/v1/sync/push",
         json!({"post": op("Push a batch of events (at most 500); safe to repeat", "device", Some("device"),
         Some(schema("PushRequest")), vec![
-            ok_json("200", "One result per event: accepted, duplicate or rejected with its rule", schema("PushResponse")),
+            ok_json("200", "One result per event: accepted, duplicate or rejected with its rule (the message in the request's Accept-Language: zh for Chinese, else English)", schema("PushResponse")),
             problem("400", "Malformed body"),
             unauthorized(),
             problem("403", "The token belongs to another device than `device_id`"),

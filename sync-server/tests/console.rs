@@ -453,6 +453,19 @@ async fn desk_forms_edit_reschedule_and_cancel_through_the_rulebook() {
     let html = res.text().await.unwrap();
     assert!(html.contains("class=\"notice error\""), "{html}");
     assert!(html.contains("invalid_input"));
+    // The same refusal for a dispatcher reading Chinese is in Chinese.
+    let fields = order("repair", "Elsewhere");
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = s.post(&format!("{}?lang=zh-CN", path("edit")), &refs).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    let notice = &html[html.find("class=\"notice error\"").unwrap()..];
+    let notice = &notice[..notice.find("</").unwrap()];
+    // The rulebook's own words for invalid input, not only the console's label around them.
+    assert!(
+        notice.contains("填写的信息无效") && !notice.contains("Some details are not valid"),
+        "{notice}"
+    );
     assert_eq!(
         desk.job(job).await["view"]["order"]["address"],
         "12 New Street"

@@ -97,9 +97,37 @@ async fn push_accepts_answers_duplicate_on_retry_and_rejects_with_the_rule() {
         ]
     );
 
+    // A phone set to Chinese reads the refusal in Chinese; the desk's record stays English.
+    let english = again.results[2].message.clone().unwrap();
+    let res = phone
+        .http
+        .post(format!("{}/v1/sync/push", phone.base))
+        .bearer_auth(&phone.token)
+        .header("Accept-Language", "zh-CN")
+        .json(&fieldcore::protocol::PushRequest {
+            device_id: phone.device_id,
+            sent_at: chrono::Utc::now(),
+            sent_monotonic_ms: 0,
+            events: batch[2..].to_vec(),
+        })
+        .send()
+        .await
+        .unwrap();
+    let zh: fieldcore::protocol::PushResponse = res.json().await.unwrap();
+    assert_eq!(zh.results[0].rule.as_deref(), Some("not_checked_in"));
+    let chinese = zh.results[0].message.clone().unwrap();
+    assert_ne!(chinese, english);
+    assert!(
+        chinese
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{chinese}"
+    );
+
     let detail = desk.job(job).await;
     assert_eq!(detail["status"], "scheduled");
     assert_eq!(detail["rejections"][0]["rule"], "not_checked_in");
+    assert_eq!(detail["rejections"][0]["message"], english.as_str());
     let timeline = detail["timeline"].as_array().unwrap();
     assert_eq!(
         timeline.len(),

@@ -23,6 +23,8 @@ pub struct Device {
     pub store: Store,
     pub server_url: String,
     pub chunk_size: usize,
+    /// The technician's language, sent with every request.
+    pub lang: fieldcore::domain::Lang,
 }
 
 impl Device {
@@ -35,6 +37,7 @@ impl Device {
             store,
             server_url: server_url.to_string(),
             chunk_size: 64 * 1024,
+            lang: fieldcore::domain::Lang::En,
         }
     }
 
@@ -50,6 +53,7 @@ impl Device {
         config.backoff.max = std::time::Duration::from_millis(400);
         config.backoff.attempts = 12;
         config.request_timeout = std::time::Duration::from_secs(5);
+        config.lang = self.lang;
         SyncClient::new(config).expect("client")
     }
 

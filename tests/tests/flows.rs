@@ -111,3 +111,54 @@ fn two_devices_three_jobs_every_event_and_photo_reaches_the_desk_once() {
         }
     }
 }
+
+/// The desk moves a job to another technician while the phone is offline. The phone's later
+/// work on it is refused by the server, and a technician whose phone speaks Chinese reads why
+/// in Chinese, as they read the phone's own refusals.
+#[test]
+fn a_refusal_by_the_server_reaches_the_phone_in_its_language() {
+    use fieldcore::domain::{CallOutcome, EventBody, Lang};
+    use fieldcore::store::PushState;
+
+    let server = Server::start();
+    let desk = server.desk("Acme Install");
+    let li = desk.technician("Li Wei");
+    let zhang = desk.technician("Zhang Min");
+    let job = desk.job(JobKind::Install, li, Utc::now() + Duration::hours(20));
+    let mut phone = Device::new(&server.url());
+    phone.lang = Lang::ZhCn;
+    phone.enroll(&desk.code(li));
+    phone.sync().expect("sync");
+    phone.act(job, EventBody::JobAccepted);
+    phone.sync().expect("sync");
+
+    // The phone goes offline; the desk gives the job to Zhang meanwhile.
+    let (status, body) = desk.post(
+        &format!("/v1/jobs/{job}/assign"),
+        serde_json::json!({ "technician_id": zhang }),
+    );
+    assert!(status.is_success(), "{body}");
+    let call = phone.act(
+        job,
+        EventBody::CustomerCallLogged {
+            outcome: CallOutcome::Reached,
+            note: "on my way".into(),
+        },
+    );
+    let r = phone.sync().expect("sync");
+    assert_eq!(r.rejected, 1, "{r:?}");
+
+    let detail = phone.store.job(job).expect("read").expect("job");
+    let entry = detail
+        .timeline
+        .iter()
+        .find(|e| e.event.id == call.id)
+        .expect("the call stays on the phone");
+    assert_eq!(entry.push_state, PushState::Rejected);
+    let note = entry.push_note.as_deref().expect("the server's reason");
+    assert!(note.starts_with("not_assigned_to_you"), "{note}");
+    assert!(
+        note.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{note}"
+    );
+}

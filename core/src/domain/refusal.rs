@@ -18,6 +18,14 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// The BCP 47 tag, as `Accept-Language` and `<html lang>` want it.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhCn => "zh-CN",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Lang> {
         match s.to_ascii_lowercase().as_str() {
             "en" | "en-us" | "en-gb" => Some(Lang::En),

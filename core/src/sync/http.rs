@@ -8,6 +8,7 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::RETRY_AFTER;
 
 use super::error::SyncError;
+use crate::domain::Lang;
 use crate::protocol::{HEADER_DEVICE_MONOTONIC, HEADER_DEVICE_TIME, HEADER_SERVER_TIME, Problem};
 use crate::store::Clock;
 
@@ -25,8 +26,14 @@ pub(crate) struct Answer {
 }
 
 impl Http {
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Http, SyncError> {
+    pub fn new(base_url: &str, timeout: Duration, lang: Lang) -> Result<Http, SyncError> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            reqwest::header::HeaderValue::from_static(lang.tag()),
+        );
         let client = Client::builder()
+            .default_headers(headers)
             .connect_timeout(Duration::from_secs(10))
             .timeout(timeout)
             .user_agent(concat!("fieldcore/", env!("CARGO_PKG_VERSION")))

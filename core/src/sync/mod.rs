@@ -49,6 +49,8 @@ pub struct SyncConfig {
     pub max_chunk_size: usize,
     pub backoff: Backoff,
     pub request_timeout: Duration,
+    /// The technician's language: the server answers refusals in it.
+    pub lang: crate::domain::Lang,
 }
 
 impl SyncConfig {
@@ -61,6 +63,7 @@ impl SyncConfig {
             max_chunk_size: 8 * 1024 * 1024,
             backoff: Backoff::default(),
             request_timeout: Duration::from_secs(60),
+            lang: crate::domain::Lang::En,
         }
     }
 }
@@ -110,7 +113,7 @@ pub struct SyncClient {
 
 impl SyncClient {
     pub fn new(config: SyncConfig) -> Result<SyncClient, SyncError> {
-        let http = Http::new(&config.base_url, config.request_timeout)?;
+        let http = Http::new(&config.base_url, config.request_timeout, config.lang)?;
         Ok(SyncClient { config, http })
     }
 

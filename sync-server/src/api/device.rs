@@ -74,6 +74,7 @@ pub async fn enroll(
 pub async fn push(
     State(state): State<AppState>,
     DeviceAuth(who): DeviceAuth,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> ApiResult<Json<PushResponse>> {
     let max = state.config.max_push_events;
@@ -120,6 +121,7 @@ pub async fn push(
             org.rulebook(),
             events,
             received_at,
+            super::request_lang(&headers),
         )
         .await?;
     notify_accepted(&state, who.organisation_id, &job_ids, &results);

@@ -12,7 +12,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
-use fieldcore::domain::{Actor, Event, EventBody, ExceptionDecision, JobOrder, JobView, Timer};
+use fieldcore::domain::{
+    Actor, Event, EventBody, ExceptionDecision, JobOrder, JobView, Lang, Timer,
+};
 use fieldcore::protocol::PushStatus;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -424,6 +426,7 @@ pub(crate) async fn desk(
     org: &Organisation,
     job_id: Uuid,
     bodies: Vec<EventBody>,
+    lang: Lang,
 ) -> ApiResult<()> {
     let now = state.config.clock.now();
     let events = bodies
@@ -455,6 +458,7 @@ pub(crate) async fn desk(
             org.rulebook(),
             events,
             now,
+            lang,
         )
         .await?;
     if results.iter().any(|r| r.status == PushStatus::Accepted) {
@@ -480,7 +484,7 @@ async fn act(
     body: EventBody,
 ) -> ApiResult<Json<JobDetailResponse>> {
     let org = organisation(state, auth).await?;
-    desk(state, auth, &org, job_id, vec![body]).await?;
+    desk(state, auth, &org, job_id, vec![body], Lang::En).await?;
     Ok(Json(job_detail(state, &org, job_id).await?))
 }
 
@@ -517,7 +521,7 @@ async fn create_job(
             note: String::new(),
         });
     }
-    desk(&state, &auth, &org, job_id, bodies).await?;
+    desk(&state, &auth, &org, job_id, bodies, Lang::En).await?;
     Ok((
         StatusCode::CREATED,
         Json(job_detail(&state, &org, job_id).await?),

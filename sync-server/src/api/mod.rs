@@ -22,6 +22,20 @@ use tower_http::trace::TraceLayer;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
+/// The language a request asks for (`Accept-Language`): Chinese for any `zh`, else English.
+/// Refusals go back in it, so a technician reads the server's "no" as they read the phone's.
+pub fn request_lang(headers: &axum::http::HeaderMap) -> fieldcore::domain::Lang {
+    let zh = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("zh"));
+    if zh {
+        fieldcore::domain::Lang::ZhCn
+    } else {
+        fieldcore::domain::Lang::En
+    }
+}
+
 /// Every route of the server, with its state.
 pub fn router(state: AppState) -> Router {
     let c = &state.config;

@@ -1076,7 +1076,7 @@ pub async fn create(
             note: String::new(),
         });
     }
-    if let Err(e) = desk(&state, &c.auth, &c.org, job_id, bodies).await {
+    if let Err(e) = desk(&state, &c.auth, &c.org, job_id, bodies, c.lang).await {
         return again(e.parts().status, &refusal_text(&c, &e));
     }
     Ok(Redirect::to(&format!("/console/jobs/{job_id}")).into_response())
@@ -1191,7 +1191,7 @@ pub async fn act(
         _ => return Err(not_found(&c)),
     };
     let outcome = match body {
-        Ok(body) => desk(&state, &c.auth, &c.org, id, vec![body])
+        Ok(body) => desk(&state, &c.auth, &c.org, id, vec![body], c.lang)
             .await
             .map_err(|e| (e.parts().status, refusal_text(&c, &e))),
         Err(e) => Err(e),

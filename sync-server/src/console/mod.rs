@@ -175,14 +175,7 @@ fn lang_from(headers: &HeaderMap, uri: &Uri) -> Lang {
             .and_then(|(_, v)| Lang::parse(v))
     });
     q.or_else(|| cookie(headers, LANG_COOKIE).and_then(Lang::parse))
-        .or_else(|| {
-            headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.trim_start().to_ascii_lowercase().starts_with("zh"))
-                .map(|_| Lang::ZhCn)
-        })
-        .unwrap_or_default()
+        .unwrap_or_else(|| crate::api::request_lang(headers))
 }
 
 /// A request from a logged-in dispatcher, with what every console page needs.

@@ -12,7 +12,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use fieldcore::domain::{ChecklistTemplate, Event, JobView, Policy, Rulebook};
+use fieldcore::domain::{ChecklistTemplate, Event, JobView, Lang, Policy, Rulebook};
 use fieldcore::protocol::{EventFlag, PushResult};
 use serde::Serialize;
 use uuid::Uuid;
@@ -267,6 +267,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         rulebook: Rulebook,
         events: Vec<Incoming>,
         received_at: DateTime<Utc>,
+        lang: Lang,
     ) -> Result<Vec<PushResult>>;
     /// A page of the technician's feed after `after` (a feed position; 0 = from the start).
     async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage>;

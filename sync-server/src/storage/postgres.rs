@@ -25,7 +25,9 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
-use fieldcore::domain::{ChecklistTemplate, Event, EventBody, JobView, Policy, Rule, Rulebook};
+use fieldcore::domain::{
+    ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
+};
 use fieldcore::protocol::{EventFlag, PushResult, PushStatus};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -37,7 +39,7 @@ use super::{
     Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
     TimelineEntry, Upload, Writer,
 };
-use crate::ingest::{Decision, Visible, decide};
+use crate::ingest::{Decision, RejectReason, Visible, decide};
 
 /// Numbered schema steps; `schema_migrations` records which ran.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -396,15 +398,30 @@ enum Attempt {
     Raced,
 }
 
-async fn append_once(
-    client: &mut deadpool_postgres::Object,
+/// One batch to append, as `Storage::append_events` received it.
+#[derive(Clone, Copy)]
+struct Batch<'a> {
     org: Uuid,
     writer: Writer,
-    rulebook: &Rulebook,
-    events: &[Incoming],
+    rulebook: &'a Rulebook,
+    events: &'a [Incoming],
     received_at: DateTime<Utc>,
+    lang: Lang,
+}
+
+async fn append_once(
+    client: &mut deadpool_postgres::Object,
+    batch: Batch<'_>,
     hold: Option<std::time::Duration>,
 ) -> Result<Attempt> {
+    let Batch {
+        org,
+        writer,
+        rulebook,
+        events,
+        received_at,
+        lang,
+    } = batch;
     let tx = client.transaction().await?;
     let jobs: BTreeSet<i32> = events.iter().map(|i| lock_key(i.event.job_id)).collect();
     for key in jobs {
@@ -457,10 +474,10 @@ async fn append_once(
                 .await?
                 .is_some();
         let decision = if taken_elsewhere {
-            Decision::Reject {
-                rule: Rule::JobAlreadyExists.code().into(),
-                message: "A job with this id exists already.".into(),
-            }
+            Decision::Reject(RejectReason::Refused(Refusal::new(
+                Rule::JobAlreadyExists,
+                event.body.kind(),
+            )))
         } else {
             decide(rulebook, writer, visible, event, flags)
         };
@@ -488,7 +505,8 @@ async fn append_once(
                     flags,
                 });
             }
-            Decision::Reject { rule, message } => {
+            Decision::Reject(rejection) => {
+                let (rule, message) = (rejection.rule(), rejection.message(Lang::En));
                 let technician = match writer {
                     Writer::Technician { technician_id, .. } => Some(technician_id),
                     Writer::Dispatcher { .. } => None,
@@ -514,7 +532,7 @@ async fn append_once(
                     event_id: id,
                     status: PushStatus::Rejected,
                     rule: Some(rule),
-                    message: Some(message),
+                    message: Some(rejection.message(lang)),
                     flags: Vec::new(),
                 });
             }
@@ -856,13 +874,21 @@ impl Storage for PgStorage {
         rulebook: Rulebook,
         events: Vec<Incoming>,
         received_at: DateTime<Utc>,
+        lang: Lang,
     ) -> Result<Vec<PushResult>> {
         let mut c = self.client().await?;
+        let batch = Batch {
+            org,
+            writer,
+            rulebook: &rulebook,
+            events: &events,
+            received_at,
+            lang,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let hold = self.feed_commit_delay;
-            match append_once(&mut c, org, writer, &rulebook, &events, received_at, hold).await {
+            match append_once(&mut c, batch, self.feed_commit_delay).await {
                 Ok(Attempt::Done(results)) => return Ok(results),
                 Ok(Attempt::Raced) if attempt < PUSH_ATTEMPTS => {}
                 Err(e) if attempt < PUSH_ATTEMPTS && is_retryable(&e) => {

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use fieldcore::domain::{ChecklistTemplate, Event, EventBody, JobView, Policy, Rule, Rulebook};
+use fieldcore::domain::{
+    ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
+};
 use fieldcore::protocol::{EventFlag, PushResult, PushStatus};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
@@ -22,7 +24,7 @@ use super::{
     Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
     TimelineEntry, Upload, Writer,
 };
-use crate::ingest::{Decision, Visible, decide};
+use crate::ingest::{Decision, RejectReason, Visible, decide};
 
 /// Numbered schema steps; `PRAGMA user_version` says how many ran.
 const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
@@ -316,6 +318,7 @@ fn append_tx(
     rulebook: &Rulebook,
     events: Vec<Incoming>,
     received_at: DateTime<Utc>,
+    lang: Lang,
 ) -> Result<Vec<PushResult>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(events.len());
@@ -356,10 +359,10 @@ fn append_tx(
                 |r| r.get::<_, bool>(0),
             )?;
         let decision = if taken_elsewhere {
-            Decision::Reject {
-                rule: Rule::JobAlreadyExists.code().into(),
-                message: "A job with this id exists already.".into(),
-            }
+            Decision::Reject(RejectReason::Refused(Refusal::new(
+                Rule::JobAlreadyExists,
+                event.body.kind(),
+            )))
         } else {
             decide(rulebook, writer, visible, &event, &flags)
         };
@@ -374,7 +377,8 @@ fn append_tx(
                     flags,
                 });
             }
-            Decision::Reject { rule, message } => {
+            Decision::Reject(rejection) => {
+                let rule = rejection.rule();
                 let technician = match writer {
                     Writer::Technician { technician_id, .. } => Some(technician_id.to_string()),
                     Writer::Dispatcher { .. } => None,
@@ -389,7 +393,7 @@ fn append_tx(
                         org.to_string(),
                         technician,
                         rule,
-                        message,
+                        rejection.message(Lang::En),
                         to_json(&event)?,
                         ts(received_at),
                     ],
@@ -398,7 +402,7 @@ fn append_tx(
                     event_id: id,
                     status: PushStatus::Rejected,
                     rule: Some(rule),
-                    message: Some(message),
+                    message: Some(rejection.message(lang)),
                     flags: Vec::new(),
                 });
             }
@@ -887,8 +891,9 @@ impl Storage for SqliteStorage {
         rulebook: Rulebook,
         events: Vec<Incoming>,
         received_at: DateTime<Utc>,
+        lang: Lang,
     ) -> Result<Vec<PushResult>> {
-        self.write(move |c| append_tx(c, org, writer, &rulebook, events, received_at))
+        self.write(move |c| append_tx(c, org, writer, &rulebook, events, received_at, lang))
             .await
     }
 
