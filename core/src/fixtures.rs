@@ -90,6 +90,26 @@ impl Desk {
     }
 }
 
+/// A customer's signature as a pad records it: two wavy strokes of 30 points, 16 ms apart.
+#[cfg(feature = "photo")]
+pub fn pad_signature() -> crate::photo::Signature {
+    use crate::photo::{Point, Signature, Stroke};
+    let stroke = |y: f32| Stroke {
+        points: (0..30)
+            .map(|i| Point {
+                x: 20.0 + i as f32 * 12.0,
+                y: y + (i as f32 * 0.5).sin() * 30.0,
+                t_ms: i * 16,
+            })
+            .collect(),
+    };
+    Signature {
+        width: 480,
+        height: 240,
+        strokes: vec![stroke(80.0), stroke(150.0)],
+    }
+}
+
 /// On an enrolled `store`: a new install job from `desk` for the store's technician, accepted
 /// and booked for an hour after [`t0`]. Where most store tests begin.
 pub fn booked_job(store: &Store, desk: &Desk) -> Uuid {

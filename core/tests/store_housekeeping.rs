@@ -10,8 +10,8 @@ use std::time::{Duration as StdDuration, SystemTime};
 
 use chrono::Duration;
 use fieldcore::domain::{EventBody, PhotoCategory};
-use fieldcore::fixtures::{Desk, ManualClock, job_on_site, t0};
-use fieldcore::photo::{PhotoSource, PipelineConfig, Point, Signature, Stroke};
+use fieldcore::fixtures::{Desk, ManualClock, job_on_site, pad_signature, t0};
+use fieldcore::photo::{PhotoSource, PipelineConfig};
 use fieldcore::store::{
     CapturedPhoto, HousekeepingPolicy, HousekeepingReport, Store, StoreOptions,
 };
@@ -145,25 +145,9 @@ fn leftovers_of_killed_captures_go_and_everything_recorded_stays() {
         )
         .expect("done");
     let kept = p.photo(4);
-    let stroke = |y: f32| Stroke {
-        points: (0..30)
-            .map(|i| Point {
-                x: 20.0 + i as f32 * 12.0,
-                y: y + (i as f32 * 0.5).sin() * 30.0,
-                t_ms: i * 16,
-            })
-            .collect(),
-    };
     let signed = p
         .store
-        .capture_signature(
-            p.job,
-            &Signature {
-                width: 480,
-                height: 240,
-                strokes: vec![stroke(80.0), stroke(150.0)],
-            },
-        )
+        .capture_signature(p.job, &pad_signature())
         .expect("signed");
 
     let dir = p.photo_dir();

@@ -4,7 +4,7 @@
 mod photo_support;
 
 use fieldcore::domain::{EventBody, GeoPoint, PhotoCategory, Rule, Rulebook};
-use fieldcore::fixtures::{Desk, booked_job};
+use fieldcore::fixtures::{Desk, booked_job, pad_signature};
 use fieldcore::photo::{PhotoError, PhotoSource, PipelineConfig, Point, Signature, Stroke};
 use fieldcore::store::{ActionError, Store, StoreOptions};
 use uuid::Uuid;
@@ -29,23 +29,6 @@ fn phone_on_site() -> Phone {
 
 fn camera_jpeg() -> Vec<u8> {
     photo_support::jpeg(&photo_support::textured(1600, 1200, 7), 90)
-}
-
-fn signature() -> Signature {
-    let stroke = |y: f32| Stroke {
-        points: (0..30)
-            .map(|i| Point {
-                x: 20.0 + i as f32 * 12.0,
-                y: y + (i as f32 * 0.5).sin() * 30.0,
-                t_ms: i * 16,
-            })
-            .collect(),
-    };
-    Signature {
-        width: 480,
-        height: 240,
-        strokes: vec![stroke(80.0), stroke(150.0)],
-    }
 }
 
 #[test]
@@ -174,7 +157,7 @@ fn the_signature_is_recorded_with_its_rendering_after_the_work_is_done() {
     p.store
         .act(p.job, EventBody::CheckedIn { location: None })
         .expect("check in");
-    match p.store.capture_signature(p.job, &signature()) {
+    match p.store.capture_signature(p.job, &pad_signature()) {
         Err(ActionError::Refused(r)) => assert_eq!(r.rule, Rule::WorkNotDone),
         other => panic!("unexpected {other:?}"),
     }
@@ -188,7 +171,7 @@ fn the_signature_is_recorded_with_its_rendering_after_the_work_is_done() {
         .expect("done");
     let s = p
         .store
-        .capture_signature(p.job, &signature())
+        .capture_signature(p.job, &pad_signature())
         .expect("signed");
     assert_eq!(
         s.signature_event.device_seq.map(|n| n + 1),
