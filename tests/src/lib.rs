@@ -170,7 +170,7 @@ impl Device {
         self.photo(job, PhotoCategory::Completion, seed + 1);
         self.photo(job, PhotoCategory::Completion, seed + 2);
         self.store
-            .capture_signature(job, &signature())
+            .capture_signature(job, &fieldcore::fixtures::pad_signature())
             .expect("signature");
         self.photo(job, PhotoCategory::Receipt, seed + 3);
         self.act(
@@ -189,30 +189,8 @@ impl Device {
     }
 }
 
-/// The customer's signature as a pad would capture it.
-pub fn signature() -> fieldcore::photo::Signature {
-    use fieldcore::photo::{Point, Signature, Stroke};
-    let stroke = |y: f32| Stroke {
-        points: (0..30u32)
-            .map(|i| Point {
-                x: 20.0 + i as f32 * 12.0,
-                y: y + (i as f32 * 0.5).sin() * 30.0,
-                t_ms: i * 16,
-            })
-            .collect(),
-    };
-    Signature {
-        width: 480,
-        height: 240,
-        strokes: vec![stroke(80.0), stroke(150.0)],
-    }
-}
-
 /// SHA-256 in lower-case hex, as evidence hashes are written.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(sha2::Sha256::digest(bytes))
 }
