@@ -14,7 +14,7 @@
 mod decode;
 mod encode;
 mod error;
-mod files;
+pub(crate) mod files;
 mod limits;
 mod orient;
 mod signature;
@@ -112,6 +112,11 @@ pub fn stored_path(photo_dir: &Path, sha256: &str) -> PathBuf {
 /// Where the thumbnail of the photo with this (full-size) hash lives.
 pub fn thumb_path(photo_dir: &Path, sha256: &str) -> PathBuf {
     files::content_path(photo_dir, sha256, ".thumb.jpg")
+}
+
+/// Where a signature's strokes (canonical JSON) with this hash live.
+pub fn strokes_path(photo_dir: &Path, sha256: &str) -> PathBuf {
+    files::content_path(photo_dir, sha256, ".json")
 }
 
 /// Delete the camera's original once it is processed (the policy decides when). The original

@@ -64,7 +64,7 @@ pub fn store_signature(sig: &Signature, photo_dir: &Path) -> Result<StoredSignat
     let png = encode_png(&render(sig))?;
     let strokes_sha256 = files::sha256_hex(&json);
     let png_sha256 = files::sha256_hex(&png);
-    let strokes_path = files::content_path(photo_dir, &strokes_sha256, ".json");
+    let strokes_path = super::strokes_path(photo_dir, &strokes_sha256);
     let png_path = files::content_path(photo_dir, &png_sha256, ".png");
     let png_existed = files::write_once(&png_path, &png)?;
     if let Err(e) = files::write_once(&strokes_path, &json) {

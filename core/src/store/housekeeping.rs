@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -109,7 +109,7 @@ impl Store {
             }
         }
 
-        let kept = referenced(&tx)?;
+        let kept = referenced(&tx, &self.photo_dir)?;
         let too_young = SystemTime::now()
             .checked_sub(policy.leftover_age)
             .unwrap_or(SystemTime::UNIX_EPOCH);
@@ -123,15 +123,14 @@ impl Store {
         };
         for shard in shards {
             let shard = shard?;
-            let shard_name = shard.file_name().to_string_lossy().into_owned();
-            if !is_shard(&shard_name) || !shard.file_type()?.is_dir() {
+            if !is_shard(&shard.file_name().to_string_lossy()) || !shard.file_type()?.is_dir() {
                 continue;
             }
             for entry in fs::read_dir(shard.path())? {
                 let entry = entry?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let leftover = is_temp(&name)
-                    || (is_content(&name) && !kept.contains(&format!("{shard_name}/{name}")));
+                let leftover =
+                    is_temp(&name) || (is_content(&name) && !kept.contains(&entry.path()));
                 if !leftover || entry.metadata()?.modified()? > too_young {
                     continue;
                 }
@@ -167,19 +166,20 @@ fn prunable(
     Ok(out)
 }
 
-/// Every file a record still needs, relative to the photo directory: the stored photos and
-/// thumbnails not pruned, and every signature's strokes (kept for good: they are small, and
-/// they are the signature's data).
-fn referenced(conn: &rusqlite::Connection) -> Result<HashSet<String>, StoreError> {
+/// Every file a record still needs: the stored photos and thumbnails not pruned, and every
+/// signature's strokes (kept for good: they are small, and they are the signature's data).
+/// Paths as the photo pipeline names them, so the sweep compares like with like.
+fn referenced(
+    conn: &rusqlite::Connection,
+    photo_dir: &Path,
+) -> Result<HashSet<PathBuf>, StoreError> {
     let mut kept = HashSet::new();
     let mut stmt = conn.prepare("SELECT sha256, file_name FROM photos WHERE pruned_at IS NULL")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     for row in rows {
         let (sha256, file_name) = row?;
-        kept.insert(file_name.replace('\\', "/"));
-        if let Some(shard) = sha256.get(..2) {
-            kept.insert(format!("{shard}/{sha256}.thumb.jpg"));
-        }
+        kept.insert(photo_dir.join(file_name));
+        kept.insert(photo::thumb_path(photo_dir, &sha256));
     }
     let mut stmt = conn.prepare("SELECT body FROM events WHERE kind = ?1")?;
     let bodies = stmt.query_map([ActionKind::SignatureCaptured.as_str()], |r| {
@@ -188,10 +188,7 @@ fn referenced(conn: &rusqlite::Connection) -> Result<HashSet<String>, StoreError
     for body in bodies {
         let event: Event = serde_json::from_str(&body?)?;
         if let EventBody::SignatureCaptured { signature } = event.body {
-            let sha256 = signature.strokes_sha256;
-            if let Some(shard) = sha256.get(..2) {
-                kept.insert(format!("{shard}/{sha256}.json"));
-            }
+            kept.insert(photo::strokes_path(photo_dir, &signature.strokes_sha256));
         }
     }
     Ok(kept)
@@ -210,9 +207,8 @@ fn is_temp(name: &str) -> bool {
 /// to delete.
 fn is_content(name: &str) -> bool {
     CONTENT_SUFFIXES.iter().any(|suffix| {
-        name.strip_suffix(suffix).is_some_and(|hash| {
-            hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        })
+        name.strip_suffix(suffix)
+            .is_some_and(|hash| photo::files::check_hash(hash).is_ok())
     })
 }
 
