@@ -10,6 +10,7 @@ use fieldcore::domain::{EventBody, PhotoCategory, PhotoRef};
 use fieldcore::protocol::PushStatus;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
+use sync_server::auth::sha256_hex;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
@@ -18,13 +19,6 @@ struct Setup {
     desk: Desk,
     phone: DeviceClient,
     job: Uuid,
-}
-
-fn sha_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 fn jpeg(len: usize, seed: u8) -> Vec<u8> {
@@ -199,7 +193,7 @@ async fn discovery_and_protocol_checks() {
     assert!(h["tus-max-size"].to_str().unwrap().parse::<u64>().unwrap() > 0);
 
     let bytes = jpeg(1000, 1);
-    let p = s.photo(sha_hex(&bytes)).await;
+    let p = s.photo(sha256_hex(&bytes)).await;
     let res =
         s.w.http
             .post(s.w.url("/v1/uploads"))
@@ -252,7 +246,7 @@ async fn discovery_and_protocol_checks() {
 async fn a_full_upload_links_the_photo_once_and_the_desk_can_fetch_it() {
     let s = setup().await;
     let bytes = jpeg(300_000, 2);
-    let p = s.photo(sha_hex(&bytes)).await;
+    let p = s.photo(sha256_hex(&bytes)).await;
     assert_eq!(s.photo_info(&p).await["uploaded"], false);
 
     let loc = s.created(&p, bytes.len()).await;
@@ -291,7 +285,7 @@ async fn a_full_upload_links_the_photo_once_and_the_desk_can_fetch_it() {
 async fn an_upload_cut_mid_patch_resumes_from_the_servers_offset() {
     let s = setup().await;
     let bytes = jpeg(200_000, 3);
-    let p = s.photo(sha_hex(&bytes)).await;
+    let p = s.photo(sha256_hex(&bytes)).await;
     let loc = s.created(&p, bytes.len()).await;
 
     // A raw PATCH that promises every byte, sends 70 000 and hangs up.
@@ -347,7 +341,7 @@ async fn an_upload_cut_mid_patch_resumes_from_the_servers_offset() {
 async fn bytes_that_do_not_hash_to_the_recorded_sha256_are_refused_at_the_end() {
     let s = setup().await;
     let real = jpeg(50_000, 4);
-    let p = s.photo(sha_hex(&real)).await;
+    let p = s.photo(sha256_hex(&real)).await;
     let loc = s.created(&p, real.len()).await;
     let fake = jpeg(50_000, 5);
     let res = s.patch(&loc, 0, &fake[..20_000], None).await;
@@ -391,7 +385,7 @@ async fn raw_sql(w: &World, sql: &str) {
 async fn an_upload_whose_bytes_vanished_is_gone_not_complete() {
     let s = setup().await;
     let bytes = jpeg(40_000, 6);
-    let p = s.photo(sha_hex(&bytes)).await;
+    let p = s.photo(sha256_hex(&bytes)).await;
     let loc = s.created(&p, bytes.len()).await;
     assert_eq!(
         s.patch(&loc, 0, &bytes, None).await.status(),
@@ -432,7 +426,7 @@ async fn an_upload_whose_bytes_vanished_is_gone_not_complete() {
 async fn termination_and_expiry() {
     let s = setup().await;
     let bytes = jpeg(10_000, 6);
-    let p = s.photo(sha_hex(&bytes)).await;
+    let p = s.photo(sha256_hex(&bytes)).await;
 
     let loc = s.created(&p, bytes.len()).await;
     s.patch(&loc, 0, &bytes[..100], None).await;
