@@ -78,6 +78,38 @@ pub struct PushResult {
     pub flags: Vec<EventFlag>,
 }
 
+impl PushResult {
+    pub fn accepted(event_id: Uuid, flags: Vec<EventFlag>) -> PushResult {
+        PushResult {
+            event_id,
+            status: PushStatus::Accepted,
+            rule: None,
+            message: None,
+            flags,
+        }
+    }
+
+    pub fn duplicate(event_id: Uuid) -> PushResult {
+        PushResult {
+            event_id,
+            status: PushStatus::Duplicate,
+            rule: None,
+            message: None,
+            flags: Vec::new(),
+        }
+    }
+
+    pub fn rejected(event_id: Uuid, rule: String, message: String) -> PushResult {
+        PushResult {
+            event_id,
+            status: PushStatus::Rejected,
+            rule: Some(rule),
+            message: Some(message),
+            flags: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventFlag {

@@ -28,7 +28,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use fieldcore::domain::{
     ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
 };
-use fieldcore::protocol::{EventFlag, PushResult, PushStatus};
+use fieldcore::protocol::{EventFlag, PushResult};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -440,13 +440,7 @@ async fn append_once(
             .await?
             .is_some();
         if exists {
-            results.push(PushResult {
-                event_id: id,
-                status: PushStatus::Duplicate,
-                rule: None,
-                message: None,
-                flags: Vec::new(),
-            });
+            results.push(PushResult::duplicate(id));
             continue;
         }
         let job = load_job(&tx, org, event.job_id).await?;
@@ -497,13 +491,7 @@ async fn append_once(
                 if !stored {
                     return Ok(Attempt::Raced);
                 }
-                results.push(PushResult {
-                    event_id: id,
-                    status: PushStatus::Accepted,
-                    rule: None,
-                    message: None,
-                    flags,
-                });
+                results.push(PushResult::accepted(id, flags));
             }
             Decision::Reject(rejection) => {
                 let (rule, message) = (rejection.rule(), rejection.message(Lang::En));
@@ -528,13 +516,7 @@ async fn append_once(
                     ],
                 )
                 .await?;
-                results.push(PushResult {
-                    event_id: id,
-                    status: PushStatus::Rejected,
-                    rule: Some(rule),
-                    message: Some(rejection.message(lang)),
-                    flags: Vec::new(),
-                });
+                results.push(PushResult::rejected(id, rule, rejection.message(lang)));
             }
         }
     }

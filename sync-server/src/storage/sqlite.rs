@@ -15,7 +15,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use fieldcore::domain::{
     ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
 };
-use fieldcore::protocol::{EventFlag, PushResult, PushStatus};
+use fieldcore::protocol::{EventFlag, PushResult};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
@@ -330,13 +330,7 @@ fn append_tx(
             |r| r.get(0),
         )?;
         if exists {
-            results.push(PushResult {
-                event_id: id,
-                status: PushStatus::Duplicate,
-                rule: None,
-                message: None,
-                flags: Vec::new(),
-            });
+            results.push(PushResult::duplicate(id));
             continue;
         }
         let job = load_job(&tx, org, event.job_id)?;
@@ -369,13 +363,7 @@ fn append_tx(
         match decision {
             Decision::Accept(flags) => {
                 store_event(&tx, org, rulebook, job, &event, &flags, received_at)?;
-                results.push(PushResult {
-                    event_id: id,
-                    status: PushStatus::Accepted,
-                    rule: None,
-                    message: None,
-                    flags,
-                });
+                results.push(PushResult::accepted(id, flags));
             }
             Decision::Reject(rejection) => {
                 let rule = rejection.rule();
@@ -398,13 +386,7 @@ fn append_tx(
                         ts(received_at),
                     ],
                 )?;
-                results.push(PushResult {
-                    event_id: id,
-                    status: PushStatus::Rejected,
-                    rule: Some(rule),
-                    message: Some(rejection.message(lang)),
-                    flags: Vec::new(),
-                });
+                results.push(PushResult::rejected(id, rule, rejection.message(lang)));
             }
         }
     }
