@@ -7,11 +7,11 @@
 //! clock through the monotonic delta (a phone's monotonic clock cannot be set by its user), and
 //! flags an event whose wall time disagrees with that delta.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{ChecklistTemplate, Event, Policy};
+use crate::domain::{ChecklistTemplate, Event, Missing, Policy, Refusal, Rule};
 
 pub const HEADER_DEVICE_TIME: &str = "fieldcore-device-time";
 pub const HEADER_DEVICE_MONOTONIC: &str = "fieldcore-device-monotonic";
@@ -172,7 +172,17 @@ pub struct CorrectedTime {
     pub flags: Vec<EventFlag>,
 }
 
-/// Place an event on the server's clock.
+/// How far before its arrival a pushed event may be placed: a phone offline longer than this
+/// (or whose clock cannot be corrected into it) is not believed.
+pub const EVENT_MAX_AGE_DAYS: i64 = 90;
+/// How far after its arrival an event may be placed (network latency and rounding only: an
+/// event cannot have happened after the push that carried it).
+pub const EVENT_MAX_FUTURE_SECS: i64 = 300;
+/// Bound on every raw clock reading a push carries (monotonic readings, offsets): a century in
+/// milliseconds. Anything larger is not a clock, and the bound keeps every sum below overflow.
+pub const CLOCK_READING_MAX_MS: i64 = 100 * 366 * 24 * 3_600_000;
+
+/// Place an event on the server's clock, or refuse it as [`Rule::ImplausibleTime`].
 ///
 /// The push says what the device's clocks read when it was sent (`sent_at`,
 /// `sent_monotonic_ms`) and the server knows when it arrived (`received_at`). Within one boot the
@@ -181,37 +191,80 @@ pub struct CorrectedTime {
 /// ignored). If the wall clock's own account of that interval differs by more than
 /// [`CLOCK_JUMP_TOLERANCE_SECS`], the user changed the clock: the event is flagged. After a reboot
 /// the monotonic anchor is gone and the device's own offset estimate (or the push's) is used.
+///
+/// Every reading comes from a device we do not trust, so each is bounded
+/// ([`CLOCK_READING_MAX_MS`]), every step is checked arithmetic (no panic, no overflow), and the
+/// result must lie in the window `[received_at - EVENT_MAX_AGE_DAYS, received_at +
+/// EVENT_MAX_FUTURE_SECS]`; outside it the event is refused with a rule the phone shows, never
+/// stored with a time nothing can read back.
+///
+/// [`Rule::ImplausibleTime`]: crate::domain::Rule::ImplausibleTime
 pub fn correct_event_time(
     event: &Event,
     sent_at: DateTime<Utc>,
     sent_monotonic_ms: i64,
     received_at: DateTime<Utc>,
-) -> CorrectedTime {
+) -> Result<CorrectedTime, Refusal> {
+    let kind = event.body.kind();
+    let refuse = |name: &str, problem: &str| {
+        Refusal::missing(
+            Rule::ImplausibleTime,
+            kind,
+            vec![Missing::Field {
+                name: name.into(),
+                problem: problem.into(),
+            }],
+        )
+    };
+    let bounded = |v: i64| (0..=CLOCK_READING_MAX_MS).contains(&v);
+    if !bounded(sent_monotonic_ms) {
+        return Err(refuse("sent_monotonic_ms", "not a monotonic clock reading"));
+    }
+    if event.monotonic_ms.is_some_and(|m| !bounded(m)) {
+        return Err(refuse("monotonic_ms", "not a monotonic clock reading"));
+    }
+    if event
+        .clock_offset_ms
+        .is_some_and(|o| o.checked_abs().is_none_or(|a| a > CLOCK_READING_MAX_MS))
+    {
+        return Err(refuse("clock_offset_ms", "not a clock offset"));
+    }
     let mut flags = Vec::new();
-    match event.monotonic_ms {
+    let at = match event.monotonic_ms {
         Some(mono) if mono <= sent_monotonic_ms => {
-            let elapsed = chrono::Duration::milliseconds(sent_monotonic_ms - mono);
-            let wall_elapsed = sent_at - event.recorded_at;
-            if (wall_elapsed - elapsed).num_seconds().abs() > CLOCK_JUMP_TOLERANCE_SECS {
+            // Both bounded and non-negative: the difference fits.
+            let elapsed = Duration::milliseconds(sent_monotonic_ms - mono);
+            let wall_elapsed = sent_at.signed_duration_since(event.recorded_at);
+            let jumped = wall_elapsed
+                .checked_sub(&elapsed)
+                .is_none_or(|d| d.num_seconds().abs() > CLOCK_JUMP_TOLERANCE_SECS);
+            if jumped {
                 flags.push(EventFlag::ClockJumped);
             }
-            CorrectedTime {
-                at: received_at - elapsed,
-                flags,
-            }
+            received_at.checked_sub_signed(elapsed)
         }
         other => {
             if other.is_some() {
                 flags.push(EventFlag::DeviceRebooted);
             }
-            let offset_ms = event
-                .clock_offset_ms
-                .unwrap_or_else(|| (received_at - sent_at).num_milliseconds());
-            CorrectedTime {
-                at: event.recorded_at + chrono::Duration::milliseconds(offset_ms),
-                flags,
-            }
+            let offset = match event.clock_offset_ms {
+                Some(ms) => Some(Duration::milliseconds(ms)),
+                None => {
+                    let d = received_at.signed_duration_since(sent_at);
+                    (d.num_milliseconds().abs() <= CLOCK_READING_MAX_MS).then_some(d)
+                }
+            };
+            offset.and_then(|o| event.recorded_at.checked_add_signed(o))
         }
+    };
+    let earliest = received_at.checked_sub_signed(Duration::days(EVENT_MAX_AGE_DAYS));
+    let latest = received_at.checked_add_signed(Duration::seconds(EVENT_MAX_FUTURE_SECS));
+    match (at, earliest, latest) {
+        (Some(at), Some(lo), Some(hi)) if at >= lo && at <= hi => Ok(CorrectedTime { at, flags }),
+        _ => Err(refuse(
+            "recorded_at",
+            &format!("placed outside the last {EVENT_MAX_AGE_DAYS} days on the server's clock"),
+        )),
     }
 }
 
@@ -219,7 +272,7 @@ pub fn correct_event_time(
 mod tests {
     use super::*;
     use crate::domain::{Actor, EventBody};
-    use chrono::{Duration, TimeZone};
+    use chrono::TimeZone;
 
     fn event(recorded_at: DateTime<Utc>, mono: Option<i64>, offset: Option<i64>) -> Event {
         Event {
@@ -248,7 +301,7 @@ mod tests {
         let happened = server_now() - Duration::hours(2);
         let e = event(happened + fast, Some(1_000), None);
         let sent_mono = 1_000 + 2 * 3_600_000;
-        let c = correct_event_time(&e, server_now() + fast, sent_mono, server_now());
+        let c = correct_event_time(&e, server_now() + fast, sent_mono, server_now()).unwrap();
         assert_eq!(c.at, happened);
         assert!(c.flags.is_empty());
     }
@@ -264,7 +317,8 @@ mod tests {
             server_now() - Duration::days(1),
             sent_mono,
             server_now(),
-        );
+        )
+        .unwrap();
         assert_eq!(c.at, happened);
         assert_eq!(c.flags, vec![EventFlag::ClockJumped]);
     }
@@ -277,8 +331,57 @@ mod tests {
             Some(9_999_999),
             Some(180_000),
         );
-        let c = correct_event_time(&e, server_now(), 5_000, server_now());
+        let c = correct_event_time(&e, server_now(), 5_000, server_now()).unwrap();
         assert_eq!(c.at, happened);
         assert_eq!(c.flags, vec![EventFlag::DeviceRebooted]);
+    }
+
+    /// Findings of the security review: each of these panicked or stored a time nothing could
+    /// read back. Every one is now refused with the rule the phone shows.
+    #[test]
+    fn hostile_clock_readings_are_refused_never_a_panic_or_an_unreadable_time() {
+        let now = server_now();
+        let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap()
+            .and_utc();
+        let cases: Vec<(Event, DateTime<Utc>, i64)> = vec![
+            (event(far, None, None), now, 1_000),
+            (event(now, None, Some(1_000_000_000_000_000)), now, 1_000),
+            (event(now, None, Some(i64::MAX)), now, 1_000),
+            (event(now, None, Some(i64::MIN)), now, 1_000),
+            (event(now, Some(0), None), now, i64::MAX),
+            (event(now, Some(i64::MIN), None), now, 1_000),
+            (event(now, Some(-5), None), now, 1_000),
+            (
+                event(DateTime::<Utc>::MIN_UTC, None, None),
+                DateTime::<Utc>::MAX_UTC,
+                1,
+            ),
+            // Within bounds but placed two years back: outside the window.
+            (event(now - Duration::days(800), None, Some(0)), now, 0),
+            // A monotonic anchor that places it two years back.
+            (event(now, Some(0), None), now, 800 * 86_400_000),
+        ];
+        for (e, sent_at, sent_mono) in cases {
+            let r = correct_event_time(&e, sent_at, sent_mono, now).unwrap_err();
+            assert_eq!(r.rule, Rule::ImplausibleTime, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn absurd_wall_clocks_do_not_matter_while_the_monotonic_anchor_holds() {
+        let e = event(DateTime::<Utc>::MAX_UTC, Some(0), None);
+        let c = correct_event_time(&e, DateTime::<Utc>::MIN_UTC, 1, server_now()).unwrap();
+        assert_eq!(c.at, server_now() - Duration::milliseconds(1));
+        assert_eq!(c.flags, vec![EventFlag::ClockJumped]);
+    }
+
+    #[test]
+    fn an_event_a_few_weeks_old_on_an_honest_clock_is_kept() {
+        let happened = server_now() - Duration::days(30);
+        let e = event(happened, None, Some(0));
+        let c = correct_event_time(&e, server_now(), 5_000, server_now()).unwrap();
+        assert_eq!(c.at, happened);
     }
 }

@@ -145,6 +145,35 @@ fn a_30000_square_header_is_refused_fast_without_decoding() {
     }
 }
 
+/// Security findings: a strip of 1 x 49 000 000 grey pixels passed the pixel cap and took ~2 GB
+/// to process; a 7000 x 7000 16-bit PNG took ~600 MB. Both are refused from the header, by what
+/// the decode would allocate (bit depth and bytes per pixel included), before any pixel.
+#[test]
+fn a_header_whose_decode_would_not_fit_in_a_phones_memory_is_refused() {
+    for (bomb, w, h) in [
+        (png_claiming_as(1, 49_000_000, 8, 0), 1, 49_000_000),
+        (png_claiming_as(7000, 7000, 16, 2), 7000, 7000),
+        (png_claiming_as(7000, 7000, 16, 6), 7000, 7000),
+        (png_claiming_as(7000, 7000, 8, 6), 7000, 7000),
+    ] {
+        match reject(&bomb, &PipelineConfig::default()) {
+            PhotoError::TooLargeToDecode {
+                width,
+                height,
+                limit,
+                ..
+            } => {
+                assert_eq!((width, height), (w, h));
+                assert_eq!(limit, PipelineConfig::default().max_decode_bytes);
+            }
+            other => panic!("{w}x{h}: {other:?}"),
+        }
+    }
+    // A 48 MP 8-bit RGB photo (what a phone camera makes) is still within the limits.
+    let config = PipelineConfig::default();
+    assert!(8000 * 6000 * 3 <= config.max_decode_bytes && 8000 <= config.max_edge);
+}
+
 #[test]
 fn a_missing_path_is_not_found() {
     let dir = dir_with_one_photo();

@@ -774,3 +774,79 @@ fn the_desk_amends_an_order_but_not_its_kind_nor_an_accepted_fee() {
         Err(Rule::JobCancelled)
     );
 }
+
+/// Security finding: notes had no length limit and a job could grow without end, so one device
+/// could make every write to a job (and, behind one writer, everyone's) slow. The bounds are in
+/// the rulebook, so the phone refuses before the server has to.
+#[test]
+fn free_text_is_bounded_in_characters_and_names_the_field() {
+    use fieldcore::domain::limits::NOTE_MAX_CHARS;
+    let mut job = Job::new(JobKind::Install);
+    job.ok(EventBody::JobAccepted);
+    let r = job.refused(
+        EventBody::CustomerCallLogged {
+            outcome: CallOutcome::Reached,
+            note: "x".repeat(15 * 1024),
+        },
+        Rule::InvalidInput,
+    );
+    assert!(
+        r.message(Lang::En).contains("note"),
+        "{}",
+        r.message(Lang::En)
+    );
+    // Chinese counts characters, not bytes: a full-length Chinese note is fine.
+    job.ok(EventBody::CustomerCallLogged {
+        outcome: CallOutcome::Reached,
+        note: "好".repeat(NOTE_MAX_CHARS),
+    });
+    let mut long = fixtures::order(JobKind::Install);
+    long.address = "路".repeat(10_000);
+    let created =
+        Desk::default().event(Uuid::now_v7(), t0(), EventBody::JobCreated { order: long });
+    assert_eq!(
+        Rulebook::default()
+            .check(None, &created)
+            .map_err(|r| r.rule),
+        Err(Rule::InvalidInput)
+    );
+}
+
+#[test]
+fn a_job_holds_a_bounded_number_of_calls_and_the_desk_can_still_act_on_it() {
+    use fieldcore::domain::limits::CALLS_PER_JOB_MAX;
+    let mut job = Job::new(JobKind::Install);
+    job.ok(EventBody::JobAccepted);
+    for _ in 0..CALLS_PER_JOB_MAX {
+        job.ok(call(CallOutcome::NoAnswer));
+    }
+    job.refused(call(CallOutcome::NoAnswer), Rule::LimitReached);
+    job.desk(EventBody::JobCancelled {
+        reason: "customer unreachable".into(),
+    })
+    .expect("the desk still acts on a full job");
+}
+
+#[test]
+fn times_inside_an_event_lie_near_when_it_happened() {
+    let mut job = Job::new(JobKind::Install);
+    job.ok(EventBody::JobAccepted);
+    let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap()
+        .and_utc();
+    for at in [far, DateTime::<Utc>::MIN_UTC, job.now + Duration::days(400)] {
+        job.refused(
+            EventBody::AppointmentBooked {
+                at,
+                note: String::new(),
+            },
+            Rule::ImplausibleTime,
+        );
+    }
+    let next_month = job.now + Duration::days(30);
+    job.ok(EventBody::AppointmentBooked {
+        at: next_month,
+        note: String::new(),
+    });
+}

@@ -479,3 +479,28 @@ fn the_store_runs_in_wal_with_full_sync_and_foreign_keys() {
         "WAL is a property of the file, seen by any connection"
     );
 }
+
+/// Security finding: the server refuses over-long text; the phone must refuse it first, through
+/// the same rulebook, so nothing it cannot send ever reaches its outbox.
+#[test]
+fn the_phone_refuses_an_over_long_note_before_it_is_recorded() {
+    let d = device();
+    let job = d.receive_job(JobKind::Install);
+    d.act(job, EventBody::JobAccepted);
+    let before = d.store.outbox_len().expect("outbox");
+    let err = d
+        .store
+        .act(
+            job,
+            EventBody::CustomerCallLogged {
+                outcome: fieldcore::domain::CallOutcome::Reached,
+                note: "n".repeat(15 * 1024),
+            },
+        )
+        .expect_err("15 KB note");
+    match err {
+        ActionError::Refused(r) => assert_eq!(r.rule, Rule::InvalidInput),
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(d.store.outbox_len().expect("outbox"), before);
+}

@@ -345,6 +345,8 @@ async fn run_device(
         .map(|_| {
             let mut bytes = vec![0u8; args.photo_kb * 1024];
             rand::rngs::StdRng::from_entropy().fill_bytes(&mut bytes);
+            // A JPEG's magic bytes: the server stores only what sniffs as JPEG or PNG.
+            bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
             let sha: String = Sha256::digest(&bytes)
                 .iter()
                 .map(|x| format!("{x:02x}"))

@@ -108,12 +108,14 @@ impl FromRequestParts<AppState> for DeviceAuth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        state
+        let hash = token_hash(token);
+        let who = state
             .storage
-            .device_by_token(&token_hash(token))
+            .device_by_token(&hash)
             .await?
-            .map(DeviceAuth)
-            .ok_or_else(ApiError::unauthorized)
+            .ok_or_else(ApiError::unauthorized)?;
+        state.limiter.authenticated(&hash);
+        Ok(DeviceAuth(who))
     }
 }
 
@@ -138,6 +140,7 @@ impl FromRequestParts<AppState> for DispatcherAuth {
             .session(&hash, state.config.clock.now())
             .await?
             .ok_or_else(ApiError::unauthorized)?;
+        state.limiter.authenticated(&hash);
         Ok(DispatcherAuth {
             dispatcher,
             token_hash: hash,

@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -32,6 +35,10 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// The most one tus PATCH request may carry; clients send larger files in several chunks.
     pub max_patch_bytes: u64,
+    /// Unfinished uploads one technician's devices may hold open at once, by count and by
+    /// declared bytes: a phone has a dozen photos in flight, not hundreds.
+    pub max_open_uploads: u64,
+    pub max_open_upload_bytes: u64,
     /// Body limit for JSON requests other than push.
     pub json_body_limit: usize,
     pub push_body_limit: usize,
@@ -41,6 +48,12 @@ pub struct Config {
     pub rate_limit_burst: f64,
     /// Requests other than tus PATCH that take longer are answered 408.
     pub request_timeout_secs: u64,
+    /// A batch of events (a push, a desk action) that has not begun to commit this long after
+    /// it was sent to the database is abandoned and answered 503 "nothing was stored": shorter
+    /// than `request_timeout_secs`, so no write commits after its request was answered.
+    pub write_timeout_secs: u64,
+    /// A connection that has not sent a request's headers this long is closed.
+    pub header_read_timeout_secs: u64,
     pub sweep_interval_secs: u64,
     /// Mark the console's cookies `Secure`: set it when browsers reach the server over https
     /// (directly or behind a TLS-terminating proxy); plain-http development needs it off.
@@ -48,10 +61,11 @@ pub struct Config {
     /// The server's clock; tests move it forward to expire things.
     #[serde(skip)]
     pub clock: ServerClock,
-    /// Tests only, never configurable: PostgreSQL pushes hold their transaction this long after
-    /// writing their feed rows, so a test can show the feed lock closing that window.
+    /// Tests only, never configurable: pushes hold their transaction this long before they
+    /// commit (on PostgreSQL after writing their feed rows), so a test can show the feed lock
+    /// closing that window, or a write abandoned at its deadline.
     #[serde(skip)]
-    pub test_feed_commit_delay: Option<std::time::Duration>,
+    pub test_feed_commit_delay: TestDelay,
 }
 
 impl Default for Config {
@@ -66,16 +80,45 @@ impl Default for Config {
             upload_expiry_hours: 24,
             max_upload_bytes: 64 * 1024 * 1024,
             max_patch_bytes: 16 * 1024 * 1024,
+            max_open_uploads: 32,
+            max_open_upload_bytes: 512 * 1024 * 1024,
             json_body_limit: 2 * 1024 * 1024,
             push_body_limit: 8 * 1024 * 1024,
             max_push_events: 500,
             rate_limit_per_second: 50.0,
             rate_limit_burst: 100.0,
             request_timeout_secs: 60,
+            write_timeout_secs: 20,
+            header_read_timeout_secs: 10,
             sweep_interval_secs: 300,
             console_secure_cookies: false,
             clock: ServerClock::default(),
-            test_feed_commit_delay: None,
+            test_feed_commit_delay: TestDelay::default(),
+        }
+    }
+}
+
+/// Tests only: a delay the config shares with the storage it opened, so a test can set it while
+/// the server runs (after its setup wrote what it needs).
+#[derive(Debug, Clone, Default)]
+pub struct TestDelay(Arc<AtomicU64>);
+
+impl TestDelay {
+    pub fn new(delay: Option<Duration>) -> Self {
+        let d = TestDelay::default();
+        d.set(delay);
+        d
+    }
+
+    pub fn set(&self, delay: Option<Duration>) {
+        let ms = delay.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.0.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
         }
     }
 }

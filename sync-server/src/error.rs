@@ -131,6 +131,19 @@ impl From<StorageError> for ApiError {
             StorageError::Conflict(what) => {
                 Self::new(StatusCode::CONFLICT, "conflict", "Already exists").detail(what)
             }
+            StorageError::DeviceTaken => Self::new(
+                StatusCode::CONFLICT,
+                "device-id-taken",
+                "This device id is enrolled for another technician",
+            )
+            .detail("the enrolment code was not used; reinstall the app to get a new device id"),
+            StorageError::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "The server is busy; nothing was stored",
+            )
+            .detail("retry in a few seconds")
+            .header(header::RETRY_AFTER, HeaderValue::from_static("5")),
             other => Self::internal(other),
         }
     }

@@ -1,10 +1,10 @@
 //! How the server decides on one arriving event: pure, so every `Storage` implementation calls
 //! the same function inside its own transaction and they cannot disagree.
 
-use fieldcore::domain::{Actor, Event, JobView, Lang, Refusal, Rule, Rulebook};
+use fieldcore::domain::{Actor, JobView, Lang, Refusal, Rule, Rulebook};
 use fieldcore::protocol::EventFlag;
 
-use crate::storage::Writer;
+use crate::storage::{Incoming, Writer};
 
 /// What becomes of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,14 +54,19 @@ pub enum Visible<'a> {
     Yes(&'a JobView),
 }
 
-/// Decide on `event` (its `corrected_at` already set) written by `writer` against the job.
+/// Decide on an incoming event (its `corrected_at` already set) written by `writer` against the
+/// job.
 pub fn decide(
     rulebook: &Rulebook,
     writer: Writer,
     job: Visible<'_>,
-    event: &Event,
-    flags: &[EventFlag],
+    incoming: &Incoming,
 ) -> Decision {
+    let Incoming {
+        event,
+        flags,
+        refused,
+    } = incoming;
     let actor_ok = match (writer, event.actor) {
         (
             Writer::Technician {
@@ -80,6 +85,9 @@ pub fn decide(
     };
     if !actor_ok {
         return Decision::Reject(RejectReason::WrongDevice);
+    }
+    if let Some(r) = refused {
+        return Decision::Reject(RejectReason::Refused(r.clone()));
     }
     let view = match job {
         Visible::Yes(v) => Some(v),

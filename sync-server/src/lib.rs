@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod notify;
 pub mod openapi;
 pub mod ratelimit;
+pub mod serve;
 pub mod storage;
 pub mod tus;
 
@@ -84,14 +85,23 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
         let storage = PgStorage::open(url, config.database_pool_size)
             .await
             .context("opening the PostgreSQL database")?
-            .with_feed_commit_delay(config.test_feed_commit_delay);
+            .with_feed_commit_delay(config.test_feed_commit_delay.clone())
+            .with_write_deadline(write_deadline(config));
         return Ok(Arc::new(storage));
     }
     let path = config.database_path();
     let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
         .await?
-        .with_context(|| format!("opening {}", config.database_path().display()))?;
+        .with_context(|| format!("opening {}", config.database_path().display()))?
+        .with_write_deadline(write_deadline(config))
+        .with_commit_delay(config.test_feed_commit_delay.clone());
     Ok(Arc::new(storage))
+}
+
+/// The write deadline, kept below the request timeout so a write never outlives its answer.
+fn write_deadline(config: &Config) -> Duration {
+    let request = config.request_timeout_secs.max(2);
+    Duration::from_secs(config.write_timeout_secs.clamp(1, request - 1))
 }
 
 /// A server listening on [`RunningServer::addr`] until [`RunningServer::shutdown`].
@@ -172,16 +182,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     }
     let app = api::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let header_timeout = Duration::from_secs(state.config.header_read_timeout_secs.max(1));
+    let server = tokio::spawn(serve::serve(listener, app, header_timeout, async {
+        let _ = stopped.await;
+    }));
     let sweeper = {
         let state = state.clone();
         let every = Duration::from_secs(state.config.sweep_interval_secs.max(1));

@@ -1,7 +1,13 @@
-//! A token bucket per bearer token (keyed by the token's hash; by client address for requests
-//! without one). In memory, so the limit holds per process: N processes behind a load balancer
-//! allow up to N times the rate. That is acceptable as abuse protection; a shared limit would
-//! live in the database or a cache.
+//! A token bucket per authenticated principal (keyed by the token's hash, once that token has
+//! proved valid) and per client address for everything else: a request with no bearer, or with
+//! a bearer this process has not seen authenticate, counts against its address, so minting a
+//! fresh random bearer per request buys nothing. Logins also pay per account: each failure for
+//! an email makes the next attempt on it wait longer ([`LoginThrottle`]), whatever address it
+//! comes from.
+//!
+//! In memory, so the limit holds per process: N processes behind a load balancer allow up to N
+//! times the rate. That is acceptable as abuse protection; a shared limit would live in the
+//! database or a cache.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,7 +28,13 @@ pub struct RateLimiter {
     per_second: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Token hashes that authenticated lately, with when: only these get a bucket of their own.
+    valid: Mutex<HashMap<String, Instant>>,
+    pub logins: LoginThrottle,
 }
+
+/// How long a token that authenticated keeps its own bucket without authenticating again.
+const VALID_FOR: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -39,7 +51,26 @@ impl RateLimiter {
             per_second: per_second.max(0.001),
             burst: burst.max(1.0),
             buckets: Mutex::new(HashMap::new()),
+            valid: Mutex::new(HashMap::new()),
+            logins: LoginThrottle::default(),
         }
+    }
+
+    /// The auth extractors call this when a bearer token authenticated.
+    pub fn authenticated(&self, token_hash: &str) {
+        let now = Instant::now();
+        let mut valid = self.valid.lock().unwrap_or_else(|p| p.into_inner());
+        if valid.len() > PRUNE_ABOVE {
+            valid.retain(|_, at| now.duration_since(*at) < VALID_FOR);
+        }
+        valid.insert(token_hash.to_string(), now);
+    }
+
+    fn is_authenticated(&self, token_hash: &str) -> bool {
+        let valid = self.valid.lock().unwrap_or_else(|p| p.into_inner());
+        valid
+            .get(token_hash)
+            .is_some_and(|at| at.elapsed() < VALID_FOR)
     }
 
     /// Take one token for `key`, or say how long until one is there.
@@ -67,8 +98,11 @@ impl RateLimiter {
 }
 
 pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let key = match crate::auth::bearer_header(req.headers()) {
-        Some(token) => token_hash(token),
+    let principal = crate::auth::bearer_header(req.headers())
+        .map(token_hash)
+        .filter(|h| state.limiter.is_authenticated(h));
+    let key = match principal {
+        Some(hash) => hash,
         None => match req.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
             None => "anonymous".to_string(),
@@ -76,17 +110,80 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     };
     match state.limiter.take(&key) {
         Ok(()) => next.run(req).await,
-        Err(wait) => {
-            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-            )
-            .detail(format!("retry in {secs} s"))
-            .header(header::RETRY_AFTER, HeaderValue::from(secs))
-            .into_response()
+        Err(wait) => too_many(wait),
+    }
+}
+
+/// 429 with `Retry-After` in whole seconds.
+pub fn too_many(wait: Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests",
+    )
+    .detail(format!("retry in {secs} s"))
+    .header(header::RETRY_AFTER, HeaderValue::from(secs))
+    .into_response()
+}
+
+/// Failed logins per account. The first few failures are free (a typo); after that each one
+/// doubles the wait before the next attempt on that account is even checked, up to
+/// [`LOGIN_MAX_WAIT`]. A success clears the count. Guessing one dispatcher's password from many
+/// addresses is so held to a handful of tries an hour.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// Failures allowed before waits begin.
+pub const LOGIN_FREE_FAILURES: u32 = 5;
+pub const LOGIN_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+
+impl LoginThrottle {
+    fn key(email: &str) -> String {
+        email.trim().to_lowercase()
+    }
+
+    fn wait_after(failures: u32) -> Duration {
+        if failures < LOGIN_FREE_FAILURES {
+            return Duration::ZERO;
         }
+        let exp = (failures - LOGIN_FREE_FAILURES).min(20);
+        Duration::from_secs(1u64 << exp).min(LOGIN_MAX_WAIT)
+    }
+
+    /// `Err(wait)` while the account must wait before another attempt.
+    pub fn check(&self, email: &str) -> Result<(), Duration> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match failures.get(&Self::key(email)) {
+            Some((n, at)) => {
+                let wait = Self::wait_after(*n);
+                let passed = at.elapsed();
+                if passed < wait {
+                    Err(wait - passed)
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub fn failed(&self, email: &str) {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() > PRUNE_ABOVE {
+            failures.retain(|_, (n, at)| now.duration_since(*at) < Self::wait_after(*n));
+        }
+        let e = failures.entry(Self::key(email)).or_insert((0, now));
+        e.0 = e.0.saturating_add(1);
+        e.1 = now;
+    }
+
+    pub fn succeeded(&self, email: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.remove(&Self::key(email));
     }
 }
 
@@ -104,5 +201,24 @@ mod tests {
         assert!(l.take("b").is_ok(), "keys have their own buckets");
         std::thread::sleep(Duration::from_millis(5));
         assert!(l.take("a").is_ok());
+    }
+
+    #[test]
+    fn login_waits_grow_per_account_after_the_free_failures_and_a_success_clears_them() {
+        let t = LoginThrottle::default();
+        for _ in 0..LOGIN_FREE_FAILURES - 1 {
+            t.failed("Desk@Example.com");
+            assert!(t.check("desk@example.com").is_ok());
+        }
+        t.failed("desk@example.com");
+        let first = t.check(" DESK@example.com").unwrap_err();
+        assert!(first <= Duration::from_secs(1));
+        t.failed("desk@example.com");
+        let second = t.check("desk@example.com").unwrap_err();
+        assert!(second > Duration::from_secs(1), "{second:?}");
+        assert!(t.check("other@example.com").is_ok(), "accounts are apart");
+        t.succeeded("desk@example.com");
+        assert!(t.check("desk@example.com").is_ok());
+        assert_eq!(LoginThrottle::wait_after(200), LOGIN_MAX_WAIT);
     }
 }

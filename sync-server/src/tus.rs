@@ -233,6 +233,21 @@ async fn create(
     if length == 0 {
         return Err(ApiError::bad_request("a photo has bytes: Upload-Length 0"));
     }
+    let now = state.config.clock.now();
+    let (open, open_bytes) = state.storage.open_uploads(who.technician_id, now).await?;
+    let c = &state.config;
+    if open >= c.max_open_uploads || open_bytes.saturating_add(length) > c.max_open_upload_bytes {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-open-uploads",
+            "Too many unfinished uploads",
+        )
+        .detail(format!(
+            "at most {} open uploads of {} bytes in all; finish or DELETE one first",
+            c.max_open_uploads, c.max_open_upload_bytes
+        ))
+        .header(header::RETRY_AFTER, HeaderValue::from_static("60")));
+    }
     let m = parse_metadata(header_str(&headers, "upload-metadata").unwrap_or(""))?;
     let missing = |k: &str| ApiError::bad_request(format!("Upload-Metadata needs {k}"));
     let photo_id = meta(&m, upload_metadata::PHOTO_ID)
@@ -262,7 +277,6 @@ async fn create(
             .detail("push the PhotoCaptured event before uploading its bytes"));
         }
     }
-    let now = state.config.clock.now();
     let upload = Upload {
         id: Uuid::now_v7(),
         organisation_id: who.organisation_id,
@@ -615,13 +629,26 @@ async fn recover_complete(state: &AppState, u: &Upload) -> ApiResult<()> {
         return finish(state, u, &partial, digest).await;
     }
     let rel = blob_rel_path(&u.sha256);
-    if tokio::fs::try_exists(state.config.data_dir.join(&rel))
+    let blob = state.config.data_dir.join(&rel);
+    if tokio::fs::try_exists(&blob)
         .await
         .map_err(ApiError::internal)?
     {
+        // A blob is stored only once its bytes were sniffed as an image.
+        let content_type = tokio::task::spawn_blocking(move || sniff_file(&blob))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?
+            .unwrap_or(OCTET_STREAM);
         return state
             .storage
-            .complete_upload(u.id, u.photo_id, &rel, state.config.clock.now())
+            .complete_upload(
+                u.id,
+                u.photo_id,
+                &rel,
+                content_type,
+                state.config.clock.now(),
+            )
             .await
             .map_err(Into::into);
     }
@@ -631,8 +658,47 @@ async fn recover_complete(state: &AppState, u: &Upload) -> ApiResult<()> {
     Err(ApiError::not_found("upload"))
 }
 
-/// Verify the whole file against the photo record, then store it content-addressed. `digest` is
-/// the SHA-256 computed as the bytes arrived, if known; otherwise the file is read again.
+/// What the bytes of a finished upload turned out to be.
+enum Verdict {
+    /// Stored content-addressed; served as this type.
+    Stored(&'static str),
+    HashMismatch,
+    NotAnImage,
+}
+
+/// The type to serve bytes as, decided from the bytes alone: JPEG or PNG, nothing else. What a
+/// client declares (`filetype`) is never believed: an SVG or HTML declared as a photo would run
+/// as script in the dispatcher's browser.
+pub fn sniff_image(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else {
+        None
+    }
+}
+
+/// What bytes that are not a photo are served as (never rendered by a browser).
+pub const OCTET_STREAM: &str = "application/octet-stream";
+
+fn sniff_file(path: &Path) -> std::io::Result<Option<&'static str>> {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    let mut f = std::fs::File::open(path)?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(sniff_image(&head[..n]))
+}
+
+/// Verify the whole file against the photo record and check it is an image, then store it
+/// content-addressed. `digest` is the SHA-256 computed as the bytes arrived, if known;
+/// otherwise the file is read again.
 async fn finish(
     state: &AppState,
     u: &Upload,
@@ -646,15 +712,19 @@ async fn finish(
     );
     let rel = blob_rel_path(&want);
     let rel2 = rel.clone();
-    let matched = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+    let verdict = tokio::task::spawn_blocking(move || -> std::io::Result<Verdict> {
         let got = match digest {
             Some(d) => d,
             None => file_sha256(&p)?,
         };
         if got != want {
             std::fs::remove_file(&p)?;
-            return Ok(false);
+            return Ok(Verdict::HashMismatch);
         }
+        let Some(content_type) = sniff_file(&p)? else {
+            std::fs::remove_file(&p)?;
+            return Ok(Verdict::NotAnImage);
+        };
         let blob = data_dir.join(&rel2);
         let dir = blob.parent().unwrap_or(&data_dir).to_path_buf();
         std::fs::create_dir_all(&dir)?;
@@ -665,23 +735,41 @@ async fn finish(
             std::fs::rename(&p, &blob)?;
             std::fs::File::open(&dir)?.sync_all()?;
         }
-        Ok(true)
+        Ok(Verdict::Stored(content_type))
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
-    if !matched {
-        state.storage.delete_upload(u.id).await?;
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "photo-hash-mismatch",
-            "The uploaded bytes do not have the SHA-256 the photo was recorded with",
-        )
-        .detail("the upload was discarded; upload the original file again"));
-    }
+    let content_type = match verdict {
+        Verdict::Stored(t) => t,
+        Verdict::HashMismatch => {
+            state.storage.delete_upload(u.id).await?;
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "photo-hash-mismatch",
+                "The uploaded bytes do not have the SHA-256 the photo was recorded with",
+            )
+            .detail("the upload was discarded; upload the original file again"));
+        }
+        Verdict::NotAnImage => {
+            state.storage.delete_upload(u.id).await?;
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not-a-photo",
+                "The uploaded bytes are not a JPEG or PNG image",
+            )
+            .detail("the upload was discarded; photos are stored as JPEG or PNG only"));
+        }
+    };
     state
         .storage
-        .complete_upload(u.id, u.photo_id, &rel, state.config.clock.now())
+        .complete_upload(
+            u.id,
+            u.photo_id,
+            &rel,
+            content_type,
+            state.config.clock.now(),
+        )
         .await?;
     state.notifier.notify(u.organisation_id, u.job_id);
     tracing::info!(photo = %u.photo_id, sha256 = %u.sha256, "photo stored");

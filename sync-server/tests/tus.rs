@@ -25,8 +25,7 @@ fn jpeg(len: usize, seed: u8) -> Vec<u8> {
     let mut v: Vec<u8> = (0..len)
         .map(|i| (i as u8).wrapping_mul(31) ^ seed)
         .collect();
-    v[0] = 0xFF;
-    v[1] = 0xD8;
+    v[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
     v
 }
 

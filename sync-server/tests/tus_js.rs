@@ -33,7 +33,9 @@ async fn tus_js_client_uploads_a_photo() {
     let tech = desk.technician("Li Wei").await;
     let phone = w.device(&desk, tech).await;
     let job = desk.job_for(tech).await;
-    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    // A JPEG's magic bytes first: the server stores only what sniffs as JPEG or PNG.
+    let mut bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
     let sha: String = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

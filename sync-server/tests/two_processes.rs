@@ -87,7 +87,9 @@ async fn two_processes_on_one_database_behave_as_one() {
 
     // One photo whose PATCHes alternate between A and B; the partial file is in the shared
     // upload directory, the offset and the lease in the database.
-    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    // A JPEG's magic bytes first: the server stores only what sniffs as JPEG or PNG.
+    let mut bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
     let sha: String = Sha256::digest(&bytes)
         .iter()
         .map(|x| format!("{x:02x}"))
@@ -309,9 +311,12 @@ async fn a_push_committing_late_is_not_skipped_by_a_pull_that_saw_a_later_one() 
         return;
     }
     let hold = std::time::Duration::from_millis(600);
-    let w = World::start_with(|c| c.test_feed_commit_delay = Some(hold)).await;
+    let w = World::start_with(|c| {
+        c.test_feed_commit_delay = sync_server::config::TestDelay::new(Some(hold))
+    })
+    .await;
     let mut quick = w.config.clone();
-    quick.test_feed_commit_delay = None;
+    quick.test_feed_commit_delay = sync_server::config::TestDelay::default();
     let b = sync_server::start(quick).await.unwrap();
     let desk = w.desk("Acme").await;
     let desk_on_b = Desk {

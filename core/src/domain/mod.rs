@@ -8,6 +8,7 @@ pub mod checklist;
 pub mod event;
 pub mod exception;
 pub mod job;
+pub mod limits;
 pub mod refusal;
 pub mod rules;
 pub mod sla;

@@ -67,6 +67,11 @@ pub enum Rule {
     UnknownComplaint,
     NotCompletedYet,
     InvalidInput,
+    /// The job holds as many entries of this kind as it may ([`super::limits`]).
+    LimitReached,
+    /// A time the event carries cannot be right: far from when it happened, or, on the server,
+    /// outside the window around the server's clock that a push may place an event in.
+    ImplausibleTime,
 }
 
 impl Rule {
@@ -98,6 +103,8 @@ impl Rule {
             Rule::UnknownComplaint => "unknown_complaint",
             Rule::NotCompletedYet => "not_completed_yet",
             Rule::InvalidInput => "invalid_input",
+            Rule::LimitReached => "limit_reached",
+            Rule::ImplausibleTime => "implausible_time",
         }
     }
 }
@@ -301,5 +308,13 @@ fn headline(rule: Rule, lang: Lang) -> &'static str {
         (Rule::NotCompletedYet, Lang::ZhCn) => "工单尚未完工",
         (Rule::InvalidInput, Lang::En) => "Some details are not valid",
         (Rule::InvalidInput, Lang::ZhCn) => "填写的信息无效",
+        (Rule::LimitReached, Lang::En) => {
+            "This job holds as many entries of this kind as it can; call the desk"
+        }
+        (Rule::LimitReached, Lang::ZhCn) => "该工单此类记录已达上限,请联系客服",
+        (Rule::ImplausibleTime, Lang::En) => {
+            "The time on this action cannot be right; check the phone's date and time"
+        }
+        (Rule::ImplausibleTime, Lang::ZhCn) => "该操作的时间不可能正确,请检查手机的日期和时间",
     }
 }

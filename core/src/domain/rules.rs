@@ -29,6 +29,7 @@ impl Rulebook {
     /// May this event happen to this job (`None`: the job does not exist yet)?
     pub fn check(&self, job: Option<&JobView>, event: &Event) -> Result<(), Refusal> {
         let kind = event.body.kind();
+        super::limits::check_event(event)?;
         let Some(job) = job else {
             return match &event.body {
                 EventBody::JobCreated { order } => {
@@ -38,6 +39,7 @@ impl Rulebook {
                 _ => Err(Refusal::new(Rule::UnknownJob, kind)),
             };
         };
+        super::limits::check_room(job, event)?;
         self.guard_state(job, &event.actor, kind)?;
         self.guard_payload(job, event)
     }

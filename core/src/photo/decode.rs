@@ -55,6 +55,13 @@ pub(crate) fn decode(bytes: &[u8], config: &PipelineConfig) -> Result<Decoded, P
     let mut decoder = reader.into_decoder().map_err(from_image)?;
     let (width, height) = decoder.dimensions();
     limits::check_pixels(width, height, config)?;
+    limits::check_decode_cost(
+        width,
+        height,
+        decoder.total_bytes(),
+        decoder.color_type() == image::ColorType::Rgb8,
+        config,
+    )?;
     if format == Format::Jpeg && !jpeg_is_complete(bytes) {
         return Err(PhotoError::Corrupt(
             "the JPEG data is cut off before its end".into(),

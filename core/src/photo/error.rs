@@ -17,6 +17,17 @@ pub enum PhotoError {
     TooManyPixels { width: u32, height: u32, limit: u64 },
 
     #[error(
+        "the photo is too large to open on this phone ({width}x{height} would need {bytes} bytes \
+         of memory; the limit is {limit}): take it again at a lower camera resolution"
+    )]
+    TooLargeToDecode {
+        width: u32,
+        height: u32,
+        bytes: u64,
+        limit: u64,
+    },
+
+    #[error(
         "this kind of picture ({detected}) is not accepted: use JPEG or PNG \
          (on iPhone set the camera to \"Most Compatible\")"
     )]

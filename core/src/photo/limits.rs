@@ -13,6 +13,13 @@ pub struct PipelineConfig {
     pub max_input_bytes: u64,
     /// Refuse images whose header claims more pixels than this (decompression bombs).
     pub max_pixels: u64,
+    /// Refuse images whose longer side exceeds this: a 1 x 49 000 000 strip passes the pixel
+    /// cap but no camera makes it, and resizing it costs gigabytes.
+    pub max_edge: u32,
+    /// Refuse images whose decode would allocate more than this: the decoded buffer (width x
+    /// height x bytes per pixel at the header's bit depth) plus the 8-bit RGB copy the pipeline
+    /// works on. The pixel cap alone let a 7000 x 7000 16-bit PNG take ~600 MB.
+    pub max_decode_bytes: u64,
     /// Long edge of the stored photo; smaller photos are kept at their size, never upscaled.
     pub long_edge: u32,
     /// JPEG quality of the stored photo and thumbnail (1..=100).
@@ -26,6 +33,10 @@ impl Default for PipelineConfig {
         Self {
             max_input_bytes: 40 * 1024 * 1024,
             max_pixels: 50_000_000,
+            max_edge: 16_384,
+            // A 48 MP camera JPEG (8000 x 6000 RGB, 144 MB) fits; 16-bit or RGBA images that
+            // large do not.
+            max_decode_bytes: 160 * 1024 * 1024,
             long_edge: 2048,
             jpeg_quality: 82,
             thumb_long_edge: 320,
@@ -119,13 +130,40 @@ pub(crate) fn check_pixels(
     Ok(())
 }
 
-/// The decoder-side guard: even if a header lied to the check above, allocation is bounded.
+/// What decoding will allocate, from the header alone: the decoder's own buffer
+/// (`decoded_bytes`, its bytes per pixel and bit depth included) plus the 8-bit RGB copy the
+/// pipeline converts it to, unless the decoded image already is that copy.
+pub(crate) fn check_decode_cost(
+    width: u32,
+    height: u32,
+    decoded_bytes: u64,
+    already_rgb8: bool,
+    config: &PipelineConfig,
+) -> Result<(), PhotoError> {
+    let rgb8 = if already_rgb8 {
+        0
+    } else {
+        u64::from(width)
+            .saturating_mul(u64::from(height))
+            .saturating_mul(3)
+    };
+    let bytes = decoded_bytes.saturating_add(rgb8);
+    if width.max(height) > config.max_edge || bytes > config.max_decode_bytes {
+        return Err(PhotoError::TooLargeToDecode {
+            width,
+            height,
+            bytes,
+            limit: config.max_decode_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// The decoder-side guard: even if a header lied to the checks above, allocation is bounded.
 pub(crate) fn decoder_limits(config: &PipelineConfig) -> image::Limits {
     let mut limits = image::Limits::default();
-    // 16-bit RGBA PNG is the widest layout we accept: 8 bytes per pixel.
-    limits.max_alloc = Some(config.max_pixels.saturating_mul(8));
-    let edge = u32::try_from(config.max_pixels).unwrap_or(u32::MAX);
-    limits.max_image_width = Some(edge);
-    limits.max_image_height = Some(edge);
+    limits.max_alloc = Some(config.max_decode_bytes);
+    limits.max_image_width = Some(config.max_edge);
+    limits.max_image_height = Some(config.max_edge);
     limits
 }

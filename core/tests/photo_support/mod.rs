@@ -109,10 +109,15 @@ pub fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
 /// A PNG claiming `width`x`height` (RGB8) with a correct IHDR, the start of an IDAT (what a
 /// decompression bomb looks like up to its first pixel row) and IEND.
 pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    png_claiming_as(width, height, 8, 2)
+}
+
+/// [`png_claiming`] with another bit depth and colour type (0 grey, 2 RGB, 6 RGBA).
+pub fn png_claiming_as(width: u32, height: u32, depth: u8, colour: u8) -> Vec<u8> {
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&width.to_be_bytes());
     ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    ihdr.extend_from_slice(&[depth, colour, 0, 0, 0]);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     png_chunk(&mut out, b"IHDR", &ihdr);
     png_chunk(&mut out, b"IDAT", &[0x78, 0x9C, 0x63, 0x00, 0x00]);

@@ -96,12 +96,24 @@ pub async fn push(
         .events
         .into_iter()
         .map(|mut event| {
-            let corrected =
-                correct_event_time(&event, req.sent_at, req.sent_monotonic_ms, received_at);
-            event.corrected_at = Some(corrected.at);
-            Incoming {
-                event,
-                flags: corrected.flags,
+            match correct_event_time(&event, req.sent_at, req.sent_monotonic_ms, received_at) {
+                Ok(corrected) => {
+                    event.corrected_at = Some(corrected.at);
+                    Incoming {
+                        event,
+                        flags: corrected.flags,
+                        refused: None,
+                    }
+                }
+                Err(refusal) => {
+                    // The device's own `corrected_at` is never believed.
+                    event.corrected_at = None;
+                    Incoming {
+                        event,
+                        flags: Vec::new(),
+                        refused: Some(refusal),
+                    }
+                }
             }
         })
         .collect();

@@ -25,7 +25,7 @@ use crate::auth::{code_hash, token_hash, verify_password};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::storage::{
     Device, Incoming, JobDetail, JobFilter, Organisation, Rejection, Technician, TimelineEntry,
-    Writer,
+    UnreadableEntry, Writer,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -84,8 +84,31 @@ pub struct LoginResponse {
 async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> ApiResult<Json<LoginResponse>> {
-    let found = state.storage.dispatcher_by_email(req.email.trim()).await?;
+) -> Result<Json<LoginResponse>, Response> {
+    let logins = &state.limiter.logins;
+    logins
+        .check(&req.email)
+        .map_err(crate::ratelimit::too_many)?;
+    login_checked(&state, req).await.map_err(|(e, email)| {
+        if let Some(email) = email {
+            state.limiter.logins.failed(&email);
+        }
+        e.into_response()
+    })
+}
+
+/// The login proper; a wrong password comes back with the email to count it against.
+async fn login_checked(
+    state: &AppState,
+    req: LoginRequest,
+) -> Result<Json<LoginResponse>, (ApiError, Option<String>)> {
+    let plain = |e: ApiError| (e, None);
+    let email = req.email.clone();
+    let found = state
+        .storage
+        .dispatcher_by_email(req.email.trim())
+        .await
+        .map_err(|e| plain(e.into()))?;
     let hash = found
         .as_ref()
         .map(|d| d.password_hash.clone())
@@ -94,20 +117,25 @@ async fn login(
     // Argon2 is deliberately slow: keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| plain(ApiError::internal(e)))?;
     let Some(d) = found.filter(|_| ok) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid-credentials",
-            "Wrong email or password",
+        return Err((
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-credentials",
+                "Wrong email or password",
+            ),
+            Some(email),
         ));
     };
+    state.limiter.logins.succeeded(&email);
     let token = new_token();
     let expires_at = state.config.clock.now() + Duration::hours(state.config.session_ttl_hours);
     state
         .storage
         .create_session(&token_hash(&token), d.id, expires_at)
-        .await?;
+        .await
+        .map_err(|e| plain(e.into()))?;
     Ok(Json(LoginResponse {
         token,
         dispatcher_id: d.id,
@@ -311,6 +339,8 @@ pub struct JobDetailResponse {
     pub photos: Vec<PhotoInfo>,
     /// Events devices sent for this job that the rulebook refused.
     pub rejections: Vec<Rejection>,
+    /// Stored entries that could not be read back (the rest of the job still shows).
+    pub unreadable: Vec<UnreadableEntry>,
 }
 
 fn detail_response(org: &Organisation, d: JobDetail, now: DateTime<Utc>) -> JobDetailResponse {
@@ -331,6 +361,7 @@ fn detail_response(org: &Organisation, d: JobDetail, now: DateTime<Utc>) -> JobD
         view: d.view,
         timeline: d.timeline,
         rejections: d.rejections,
+        unreadable: d.unreadable,
     }
 }
 
@@ -446,6 +477,7 @@ pub(crate) async fn desk(
                 body,
             },
             flags: Vec::new(),
+            refused: None,
         })
         .collect();
     let results = state
@@ -751,15 +783,34 @@ pub(crate) async fn photo_response(
     let bytes = tokio::fs::read(state.config.data_dir.join(rel))
         .await
         .map_err(ApiError::internal)?;
-    let content_type = p
-        .content_type
-        .filter(|t| t.starts_with("image/"))
-        .unwrap_or_else(|| "image/jpeg".to_string());
+    // Served as what the bytes are, whatever was declared or stored: a JPEG or a PNG, and
+    // anything else (bytes stored before this check) as a download, never rendered.
+    let sniffed = crate::tus::sniff_image(&bytes);
+    let (content_type, disposition) = match sniffed {
+        Some(t) => (
+            t,
+            format!(
+                "inline; filename=\"{}.{}\"",
+                p.photo_id,
+                if t == "image/png" { "png" } else { "jpg" }
+            ),
+        ),
+        None => (
+            crate::tus::OCTET_STREAM,
+            format!("attachment; filename=\"{}.bin\"", p.photo_id),
+        ),
+    };
     let mut res = Body::from(bytes).into_response();
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&content_type) {
-        h.insert(header::CONTENT_TYPE, v);
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
     }
+    // Opened on its own (the job page links it in a new tab), the image may run nothing.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
+    );
     // Content-addressed: the bytes behind this id never change.
     h.insert(
         header::CACHE_CONTROL,

@@ -389,6 +389,23 @@ async fn render(
         }
         o.push_str("</ul>");
     }
+    if !d.unreadable.is_empty() {
+        let _ = write!(
+            o,
+            "<h3>{}</h3><ul class=\"unreadable\">",
+            ui.t("Entries that could not be read", "无法读取的记录")
+        );
+        for u in &d.unreadable {
+            let _ = write!(
+                o,
+                "<li>{} <code>{}</code>: {}</li>",
+                esc(u.what),
+                esc(&u.id),
+                esc(&u.problem)
+            );
+        }
+        o.push_str("</ul>");
+    }
     o.push_str("</section>");
 
     // ---- the desk's own actions on the order

@@ -264,10 +264,19 @@ impl FromRequestParts<AppState> for Console {
     }
 }
 
-/// Only paths on this site: `next=//evil.example` must not redirect away.
+/// Only the console's own pages: `next=//evil.example` must not redirect away. Browsers drop
+/// tabs and newlines from URLs (so `/\t/evil.example` is `//evil.example`) and read `\` as `/`,
+/// so only visible ASCII is accepted, no backslash, no `//` anywhere; anything odd goes to the
+/// board, never to an error.
 fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        Some(p)
+            if (p == "/console" || p.starts_with("/console/") || p.starts_with("/console?"))
+                && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+                && !p.contains("//") =>
+        {
+            p.to_string()
+        }
         _ => "/console".to_string(),
     }
 }
@@ -362,6 +371,19 @@ async fn login(
             );
         }
     }
+    if let Err(wait) = state.limiter.logins.check(field("email")) {
+        let mut res = again(
+            StatusCode::TOO_MANY_REQUESTS,
+            ui.t(
+                "Too many failed logins for this account. Wait a few minutes, then try again.",
+                "该账号登录失败次数过多，请稍等几分钟再试。",
+            ),
+        );
+        let secs = wait.as_secs().max(1);
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return res;
+    }
     let found = match state
         .storage
         .dispatcher_by_email(field("email").trim())
@@ -379,11 +401,13 @@ async fn login(
         .await
         .unwrap_or(false);
     let Some(d) = found.filter(|_| ok) else {
+        state.limiter.logins.failed(field("email"));
         return again(
             StatusCode::UNAUTHORIZED,
             ui.t("Wrong email or password.", "邮箱或密码错误。"),
         );
     };
+    state.limiter.logins.succeeded(field("email"));
     let token = new_token();
     let ttl = Duration::hours(state.config.session_ttl_hours);
     if let Err(e) = state

@@ -10,9 +10,12 @@
 pub mod postgres;
 pub mod sqlite;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use fieldcore::domain::{ChecklistTemplate, Event, JobView, Lang, Policy, Rulebook};
+use fieldcore::domain::{ChecklistTemplate, Event, JobView, Lang, Policy, Refusal, Rulebook};
 use fieldcore::protocol::{EventFlag, PushResult};
 use serde::Serialize;
 use uuid::Uuid;
@@ -39,6 +42,13 @@ pub enum StorageError {
     Join(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The write could not begin to commit before its deadline and was abandoned: nothing of it
+    /// was stored, so the request may say so and the client may retry.
+    #[error("the database is busy; nothing was stored")]
+    Busy,
+    /// Enrolment named a device id that belongs to another technician or organisation.
+    #[error("this device id is enrolled for someone else")]
+    DeviceTaken,
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
@@ -106,11 +116,83 @@ pub enum Writer {
     },
 }
 
-/// An event on its way in: `corrected_at` already set, with what the clock check noticed.
+/// An event on its way in: `corrected_at` already set, with what the clock check noticed, or
+/// why its time cannot be believed (then it is rejected with that refusal, and kept as such).
 #[derive(Debug, Clone)]
 pub struct Incoming {
     pub event: Event,
     pub flags: Vec<EventFlag>,
+    pub refused: Option<Refusal>,
+}
+
+/// Whether a write may still commit. The request waiting for a write gives up (its deadline
+/// passed, or its client went away) only while the write has not begun to commit; a write
+/// commits only if nobody gave up on it. So an answer never says "not stored" about a write that
+/// was stored, and no write commits after its request was answered with a timeout.
+#[derive(Debug, Clone, Default)]
+pub struct CommitGate(Arc<AtomicU8>);
+
+const GATE_OPEN: u8 = 0;
+const GATE_COMMITTING: u8 = 1;
+const GATE_CANCELLED: u8 = 2;
+
+impl CommitGate {
+    /// Called by the write right before its commit: `false` means abandon (roll back).
+    pub fn begin_commit(&self) -> bool {
+        self.0
+            .compare_exchange(
+                GATE_OPEN,
+                GATE_COMMITTING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Called by the waiter: `true` if the write will not commit (now or ever).
+    pub fn cancel(&self) -> bool {
+        match self.0.compare_exchange(
+            GATE_OPEN,
+            GATE_CANCELLED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(state) => state == GATE_CANCELLED,
+        }
+    }
+
+    /// Whether the waiter already gave up (a write checks before starting its work).
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Acquire) == GATE_CANCELLED
+    }
+}
+
+/// Gives up on a write when the future waiting for it is dropped (the request timed out or the
+/// client went away); harmless once the write has begun to commit.
+struct CancelOnDrop(CommitGate);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Wait for a spawned write at most `deadline`. If it has not begun to commit by then it is
+/// cancelled and the answer is [`StorageError::Busy`]; if it has, its real outcome is awaited
+/// (a commit takes milliseconds), so the answer is what happened.
+pub(crate) async fn run_gated<T>(
+    deadline: std::time::Duration,
+    gate: CommitGate,
+    mut work: tokio::task::JoinHandle<Result<T>>,
+) -> Result<T> {
+    let _cancel = CancelOnDrop(gate.clone());
+    let joined = match tokio::time::timeout(deadline, &mut work).await {
+        Ok(joined) => joined,
+        Err(_) if gate.cancel() => return Err(StorageError::Busy),
+        Err(_) => work.await,
+    };
+    joined.map_err(|e| StorageError::Join(e.to_string()))?
 }
 
 /// One stored event as the desk's timeline shows it.
@@ -155,6 +237,45 @@ pub struct JobDetail {
     pub timeline: Vec<TimelineEntry>,
     pub photos: Vec<Photo>,
     pub rejections: Vec<Rejection>,
+    /// Stored entries that could not be read back: listed, never a reason to hide the job.
+    pub unreadable: Vec<UnreadableEntry>,
+}
+
+/// A stored event or rejection this build cannot read back (damaged, or stored by a build that
+/// accepted what this one cannot parse). One such row marks itself on the job's page; it never
+/// makes the whole job unreadable (a hostile phone must not be able to hide a job's evidence).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadableEntry {
+    /// `event` or `rejection`.
+    pub what: &'static str,
+    pub id: String,
+    pub problem: String,
+}
+
+/// Read each row; the ones that fail go to `unreadable` instead of failing the whole read.
+pub(crate) fn read_each<R, T>(
+    rows: impl IntoIterator<Item = R>,
+    what: &'static str,
+    id: impl Fn(&R) -> String,
+    read: impl Fn(R) -> Result<T>,
+    unreadable: &mut Vec<UnreadableEntry>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for row in rows {
+        let id = id(&row);
+        match read(row) {
+            Ok(t) => out.push(t),
+            Err(e) => {
+                tracing::warn!(what, id = %id, error = %e, "stored entry unreadable");
+                unreadable.push(UnreadableEntry {
+                    what,
+                    id,
+                    problem: e.to_string(),
+                });
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Default)]
@@ -284,6 +405,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         sha256: &str,
     ) -> Result<PhotoAccess>;
     async fn create_upload(&self, upload: &Upload, now: DateTime<Utc>) -> Result<()>;
+    /// The technician's unfinished, unexpired uploads: how many, and their declared bytes.
+    async fn open_uploads(&self, technician_id: Uuid, now: DateTime<Utc>) -> Result<(u64, u64)>;
     /// The upload if it belongs to this technician (expired ones included: the caller says 410).
     async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>>;
     /// Move the offset from `from` to `to`, with the hash state over bytes `0..to`, if the
@@ -313,12 +436,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Give the lease back (a no-op if `token` no longer holds it).
     async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()>;
     /// Link the photo to its stored bytes (once: a linked photo stays as it is) and close the
-    /// upload.
+    /// upload. `content_type` is what the bytes are (sniffed), never what the client declared.
     async fn complete_upload(
         &self,
         id: Uuid,
         photo_id: Uuid,
         blob_path: &str,
+        content_type: &str,
         now: DateTime<Utc>,
     ) -> Result<()>;
     /// Forget expired uploads and sessions; returns the upload ids whose files to delete.

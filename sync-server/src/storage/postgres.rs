@@ -20,7 +20,7 @@
 //! * Migrations run at start-up under a session advisory lock on a connection of their own, so
 //!   processes starting together run them once, one after the other.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -35,9 +35,9 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    Device, DeviceIdentity, Dispatcher, FeedPage, Incoming, JobDetail, JobFilter, JobRow,
-    Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
-    TimelineEntry, Upload, Writer,
+    CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, Incoming, JobDetail, JobFilter,
+    JobRow, Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
+    TimelineEntry, Upload, Writer, read_each, run_gated,
 };
 use crate::ingest::{Decision, RejectReason, Visible, decide};
 
@@ -63,7 +63,9 @@ const PUSH_ATTEMPTS: usize = 5;
 pub struct PgStorage {
     pool: Pool,
     /// See `Config::test_feed_commit_delay`.
-    feed_commit_delay: Option<std::time::Duration>,
+    feed_commit_delay: crate::config::TestDelay,
+    /// See `Config::write_timeout_secs` and [`CommitGate`].
+    write_deadline: std::time::Duration,
 }
 
 impl std::fmt::Debug for PgStorage {
@@ -126,12 +128,19 @@ impl PgStorage {
             .map_err(pool_err)?;
         Ok(PgStorage {
             pool,
-            feed_commit_delay: None,
+            feed_commit_delay: crate::config::TestDelay::default(),
+            write_deadline: std::time::Duration::from_secs(20),
         })
     }
 
+    /// How long a batch of events may wait and run before it is abandoned.
+    pub fn with_write_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.write_deadline = deadline;
+        self
+    }
+
     /// For tests (`Config::test_feed_commit_delay`).
-    pub fn with_feed_commit_delay(mut self, delay: Option<std::time::Duration>) -> Self {
+    pub fn with_feed_commit_delay(mut self, delay: crate::config::TestDelay) -> Self {
         self.feed_commit_delay = delay;
         self
     }
@@ -276,48 +285,36 @@ async fn load_job(c: &impl GenericClient, org: Uuid, job_id: Uuid) -> Result<Opt
 /// Feed rows to write at the end of the push, in order: (technician, event seq).
 type PendingFeed = Vec<(Uuid, i64)>;
 
-/// Store an accepted event: the log, the job's cached view, the photo record; its feed rows go
-/// to `feed`. `false`: the id was stored meanwhile (by a transaction that held no lock we
-/// share, e.g. the same id on another job), so it is a duplicate and nothing was written.
+/// Store an accepted event: the log, the photo record; its feed rows go to `feed`; the job's
+/// view changes in `job` (written by the caller once per batch: writing the whole view per
+/// event made a batch's cost grow with the job's size times its length). `false`: the id was
+/// stored meanwhile (by a transaction that held no lock we share, e.g. the same id on another
+/// job), so it is a duplicate and nothing was written.
 #[allow(clippy::too_many_arguments)]
 async fn store_event(
     tx: &deadpool_postgres::Transaction<'_>,
     org: Uuid,
     rulebook: &Rulebook,
-    job: Option<JobView>,
+    job: &mut Option<JobView>,
     event: &Event,
     flags: &[EventFlag],
     received_at: DateTime<Utc>,
     feed: &mut PendingFeed,
 ) -> Result<bool> {
     let before = job.as_ref().and_then(|v| v.technician_id);
-    let view = match job {
-        None => JobView::created(event)
-            .ok_or_else(|| StorageError::Corrupt("a job must start with JobCreated".into()))?,
-        Some(mut v) => {
-            rulebook.apply(&mut v, event);
-            v
+    match job {
+        None => {
+            *job =
+                Some(JobView::created(event).ok_or_else(|| {
+                    StorageError::Corrupt("a job must start with JobCreated".into())
+                })?);
+            // The row first: the event references it. Its view is written at the end.
+            write_view(tx, org, job.as_ref(), received_at).await?;
         }
-    };
+        Some(v) => rulebook.apply(v, event),
+    }
+    let technician_now = job.as_ref().and_then(|v| v.technician_id);
     let job_id = event.job_id;
-    // The job row first: the event references it.
-    exec(
-        tx,
-        "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status,
-             technician_id = excluded.technician_id, view_json = excluded.view_json,
-             updated_at = excluded.updated_at",
-        &[
-            &job_id,
-            &org,
-            &view.status().as_str(),
-            &view.technician_id,
-            &to_json(&view)?,
-            &received_at,
-        ],
-    )
-    .await?;
     let seq: Option<i64> = q_opt(
         tx,
         "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
@@ -366,7 +363,7 @@ async fn store_event(
             }
         }
         _ => {
-            if let Some(t) = view.technician_id {
+            if let Some(t) = technician_now {
                 feed.push((t, seq));
             }
         }
@@ -388,6 +385,42 @@ async fn store_event(
         .await?;
     }
     Ok(true)
+}
+
+/// The job's row with its view, status and technician.
+async fn write_view(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org: Uuid,
+    view: Option<&JobView>,
+    received_at: DateTime<Utc>,
+) -> Result<()> {
+    let Some(view) = view else { return Ok(()) };
+    exec(
+        tx,
+        "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+             technician_id = excluded.technician_id, view_json = excluded.view_json,
+             updated_at = excluded.updated_at",
+        &[
+            &view.id,
+            &org,
+            &view.status().as_str(),
+            &view.technician_id,
+            &to_json(view)?,
+            &received_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A job as one batch sees it: read once, written once at the end.
+struct CachedJob {
+    view: Option<JobView>,
+    /// Whether the writing technician was ever assigned this job (`None`: not asked yet).
+    assigned: Option<bool>,
+    dirty: bool,
 }
 
 /// What one attempt at a push ended with.
@@ -413,7 +446,11 @@ async fn append_once(
     client: &mut deadpool_postgres::Object,
     batch: Batch<'_>,
     hold: Option<std::time::Duration>,
+    gate: &CommitGate,
 ) -> Result<Attempt> {
+    if gate.is_cancelled() {
+        return Err(StorageError::Busy);
+    }
     let Batch {
         org,
         writer,
@@ -434,35 +471,65 @@ async fn append_once(
     }
     let mut feed = PendingFeed::new();
     let mut results = Vec::with_capacity(events.len());
-    for Incoming { event, flags } in events {
+    let mut jobs: HashMap<Uuid, CachedJob> = HashMap::new();
+    for incoming in events {
+        let event = &incoming.event;
         let id = event.id;
-        let exists = q_opt(&tx, "SELECT 1 FROM events WHERE id = $1", &[&id])
+        let known = q_opt(
+            &tx,
+            "SELECT org_id = $2 AND job_id = $3 FROM events WHERE id = $1",
+            &[&id, &org, &event.job_id],
+        )
+        .await?
+        .map(|r| r.get::<_, bool>(0));
+        match known {
+            // The same event again (its earlier push got through).
+            Some(true) => {
+                results.push(PushResult::duplicate(id));
+                continue;
+            }
+            // The id is taken by an event elsewhere: never answer "duplicate" (the sender would
+            // drop an event that was never stored, and learn that the id exists).
+            Some(false) => {
+                results.push(PushResult::rejected(
+                    id,
+                    Rule::AlreadyRecorded.code().to_string(),
+                    Refusal::new(Rule::AlreadyRecorded, event.body.kind()).message(lang),
+                ));
+                continue;
+            }
+            None => {}
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) = jobs.entry(event.job_id) {
+            slot.insert(CachedJob {
+                view: load_job(&tx, org, event.job_id).await?,
+                assigned: None,
+                dirty: false,
+            });
+        }
+        let Some(cached) = jobs.get_mut(&event.job_id) else {
+            continue;
+        };
+        if let (Some(_), Writer::Technician { technician_id, .. }, None) =
+            (&cached.view, writer, cached.assigned)
+        {
+            let assigned = q_opt(
+                &tx,
+                "SELECT 1 FROM job_technicians WHERE job_id = $1 AND technician_id = $2",
+                &[&event.job_id, &technician_id],
+            )
             .await?
             .is_some();
-        if exists {
-            results.push(PushResult::duplicate(id));
-            continue;
+            cached.assigned = Some(assigned);
         }
-        let job = load_job(&tx, org, event.job_id).await?;
-        let visible = match (&job, writer) {
-            (Some(v), Writer::Technician { technician_id, .. }) => {
-                let assigned = q_opt(
-                    &tx,
-                    "SELECT 1 FROM job_technicians WHERE job_id = $1 AND technician_id = $2",
-                    &[&event.job_id, &technician_id],
-                )
-                .await?
-                .is_some();
-                if assigned {
-                    Visible::Yes(v)
-                } else {
-                    Visible::No
-                }
+        let visible = match (&cached.view, writer) {
+            (Some(v), Writer::Technician { .. }) if cached.assigned == Some(true) => {
+                Visible::Yes(v)
             }
             (Some(v), Writer::Dispatcher { .. }) => Visible::Yes(v),
-            (None, _) => Visible::No,
+            _ => Visible::No,
         };
-        let taken_elsewhere = job.is_none()
+        let taken_elsewhere = cached.view.is_none()
             && matches!(event.body, EventBody::JobCreated { .. })
             && q_opt(&tx, "SELECT 1 FROM jobs WHERE id = $1", &[&event.job_id])
                 .await?
@@ -473,7 +540,7 @@ async fn append_once(
                 event.body.kind(),
             )))
         } else {
-            decide(rulebook, writer, visible, event, flags)
+            decide(rulebook, writer, visible, incoming)
         };
         match decision {
             Decision::Accept(flags) => {
@@ -481,7 +548,7 @@ async fn append_once(
                     &tx,
                     org,
                     rulebook,
-                    job,
+                    &mut cached.view,
                     event,
                     &flags,
                     received_at,
@@ -491,6 +558,7 @@ async fn append_once(
                 if !stored {
                     return Ok(Attempt::Raced);
                 }
+                cached.dirty = true;
                 results.push(PushResult::accepted(id, flags));
             }
             Decision::Reject(rejection) => {
@@ -520,6 +588,9 @@ async fn append_once(
             }
         }
     }
+    for cached in jobs.values().filter(|c| c.dirty) {
+        write_view(&tx, org, cached.view.as_ref(), received_at).await?;
+    }
     if let Writer::Technician { device_id, .. } = writer {
         exec(
             &tx,
@@ -546,6 +617,10 @@ async fn append_once(
     }
     if let Some(hold) = hold {
         tokio::time::sleep(hold).await;
+    }
+    if !gate.begin_commit() {
+        // Dropping `tx` rolls back: the request was (or is being) answered "not stored".
+        return Err(StorageError::Busy);
     }
     tx.commit().await?;
     Ok(Attempt::Done(results))
@@ -776,15 +851,18 @@ impl Storage for PgStorage {
         };
         let (org, technician): (Uuid, Uuid) = (row.get(0), row.get(1));
         // A device enrolling again (reinstalled app, new code from the desk) gets a new token;
-        // the old one stops working.
-        exec(
+        // the old one stops working. A device id that exists for another technician or
+        // organisation is never taken over (ADR 0006): nothing changes, the code stays unused.
+        let changed = exec(
             &tx,
             "INSERT INTO devices (id, org_id, technician_id, name, token_hash, enrolled_at)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id,
                  technician_id = excluded.technician_id, name = excluded.name,
                  token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
-                 revoked_at = NULL",
+                 revoked_at = NULL
+             WHERE devices.org_id = excluded.org_id
+                 AND devices.technician_id = excluded.technician_id",
             &[
                 &device_id,
                 &org,
@@ -795,6 +873,9 @@ impl Storage for PgStorage {
             ],
         )
         .await?;
+        if changed == 0 {
+            return Err(StorageError::DeviceTaken);
+        }
         tx.commit().await?;
         Ok(Some(DeviceIdentity {
             device_id,
@@ -858,32 +939,39 @@ impl Storage for PgStorage {
         received_at: DateTime<Utc>,
         lang: Lang,
     ) -> Result<Vec<PushResult>> {
-        let mut c = self.client().await?;
-        let batch = Batch {
-            org,
-            writer,
-            rulebook: &rulebook,
-            events: &events,
-            received_at,
-            lang,
-        };
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match append_once(&mut c, batch, self.feed_commit_delay).await {
-                Ok(Attempt::Done(results)) => return Ok(results),
-                Ok(Attempt::Raced) if attempt < PUSH_ATTEMPTS => {}
-                Err(e) if attempt < PUSH_ATTEMPTS && is_retryable(&e) => {
-                    tracing::debug!(error = %e, attempt, "push retried");
+        let gate = CommitGate::default();
+        let (this, g) = (self.clone(), gate.clone());
+        // Spawned, so a request that gives up never drops the transaction mid-commit: the gate
+        // decides whether it commits.
+        let work = tokio::spawn(async move {
+            let mut c = this.client().await?;
+            let batch = Batch {
+                org,
+                writer,
+                rulebook: &rulebook,
+                events: &events,
+                received_at,
+                lang,
+            };
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match append_once(&mut c, batch, this.feed_commit_delay.get(), &g).await {
+                    Ok(Attempt::Done(results)) => return Ok(results),
+                    Ok(Attempt::Raced) if attempt < PUSH_ATTEMPTS => {}
+                    Err(e) if attempt < PUSH_ATTEMPTS && is_retryable(&e) => {
+                        tracing::debug!(error = %e, attempt, "push retried");
+                    }
+                    Ok(Attempt::Raced) => {
+                        return Err(StorageError::Corrupt(
+                            "push kept racing with concurrent pushes".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e),
                 }
-                Ok(Attempt::Raced) => {
-                    return Err(StorageError::Corrupt(
-                        "push kept racing with concurrent pushes".into(),
-                    ));
-                }
-                Err(e) => return Err(e),
             }
-        }
+        });
+        run_gated(self.write_deadline, gate, work).await
     }
 
     async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage> {
@@ -938,23 +1026,28 @@ impl Storage for PgStorage {
         let Some(view) = load_job(&tx, org, id).await? else {
             return Ok(None);
         };
-        let timeline = q_all(
+        let mut unreadable = Vec::new();
+        let rows = q_all(
             &tx,
-            "SELECT event_json, server_received_at, corrected_at, flags_json FROM events
-                 WHERE job_id = $1 AND org_id = $2 ORDER BY seq",
+            "SELECT event_json, server_received_at, corrected_at, flags_json, id::text
+                 FROM events WHERE job_id = $1 AND org_id = $2 ORDER BY seq",
             &[&id, &org],
         )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(TimelineEntry {
-                event: from_json(r.get(0))?,
-                server_received_at: r.get(1),
-                corrected_at: r.get(2),
-                flags: from_json(r.get(3))?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .await?;
+        let timeline = read_each(
+            rows.iter(),
+            "event",
+            |r| r.get::<_, String>(4),
+            |r| {
+                Ok(TimelineEntry {
+                    event: from_json(r.get(0))?,
+                    server_received_at: r.try_get(1)?,
+                    corrected_at: r.try_get(2)?,
+                    flags: from_json(r.get(3))?,
+                })
+            },
+            &mut unreadable,
+        );
         let photos = q_all(
             &tx,
             &format!(
@@ -967,29 +1060,34 @@ impl Storage for PgStorage {
         .iter()
         .map(photo_from_row)
         .collect();
-        let rejections = q_all(
+        let rows = q_all(
             &tx,
-            "SELECT event_json, rule, message, received_at FROM rejections
+            "SELECT event_json, rule, message, received_at, event_id::text FROM rejections
                  WHERE job_id = $1 AND org_id = $2 ORDER BY received_at, event_id::text",
             &[&id, &org],
         )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Rejection {
-                event: from_json(r.get(0))?,
-                rule: r.get(1),
-                message: r.get(2),
-                received_at: r.get(3),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .await?;
+        let rejections = read_each(
+            rows.iter(),
+            "rejection",
+            |r| r.get::<_, String>(4),
+            |r| {
+                Ok(Rejection {
+                    event: from_json(r.get(0))?,
+                    rule: r.get(1),
+                    message: r.get(2),
+                    received_at: r.try_get(3)?,
+                })
+            },
+            &mut unreadable,
+        );
         tx.commit().await?;
         Ok(Some(JobDetail {
             view,
             timeline,
             photos,
             rejections,
+            unreadable,
         }))
     }
 
@@ -1054,6 +1152,18 @@ impl Storage for PgStorage {
         )
         .await?;
         Ok(())
+    }
+
+    async fn open_uploads(&self, technician_id: Uuid, now: DateTime<Utc>) -> Result<(u64, u64)> {
+        let r = q_one(
+            &self.client().await?,
+            "SELECT COUNT(*), COALESCE(SUM(length), 0)::BIGINT FROM uploads
+                 WHERE technician_id = $1 AND completed_at IS NULL AND expires_at > $2",
+            &[&technician_id, &now],
+        )
+        .await?;
+        let (n, bytes): (i64, i64) = (r.get(0), r.get(1));
+        Ok((n.max(0) as u64, bytes.max(0) as u64))
     }
 
     async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>> {
@@ -1143,17 +1253,11 @@ impl Storage for PgStorage {
         id: Uuid,
         photo_id: Uuid,
         blob_path: &str,
+        content_type: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        let content_type: Option<String> = q_opt(
-            &tx,
-            "SELECT content_type FROM uploads WHERE id = $1",
-            &[&id],
-        )
-        .await?
-        .and_then(|r| r.get(0));
         // `blob_path IS NULL`: linked once, whichever process finishes first.
         exec(
             &tx,

@@ -20,9 +20,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use uuid::Uuid;
 
 use super::{
-    Device, DeviceIdentity, Dispatcher, FeedPage, Incoming, JobDetail, JobFilter, JobRow,
-    Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
-    TimelineEntry, Upload, Writer,
+    CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, Incoming, JobDetail, JobFilter,
+    JobRow, Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
+    TimelineEntry, Upload, Writer, read_each, run_gated,
 };
 use crate::ingest::{Decision, RejectReason, Visible, decide};
 
@@ -33,6 +33,11 @@ const MAX_IDLE_READERS: usize = 4;
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     inner: Arc<Inner>,
+    /// How long a push waits for the single writer before it is abandoned (never committed)
+    /// and answered 503: see [`CommitGate`].
+    write_deadline: Duration,
+    /// Tests only: batches hold their transaction this long before committing.
+    commit_delay: CommitDelay,
 }
 
 #[derive(Debug)]
@@ -114,7 +119,21 @@ impl SqliteStorage {
                 readers: Mutex::new(Vec::new()),
                 leases: Mutex::new(HashMap::new()),
             }),
+            write_deadline: Duration::from_secs(20),
+            commit_delay: CommitDelay::default(),
         })
+    }
+
+    /// How long a batch of events may wait for the writer and run before it is abandoned.
+    pub fn with_write_deadline(mut self, deadline: Duration) -> Self {
+        self.write_deadline = deadline;
+        self
+    }
+
+    /// For tests (`Config::test_feed_commit_delay`).
+    pub fn with_commit_delay(mut self, delay: CommitDelay) -> Self {
+        self.commit_delay = delay;
+        self
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T>
@@ -212,42 +231,60 @@ fn was_assigned(tx: &Connection, job_id: Uuid, technician_id: Uuid) -> Result<bo
     )?)
 }
 
-/// Store an accepted event: the log, the job's cached view, the feeds, the photo record.
+/// A job as one batch sees it: read once, changed in memory by each accepted event, written
+/// once at the end of the batch. Writing the whole view per event made a batch's cost grow with
+/// the job's size times the batch's length (a security finding: one device could hold the
+/// single writer for minutes).
+struct CachedJob {
+    view: Option<JobView>,
+    /// Whether the writing technician was ever assigned this job (`None`: not asked yet).
+    assigned: Option<bool>,
+    dirty: bool,
+}
+
+/// What an existing event id means for this batch.
+fn known_event(tx: &Connection, org: Uuid, event: &Event) -> Result<Option<bool>> {
+    Ok(tx
+        .query_row(
+            "SELECT org_id = ?2 AND job_id = ?3 FROM events WHERE id = ?1",
+            params![
+                event.id.to_string(),
+                org.to_string(),
+                event.job_id.to_string()
+            ],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?)
+}
+
+/// Store an accepted event: the log, the feeds, the photo record; the job's view changes in
+/// `job` (written by the caller once per batch).
 fn store_event(
     tx: &Transaction<'_>,
     org: Uuid,
     rulebook: &Rulebook,
-    job: Option<JobView>,
+    job: &mut Option<JobView>,
     event: &Event,
     flags: &[EventFlag],
     received_at: DateTime<Utc>,
 ) -> Result<()> {
     let before = job.as_ref().and_then(|v| v.technician_id);
-    let view = match job {
-        None => JobView::created(event)
-            .ok_or_else(|| StorageError::Corrupt("a job must start with JobCreated".into()))?,
-        Some(mut v) => {
-            rulebook.apply(&mut v, event);
-            v
+    match job {
+        None => {
+            *job =
+                Some(JobView::created(event).ok_or_else(|| {
+                    StorageError::Corrupt("a job must start with JobCreated".into())
+                })?);
         }
-    };
+        Some(v) => rulebook.apply(v, event),
+    }
+    let technician_now = job.as_ref().and_then(|v| v.technician_id);
     let job_id = event.job_id.to_string();
+    if before.is_none() && matches!(event.body, EventBody::JobCreated { .. }) {
+        // The row must exist before its events reference it; its view is written at the end.
+        write_view(tx, org, job.as_ref(), received_at)?;
+    }
     let corrected = event.at();
-    tx.execute(
-        "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-         ON CONFLICT(id) DO UPDATE SET status = excluded.status,
-             technician_id = excluded.technician_id, view_json = excluded.view_json,
-             updated_at = excluded.updated_at",
-        params![
-            job_id,
-            org.to_string(),
-            view.status().as_str(),
-            view.technician_id.map(|t| t.to_string()),
-            to_json(&view)?,
-            ts(received_at),
-        ],
-    )?;
     tx.execute(
         "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
              corrected_at, flags_json)
@@ -289,7 +326,7 @@ fn store_event(
             }
         }
         _ => {
-            if let Some(t) = view.technician_id {
+            if let Some(t) = technician_now {
                 to_feed(t)?;
             }
         }
@@ -311,6 +348,36 @@ fn store_event(
     Ok(())
 }
 
+/// The job's row with its view, status and technician.
+fn write_view(
+    tx: &Connection,
+    org: Uuid,
+    view: Option<&JobView>,
+    received_at: DateTime<Utc>,
+) -> Result<()> {
+    let Some(view) = view else { return Ok(()) };
+    tx.execute(
+        "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+             technician_id = excluded.technician_id, view_json = excluded.view_json,
+             updated_at = excluded.updated_at",
+        params![
+            view.id.to_string(),
+            org.to_string(),
+            view.status().as_str(),
+            view.technician_id.map(|t| t.to_string()),
+            to_json(view)?,
+            ts(received_at),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Test-only: how long a batch holds its transaction open before committing.
+type CommitDelay = crate::config::TestDelay;
+
+#[allow(clippy::too_many_arguments)]
 fn append_tx(
     conn: &mut Connection,
     org: Uuid,
@@ -319,33 +386,64 @@ fn append_tx(
     events: Vec<Incoming>,
     received_at: DateTime<Utc>,
     lang: Lang,
+    gate: &CommitGate,
+    hold: CommitDelay,
 ) -> Result<Vec<PushResult>> {
+    if gate.is_cancelled() {
+        // The request gave up while this write waited for the writer: do nothing.
+        return Err(StorageError::Busy);
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(events.len());
-    for Incoming { event, flags } in events {
+    let mut jobs: HashMap<Uuid, CachedJob> = HashMap::new();
+    for incoming in events {
+        let event = &incoming.event;
         let id = event.id;
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM events WHERE id = ?1)",
-            [id.to_string()],
-            |r| r.get(0),
-        )?;
-        if exists {
-            results.push(PushResult::duplicate(id));
-            continue;
+        match known_event(&tx, org, event)? {
+            // The same event again (its earlier push got through).
+            Some(true) => {
+                results.push(PushResult::duplicate(id));
+                continue;
+            }
+            // The id is taken by an event elsewhere: never answer "duplicate" (the sender would
+            // drop an event that was never stored, and learn that the id exists).
+            Some(false) => {
+                results.push(PushResult::rejected(
+                    id,
+                    Rule::AlreadyRecorded.code().to_string(),
+                    Refusal::new(Rule::AlreadyRecorded, event.body.kind()).message(lang),
+                ));
+                continue;
+            }
+            None => {}
         }
-        let job = load_job(&tx, org, event.job_id)?;
-        let visible = match (&job, writer) {
-            (Some(v), Writer::Technician { technician_id, .. }) => {
-                if was_assigned(&tx, event.job_id, technician_id)? {
-                    Visible::Yes(v)
-                } else {
-                    Visible::No
+        let cached = match jobs.entry(event.job_id) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(CachedJob {
+                view: load_job(&tx, org, event.job_id)?,
+                assigned: None,
+                dirty: false,
+            }),
+        };
+        let visible = match (&cached.view, writer) {
+            (Some(_), Writer::Technician { technician_id, .. }) => {
+                let assigned = match cached.assigned {
+                    Some(a) => a,
+                    None => {
+                        *cached
+                            .assigned
+                            .insert(was_assigned(&tx, event.job_id, technician_id)?)
+                    }
+                };
+                match (&cached.view, assigned) {
+                    (Some(v), true) => Visible::Yes(v),
+                    _ => Visible::No,
                 }
             }
             (Some(v), Writer::Dispatcher { .. }) => Visible::Yes(v),
             (None, _) => Visible::No,
         };
-        let taken_elsewhere = job.is_none()
+        let taken_elsewhere = cached.view.is_none()
             && matches!(event.body, EventBody::JobCreated { .. })
             && tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM jobs WHERE id = ?1)",
@@ -358,11 +456,20 @@ fn append_tx(
                 event.body.kind(),
             )))
         } else {
-            decide(rulebook, writer, visible, &event, &flags)
+            decide(rulebook, writer, visible, &incoming)
         };
         match decision {
             Decision::Accept(flags) => {
-                store_event(&tx, org, rulebook, job, &event, &flags, received_at)?;
+                store_event(
+                    &tx,
+                    org,
+                    rulebook,
+                    &mut cached.view,
+                    event,
+                    &flags,
+                    received_at,
+                )?;
+                cached.dirty = true;
                 results.push(PushResult::accepted(id, flags));
             }
             Decision::Reject(rejection) => {
@@ -382,7 +489,7 @@ fn append_tx(
                         technician,
                         rule,
                         rejection.message(Lang::En),
-                        to_json(&event)?,
+                        to_json(event)?,
                         ts(received_at),
                     ],
                 )?;
@@ -390,11 +497,21 @@ fn append_tx(
             }
         }
     }
+    for cached in jobs.values().filter(|c| c.dirty) {
+        write_view(&tx, org, cached.view.as_ref(), received_at)?;
+    }
     if let Writer::Technician { device_id, .. } = writer {
         tx.execute(
             "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1",
             params![device_id.to_string(), ts(received_at)],
         )?;
+    }
+    if let Some(hold) = hold.get() {
+        std::thread::sleep(hold);
+    }
+    if !gate.begin_commit() {
+        // Dropping `tx` rolls back: the request was (or is being) answered "not stored".
+        return Err(StorageError::Busy);
     }
     tx.commit()?;
     Ok(results)
@@ -762,14 +879,18 @@ impl Storage for SqliteStorage {
                 params![code_hash, ts(now)],
             )?;
             // A device enrolling again (reinstalled app, new code from the desk) gets a new
-            // token; the old one stops working.
-            tx.execute(
+            // token; the old one stops working. A device id that exists for another technician
+            // or organisation is never taken over (ADR 0006): nothing changes, the code stays
+            // unused.
+            let changed = tx.execute(
                 "INSERT INTO devices (id, org_id, technician_id, name, token_hash, enrolled_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(id) DO UPDATE SET org_id = excluded.org_id,
                      technician_id = excluded.technician_id, name = excluded.name,
                      token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
-                     revoked_at = NULL",
+                     revoked_at = NULL
+                 WHERE devices.org_id = excluded.org_id
+                     AND devices.technician_id = excluded.technician_id",
                 params![
                     device_id.to_string(),
                     org,
@@ -779,6 +900,9 @@ impl Storage for SqliteStorage {
                     ts(now)
                 ],
             )?;
+            if changed == 0 {
+                return Err(StorageError::DeviceTaken);
+            }
             tx.commit()?;
             Ok(Some(DeviceIdentity {
                 device_id,
@@ -875,8 +999,23 @@ impl Storage for SqliteStorage {
         received_at: DateTime<Utc>,
         lang: Lang,
     ) -> Result<Vec<PushResult>> {
-        self.write(move |c| append_tx(c, org, writer, &rulebook, events, received_at, lang))
-            .await
+        let gate = CommitGate::default();
+        let (inner, g, hold) = (self.inner.clone(), gate.clone(), self.commit_delay.clone());
+        let work = tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            append_tx(
+                &mut conn,
+                org,
+                writer,
+                &rulebook,
+                events,
+                received_at,
+                lang,
+                &g,
+                hold,
+            )
+        });
+        run_gated(self.write_deadline, gate, work).await
     }
 
     async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage> {
@@ -942,8 +1081,9 @@ impl Storage for SqliteStorage {
                 return Ok(None);
             };
             let (job, org_s) = (id.to_string(), org.to_string());
+            let mut unreadable = Vec::new();
             let mut stmt = c.prepare(
-                "SELECT event_json, server_received_at, corrected_at, flags_json FROM events
+                "SELECT event_json, server_received_at, corrected_at, flags_json, id FROM events
                  WHERE job_id = ?1 AND org_id = ?2 ORDER BY seq",
             )?;
             let rows = stmt
@@ -953,20 +1093,24 @@ impl Storage for SqliteStorage {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let timeline = rows
-                .into_iter()
-                .map(|(e, rec, cor, flags)| {
+            let timeline = read_each(
+                rows,
+                "event",
+                |r| r.4.clone(),
+                |(e, rec, cor, flags, _)| {
                     Ok(TimelineEntry {
                         event: from_json(&e)?,
                         server_received_at: parse_ts(&rec)?,
                         corrected_at: parse_ts(&cor)?,
                         flags: from_json(&flags)?,
                     })
-                })
-                .collect::<Result<Vec<_>>>()?;
+                },
+                &mut unreadable,
+            );
             let mut stmt = c.prepare(&format!(
                 "SELECT {PHOTO_COLS} FROM photos WHERE job_id = ?1 AND org_id = ?2
                  ORDER BY rowid"
@@ -978,34 +1122,40 @@ impl Storage for SqliteStorage {
                 .map(photo_from_cols)
                 .collect::<Result<Vec<_>>>()?;
             let mut stmt = c.prepare(
-                "SELECT event_json, rule, message, received_at FROM rejections
+                "SELECT event_json, rule, message, received_at, event_id FROM rejections
                  WHERE job_id = ?1 AND org_id = ?2 ORDER BY received_at, event_id",
             )?;
-            let rejections = stmt
+            let rows = stmt
                 .query_map(params![job, org_s], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
                     ))
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-                .into_iter()
-                .map(|(e, rule, message, at)| {
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let rejections = read_each(
+                rows,
+                "rejection",
+                |r| r.4.clone(),
+                |(e, rule, message, at, _)| {
                     Ok(Rejection {
                         event: from_json(&e)?,
                         rule,
                         message,
                         received_at: parse_ts(&at)?,
                     })
-                })
-                .collect::<Result<Vec<_>>>()?;
+                },
+                &mut unreadable,
+            );
             Ok(Some(JobDetail {
                 view,
                 timeline,
                 photos,
                 rejections,
+                unreadable,
             }))
         })
         .await
@@ -1079,6 +1229,19 @@ impl Storage for SqliteStorage {
                 ],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn open_uploads(&self, technician_id: Uuid, now: DateTime<Utc>) -> Result<(u64, u64)> {
+        self.read(move |c| {
+            let (n, bytes): (i64, i64) = c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(length), 0) FROM uploads
+                 WHERE technician_id = ?1 AND completed_at IS NULL AND expires_at > ?2",
+                params![technician_id.to_string(), ts(now)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((n.max(0) as u64, bytes.max(0) as u64))
         })
         .await
     }
@@ -1183,19 +1346,12 @@ impl Storage for SqliteStorage {
         id: Uuid,
         photo_id: Uuid,
         blob_path: &str,
+        content_type: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let blob_path = blob_path.to_string();
+        let (blob_path, content_type) = (blob_path.to_string(), content_type.to_string());
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let content_type: Option<String> = tx
-                .query_row(
-                    "SELECT content_type FROM uploads WHERE id = ?1",
-                    [id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten();
             tx.execute(
                 "UPDATE photos SET blob_path = ?2, content_type = ?3, uploaded_at = ?4
                  WHERE photo_id = ?1 AND blob_path IS NULL",
