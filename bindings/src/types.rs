@@ -234,6 +234,9 @@ pub struct JobSummary {
     pub appointment_at: Option<SystemTime>,
     /// The appointment's date in the organisation's local time, `YYYY-MM-DD`.
     pub appointment_day: Option<String>,
+    /// The desk gave the job to another technician while this one worked on it: show it as
+    /// such; nothing more can be done on it.
+    pub reassigned_away: bool,
 }
 
 /// One thing still needed before the job can be completed.
@@ -334,6 +337,11 @@ pub struct TimelineEntry {
     pub push_state: PushState,
     /// The server's reason, for a rejected event (a conflict to show).
     pub push_note: Option<String>,
+    /// For a pending event that no longer fits the server's log (reassigned, cancelled...):
+    /// why, in the configured language. The server will most likely say the same.
+    pub conflict: Option<String>,
+    /// In the server's log, with the server's time.
+    pub confirmed: bool,
 }
 
 /// Everything the job screen shows.
@@ -342,6 +350,8 @@ pub struct JobDetail {
     pub job_id: String,
     pub kind: JobKind,
     pub status: JobStatus,
+    /// See [`JobSummary::reassigned_away`].
+    pub reassigned_away: bool,
     pub customer_name: String,
     pub address: String,
     pub phone: String,
@@ -467,6 +477,7 @@ impl From<fieldcore::store::JobSummary> for JobSummary {
             address: s.address,
             appointment_at: opt_time(s.appointment_at),
             appointment_day: s.appointment_day.map(|d| d.to_string()),
+            reassigned_away: s.reassigned_away,
         }
     }
 }
@@ -533,6 +544,7 @@ pub(crate) fn job_detail(
         job_id: v.id.to_string(),
         kind: v.order.kind,
         status: d.status,
+        reassigned_away: d.reassigned_away,
         customer_name: v.order.customer_name,
         address: v.order.address,
         phone: v.order.phone,
@@ -626,6 +638,8 @@ pub(crate) fn job_detail(
                 by_technician: matches!(t.event.actor, Actor::Technician { .. }),
                 push_state: t.push_state,
                 push_note: t.push_note,
+                conflict: t.conflict.map(|r| r.message(lang)),
+                confirmed: t.confirmed,
             })
             .collect(),
     }

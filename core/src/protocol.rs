@@ -120,6 +120,12 @@ pub enum EventFlag {
     /// The device restarted between the event and its push, so its time could only be
     /// corrected by the clock offset, not anchored through the monotonic clock.
     DeviceRebooted,
+    /// From a technician who no longer holds the job (it was reassigned while they worked
+    /// offline): kept on the record, not applied, shown to the desk as a conflict.
+    FormerTechnician,
+    /// With [`EventFlag::FormerTechnician`]: it happened after the reassignment, by the
+    /// server's corrected time.
+    AfterReassignment,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,8 +137,14 @@ pub struct PushResponse {
 /// `GET /v1/sync/pull?cursor=<cursor>&limit=<n>`: what changed for this technician.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullResponse {
-    /// Oldest first. A newly assigned job comes with its whole history.
+    /// Oldest first. A newly assigned job comes with its whole history. Each comes with the
+    /// server's corrected time and flags; this device's own events come back too (the echo).
     pub events: Vec<Event>,
+    /// The server's log sequence of each event, parallel to `events`: the order of record.
+    /// A job's view on every side is its events folded in this order (ADR 0007). Empty from a
+    /// server that predates it.
+    #[serde(default)]
+    pub seqs: Vec<i64>,
     /// Pass back as `cursor` for the next page. Opaque to the device.
     pub next_cursor: String,
     pub has_more: bool,

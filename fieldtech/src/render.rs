@@ -80,11 +80,17 @@ impl Out {
                 .appointment_at
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_else(|| "-".into());
+            // A job the desk gave away reads as such, in the list as in `show`.
+            let status = if j.reassigned_away {
+                "reassigned"
+            } else {
+                j.status.as_str()
+            };
             println!(
                 "{}  {:<16} {:<11} {:<26} {}  {}",
                 &j.id.to_string()[..8],
                 j.kind.as_str(),
-                j.status.as_str(),
+                status,
                 when,
                 j.customer_name,
                 j.address
@@ -99,7 +105,20 @@ impl Out {
         }
         let v = &d.view;
         println!("job {} ({})", v.id, v.order.kind.as_str());
-        println!("  status     {}", d.status.as_str());
+        if d.reassigned_away {
+            let kept = d
+                .timeline
+                .iter()
+                .filter(|t| v.flagged_events.contains(&t.event.id))
+                .count();
+            println!("  status     reassigned to another technician");
+            println!(
+                "  kept       {kept} of your action(s) reached the desk after the hand-over; \
+                 nothing more to do here"
+            );
+        } else {
+            println!("  status     {}", d.status.as_str());
+        }
         println!(
             "  customer   {}, {}, {}",
             v.order.customer_name, v.order.phone, v.order.address
@@ -152,12 +171,25 @@ impl Out {
                 PushState::Rejected => "REJECTED",
                 PushState::Remote => "from desk",
             };
+            let state = if v.flagged_events.contains(&t.event.id) {
+                "kept"
+            } else if t.conflict.is_some() {
+                "CONFLICT"
+            } else {
+                state
+            };
+            let note = match (&t.conflict, &t.push_note) {
+                (Some(r), _) => r.message(self.lang),
+                (None, Some(n)) => n.clone(),
+                (None, None) => String::new(),
+            };
+            // The time the rules use: the server's, once it confirmed the event.
             println!(
                 "    {}  {:<26} {:<9} {}",
-                t.event.recorded_at.to_rfc3339(),
+                t.event.at().to_rfc3339(),
                 t.event.body.kind().as_str(),
                 state,
-                t.push_note.as_deref().unwrap_or("")
+                note
             );
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! How the server decides on one arriving event: pure, so every `Storage` implementation calls
 //! the same function inside its own transaction and they cannot disagree.
 
-use fieldcore::domain::{Actor, JobView, Lang, Refusal, Rule, Rulebook};
+use fieldcore::domain::{Actor, Admission, JobView, Kept, Lang, Refusal, Rule, Rulebook};
 use fieldcore::protocol::EventFlag;
 
 use crate::storage::{Incoming, Writer};
@@ -99,15 +99,22 @@ pub fn decide(
             event.body.kind(),
         )));
     }
-    match rulebook.check(view, event) {
-        Ok(()) => Decision::Accept(flags.to_vec()),
-        // The desk cancelled while the technician worked offline: keep both, flag it
-        // (design.md invariant 4). The view records it as flagged without applying it.
-        Err(r) if r.rule == Rule::JobCancelled && event.body.kind().is_field() => {
+    // The same decision the phone makes when it rebases its pending events (ADR 0007).
+    match rulebook.admit(view, event) {
+        Admission::Applies => Decision::Accept(flags.to_vec()),
+        Admission::Kept(kept) => {
             let mut f = flags.to_vec();
-            f.push(EventFlag::AfterCancellation);
+            match kept {
+                Kept::AfterCancellation => f.push(EventFlag::AfterCancellation),
+                Kept::FormerTechnician { after_reassignment } => {
+                    f.push(EventFlag::FormerTechnician);
+                    if after_reassignment {
+                        f.push(EventFlag::AfterReassignment);
+                    }
+                }
+            }
             Decision::Accept(f)
         }
-        Err(r) => Decision::Reject(RejectReason::Refused(r)),
+        Admission::Refused(r) => Decision::Reject(RejectReason::Refused(r)),
     }
 }

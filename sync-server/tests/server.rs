@@ -258,8 +258,12 @@ async fn pull_pages_with_a_cursor_and_follows_assignment() {
         phone_b.pull_all().await.last().unwrap().body,
         EventBody::JobCancelled { .. }
     ));
+    // A's late work is a field fact: kept and flagged for the desk, not applied (ADR 0007).
     let r = phone_a.push(&[phone_a.event(job, call())]).await;
-    assert_eq!(r.results[0].rule.as_deref(), Some("not_assigned_to_you"));
+    assert_eq!(r.results[0].status, PushStatus::Accepted, "{r:?}");
+    assert!(r.results[0].flags.contains(&EventFlag::FormerTechnician));
+    let echo = phone_a.pull(Some(&after.next_cursor), 100).await;
+    assert_eq!(echo.events.len(), 1, "A gets its own late event back");
     w.server.shutdown().await;
 }
 

@@ -71,6 +71,18 @@ impl Desk {
         (status, res.bytes().map(|b| b.to_vec()).unwrap_or_default())
     }
 
+    /// A console page as the dispatcher's browser gets it (the session token is the cookie).
+    pub fn console_page(&self, path: &str) -> String {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", format!("fc_session={}", self.token))
+            .send()
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        res.text().expect("html")
+    }
+
     pub fn technician(&self, name: &str) -> Uuid {
         let (s, v) = self.post(
             "/v1/technicians",

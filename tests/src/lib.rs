@@ -2,6 +2,7 @@
 //! (in-process, or the `fieldtech` binary as a separate process to kill), a dispatcher client
 //! over the real HTTP API, and a fault-injecting proxy.
 
+pub mod converge;
 pub mod desk;
 pub mod proxy;
 pub mod server;
@@ -27,11 +28,58 @@ pub struct Device {
     pub lang: fieldcore::domain::Lang,
 }
 
+/// A phone's clocks: the wall clock off by a skew the test sets (and may change: a user moving
+/// the clock), the monotonic clock honest (the real one), as on a real phone.
+#[derive(Debug, Default)]
+pub struct SkewedClock {
+    skew_ms: std::sync::atomic::AtomicI64,
+}
+
+impl SkewedClock {
+    pub fn new(skew: chrono::Duration) -> std::sync::Arc<SkewedClock> {
+        let c = SkewedClock::default();
+        c.set(skew);
+        std::sync::Arc::new(c)
+    }
+
+    pub fn set(&self, skew: chrono::Duration) {
+        self.skew_ms.store(
+            skew.num_milliseconds(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}
+
+impl fieldcore::store::Clock for SkewedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::milliseconds(
+                self.skew_ms.load(std::sync::atomic::Ordering::Relaxed),
+            )
+    }
+
+    fn monotonic_ms(&self) -> i64 {
+        fieldcore::store::SystemClock.monotonic_ms()
+    }
+}
+
 impl Device {
     pub fn new(server_url: &str) -> Device {
+        Self::with_clock(
+            server_url,
+            std::sync::Arc::new(fieldcore::store::SystemClock),
+        )
+    }
+
+    /// A phone whose clocks are `clock` (a wrong wall clock, say).
+    pub fn with_clock(
+        server_url: &str,
+        clock: std::sync::Arc<dyn fieldcore::store::Clock>,
+    ) -> Device {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            Store::open_with(StoreOptions::new(dir.path().join("device.db"))).expect("store");
+        let mut options = StoreOptions::new(dir.path().join("device.db"));
+        options.clock = clock;
+        let store = Store::open_with(options).expect("store");
         Device {
             dir,
             store,
@@ -43,6 +91,16 @@ impl Device {
 
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("device.db")
+    }
+
+    /// The app killed and started again: the store closed and opened anew from its file.
+    pub fn restart(&mut self) {
+        let mut options = StoreOptions::new(self.db_path());
+        options.clock = self.store.clock().clone();
+        let placeholder = Store::open_with(StoreOptions::new(self.dir.path().join("swap.db")))
+            .expect("placeholder");
+        drop(std::mem::replace(&mut self.store, placeholder));
+        self.store = Store::open_with(options).expect("reopen");
     }
 
     pub fn client(&self) -> SyncClient {

@@ -112,19 +112,27 @@ fn two_devices_three_jobs_every_event_and_photo_reaches_the_desk_once() {
     }
 }
 
-/// The desk moves a job to another technician while the phone is offline. The phone's later
-/// work on it is refused by the server, and a technician whose phone speaks Chinese reads why
-/// in Chinese, as they read the phone's own refusals.
+/// The phone books the visit while offline; the desk booked it meanwhile. The phone's booking
+/// is refused by the server (a booked visit moves only by rescheduling, with the customer's
+/// consent), and a technician whose phone speaks Chinese reads why in Chinese, as they read the
+/// phone's own refusals.
 #[test]
 fn a_refusal_by_the_server_reaches_the_phone_in_its_language() {
-    use fieldcore::domain::{CallOutcome, EventBody, Lang};
+    use fieldcore::domain::{EventBody, Lang};
     use fieldcore::store::PushState;
 
     let server = Server::start();
     let desk = server.desk("Acme Install");
     let li = desk.technician("Li Wei");
-    let zhang = desk.technician("Zhang Min");
-    let job = desk.job(JobKind::Install, li, Utc::now() + Duration::hours(20));
+    let (s, v) = desk.post(
+        "/v1/jobs",
+        serde_json::json!({
+            "order": fieldcore::fixtures::order(JobKind::Install),
+            "technician_id": li,
+        }),
+    );
+    assert!(s.is_success(), "{v}");
+    let job: uuid::Uuid = v["view"]["id"].as_str().unwrap().parse().unwrap();
     let mut phone = Device::new(&server.url());
     phone.lang = Lang::ZhCn;
     phone.enroll(&desk.code(li));
@@ -132,17 +140,17 @@ fn a_refusal_by_the_server_reaches_the_phone_in_its_language() {
     phone.act(job, EventBody::JobAccepted);
     phone.sync().expect("sync");
 
-    // The phone goes offline; the desk gives the job to Zhang meanwhile.
+    // The phone goes offline and books with the customer; the desk books meanwhile.
     let (status, body) = desk.post(
-        &format!("/v1/jobs/{job}/assign"),
-        serde_json::json!({ "technician_id": zhang }),
+        &format!("/v1/jobs/{job}/appointment"),
+        serde_json::json!({ "at": Utc::now() + Duration::hours(20) }),
     );
     assert!(status.is_success(), "{body}");
-    let call = phone.act(
+    let booking = phone.act(
         job,
-        EventBody::CustomerCallLogged {
-            outcome: CallOutcome::Reached,
-            note: "on my way".into(),
+        EventBody::AppointmentBooked {
+            at: Utc::now() + Duration::hours(30),
+            note: String::new(),
         },
     );
     let r = phone.sync().expect("sync");
@@ -152,11 +160,11 @@ fn a_refusal_by_the_server_reaches_the_phone_in_its_language() {
     let entry = detail
         .timeline
         .iter()
-        .find(|e| e.event.id == call.id)
-        .expect("the call stays on the phone");
+        .find(|e| e.event.id == booking.id)
+        .expect("the booking stays on the phone");
     assert_eq!(entry.push_state, PushState::Rejected);
     let note = entry.push_note.as_deref().expect("the server's reason");
-    assert!(note.starts_with("not_assigned_to_you"), "{note}");
+    assert!(note.starts_with("already_recorded"), "{note}");
     assert!(
         note.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
         "{note}"

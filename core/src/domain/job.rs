@@ -200,9 +200,13 @@ pub struct JobView {
     pub exemptions: Vec<ExemptionClaim>,
     pub return_visit: Option<ReturnVisit>,
     pub complaints: Vec<Complaint>,
-    /// Field events that arrived after the job was cancelled: kept, not applied, shown to both
-    /// sides [design.md invariant 4].
+    /// Field events that arrived after the job was cancelled, or from a technician who no
+    /// longer holds the job: kept, not applied, shown to both sides [design.md invariant 4;
+    /// ADR 0007].
     pub flagged_events: Vec<Uuid>,
+    /// When the job last moved from one technician to another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reassigned_at: Option<DateTime<Utc>>,
     pub event_count: u32,
     pub last_event_at: DateTime<Utc>,
 }
@@ -242,6 +246,7 @@ impl JobView {
             return_visit: None,
             complaints: Vec::new(),
             flagged_events: Vec::new(),
+            reassigned_at: None,
             event_count: 1,
             last_event_at: event.at(),
         })
@@ -306,6 +311,15 @@ impl JobView {
             self.flagged_events.push(event.id);
             return;
         }
+        // A field fact from a technician who no longer holds the job (it reached the server
+        // after a reassignment) is kept on the record but does not move the new holder's job.
+        if let Actor::Technician { technician_id, .. } = event.actor
+            && kind.is_field()
+            && self.technician_id != Some(technician_id)
+        {
+            self.flagged_events.push(event.id);
+            return;
+        }
         let decided_by = match event.actor {
             Actor::Dispatcher { dispatcher_id } => dispatcher_id,
             Actor::Technician { technician_id, .. } => technician_id,
@@ -317,6 +331,9 @@ impl JobView {
                 // Reassignment hands the job over: the new technician accepts afresh.
                 if self.technician_id != Some(*technician_id) {
                     self.accepted_at = None;
+                    if self.technician_id.is_some() {
+                        self.reassigned_at = Some(at);
+                    }
                 }
                 self.technician_id = Some(*technician_id);
                 self.assigned_at.get_or_insert(at);
@@ -387,10 +404,7 @@ impl JobView {
                     c.result = Some(result.clone());
                 }
             }
-            EventBody::AppointmentBooked { at: when, .. } => {
-                self.appointment_at = Some(*when);
-                self.appointment_booked_at = Some(at);
-            }
+            EventBody::AppointmentBooked { at: when, .. } => self.set_appointment(*when, at),
             EventBody::JobAccepted => self.accepted_at = Some(at),
             EventBody::CustomerCallLogged { outcome, note } => self.calls.push(CallRecord {
                 event_id: event.id,
@@ -454,8 +468,7 @@ impl JobView {
                 resolution: None,
             }),
             EventBody::AppointmentRescheduled { at: when, .. } => {
-                self.appointment_at = Some(*when);
-                self.appointment_booked_at = Some(at);
+                self.set_appointment(*when, at);
                 self.reschedules += 1;
             }
             EventBody::CheckedIn { location } => {
@@ -509,6 +522,21 @@ impl JobView {
             }),
             EventBody::CheckedOut => self.checked_out_at = Some(at),
         }
+    }
+}
+
+impl JobView {
+    /// The appointment is the one thing both sides set (the desk books, the technician
+    /// reschedules with the customer). The latest agreement by when it was made wins, whatever
+    /// order the two reach a log in: a phone offline for hours must not override a fresher
+    /// booking just because it synced later, and the phone's replay and the server's apply
+    /// agree whatever their order (ADR 0007).
+    fn set_appointment(&mut self, when: DateTime<Utc>, made_at: DateTime<Utc>) {
+        if self.appointment_booked_at.is_some_and(|b| made_at < b) {
+            return;
+        }
+        self.appointment_at = Some(when);
+        self.appointment_booked_at = Some(made_at);
     }
 }
 

@@ -21,5 +21,5 @@ pub use event::{
 pub use exception::{ExceptionDecision, ExceptionKind, ExceptionRecord, ExemptionReason};
 pub use job::{FeeBasis, JobKind, JobOrder, JobStatus, JobView};
 pub use refusal::{Lang, Missing, Refusal, Rule};
-pub use rules::Rulebook;
+pub use rules::{Admission, Kept, Rulebook};
 pub use sla::{Policy, Timer, TimerKind};

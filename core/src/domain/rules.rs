@@ -14,6 +14,31 @@ use super::job::{JobKind, JobOrder, JobView};
 use super::refusal::{Missing, Refusal, Rule};
 use super::sla::Policy;
 
+/// What a log does with an event: the same decision on the server (a push arrives) and on the
+/// phone (its pending events rebased on the server's log), so both end with the same view
+/// (ADR 0007).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Passes every rule: applies to the job.
+    Applies,
+    /// A field fact that reached the log after the desk cancelled or reassigned the job: kept on
+    /// the record and shown to the desk as a conflict, never applied to the job's state
+    /// ([`JobView::apply`] keeps it aside).
+    Kept(Kept),
+    Refused(Refusal),
+}
+
+/// Why a field event was kept aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    AfterCancellation,
+    /// From a technician who no longer holds the job; `after_reassignment`: it happened (by its
+    /// corrected time) after the hand-over, not only reached the log after it.
+    FormerTechnician {
+        after_reassignment: bool,
+    },
+}
+
 /// The rules of one organisation: its policy numbers and its checklist.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rulebook {
@@ -42,6 +67,29 @@ impl Rulebook {
         super::limits::check_room(job, event)?;
         self.guard_state(job, &event.actor, kind)?;
         self.guard_payload(job, event)
+    }
+
+    /// [`Rulebook::check`], with the conflict policy on top: a field fact refused only because
+    /// the job was cancelled or given to someone else meanwhile is kept, not refused.
+    pub fn admit(&self, job: Option<&JobView>, event: &Event) -> Admission {
+        let kind = event.body.kind();
+        match self.check(job, event) {
+            Ok(()) => Admission::Applies,
+            Err(r) if r.rule == Rule::JobCancelled && kind.is_field() => {
+                Admission::Kept(Kept::AfterCancellation)
+            }
+            Err(r)
+                if r.rule == Rule::NotAssignedToYou
+                    && kind.is_field()
+                    && matches!(event.actor, Actor::Technician { .. }) =>
+            {
+                let after_reassignment = job
+                    .and_then(|v| v.reassigned_at)
+                    .is_some_and(|lost| event.at() > lost);
+                Admission::Kept(Kept::FormerTechnician { after_reassignment })
+            }
+            Err(r) => Admission::Refused(r),
+        }
     }
 
     /// Apply a checked event (a convenience over [`JobView::apply`] that knows the checklist).

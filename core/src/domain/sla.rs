@@ -165,7 +165,8 @@ impl Policy {
                 started_at: start,
                 not_before,
                 due_at: due,
-                stopped_at: stop,
+                // A cancelled job's clocks read as stopped, on the phone as on the desk.
+                stopped_at: stop.or(job.cancelled_at.filter(|c| *c <= now)),
                 remaining_secs: (due - until).num_seconds(),
                 breached: until > due || early,
                 exempted: job

@@ -81,6 +81,12 @@ pub struct TimelineEntry {
     pub push_state: PushState,
     /// The server's reason, for a rejected event.
     pub push_note: Option<String>,
+    /// For a pending event: why it no longer fits on top of the server's log (the job was
+    /// reassigned or cancelled meanwhile, ...). The server will most likely say the same.
+    pub conflict: Option<Refusal>,
+    /// Whether the server has confirmed it (it is in the server's log, in the server's order,
+    /// with the server's corrected time).
+    pub confirmed: bool,
 }
 
 /// One file to record beside its event.
@@ -109,6 +115,9 @@ pub struct JobSummary {
     pub appointment_at: Option<DateTime<Utc>>,
     /// The appointment's date in the organisation's local time.
     pub appointment_day: Option<NaiveDate>,
+    /// The desk gave this job to another technician (this device worked on it): it shows what
+    /// was kept and sent, and offers nothing more to do.
+    pub reassigned_away: bool,
 }
 
 /// One job with everything the job screen shows.
@@ -116,6 +125,8 @@ pub struct JobSummary {
 pub struct JobDetail {
     pub view: JobView,
     pub status: JobStatus,
+    /// See [`JobSummary::reassigned_away`].
+    pub reassigned_away: bool,
     pub next_actions: Vec<ActionKind>,
     pub completion_missing: Vec<Missing>,
     pub timers: Vec<Timer>,
@@ -133,7 +144,9 @@ pub struct JobFilter {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RemoteApplied {
     pub applied: usize,
-    /// Already here (our own events echoed back, or a page fetched twice).
+    /// This device's own events echoed back: now confirmed, with the server's time and order.
+    pub confirmed: usize,
+    /// Already here and confirmed (a page fetched twice).
     pub already_known: usize,
     /// For a job this device was never told about; kept out of the log.
     pub orphaned: usize,
@@ -264,6 +277,17 @@ impl Store {
         })
     }
 
+    /// Now on the server's clock, as well as this device knows it: its own clock corrected by
+    /// the last measured offset. Timers run on it, so a phone whose clock is hours off shows
+    /// the same clocks as the desk.
+    pub fn server_now(&self) -> Result<DateTime<Utc>, StoreError> {
+        let now = self.clock.now();
+        let offset = clock_offset_ms(&self.lock())?;
+        Ok(offset
+            .and_then(|o| now.checked_add_signed(chrono::Duration::milliseconds(o)))
+            .unwrap_or(now))
+    }
+
     pub fn photo_dir(&self) -> &Path {
         &self.photo_dir
     }
@@ -297,12 +321,14 @@ impl Store {
     pub fn apply_pull_page(
         &self,
         events: &[Event],
+        seqs: &[i64],
         cursor_key: &str,
         next_cursor: &str,
     ) -> Result<RemoteApplied, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = self.apply_remote_in(&tx, events)?;
+        let seqs = (seqs.len() == events.len()).then_some(seqs);
+        let out = self.apply_remote_in(&tx, events, seqs)?;
         set_state(&tx, cursor_key, Some(next_cursor))?;
         tx.commit()?;
         Ok(out)
@@ -450,6 +476,7 @@ impl Store {
         device_seq: Option<i64>,
         clock_offset_ms: Option<i64>,
     ) -> Event {
+        let recorded_at = self.clock.now();
         Event {
             id: Uuid::now_v7(),
             job_id,
@@ -457,11 +484,15 @@ impl Store {
                 technician_id,
                 device_id: self.device_id,
             },
-            recorded_at: self.clock.now(),
+            recorded_at,
             monotonic_ms: Some(self.clock.monotonic_ms()),
             device_seq,
             clock_offset_ms,
-            corrected_at: None,
+            // Until the server confirms it with its own corrected time, the phone's best estimate
+            // of when it happened on the server's clock: a phone whose clock is hours off still
+            // shows (and times) its pending actions right. The server never believes this field.
+            corrected_at: clock_offset_ms
+                .and_then(|o| recorded_at.checked_add_signed(chrono::Duration::milliseconds(o))),
             body,
         }
     }
@@ -471,46 +502,95 @@ impl Store {
     pub fn apply_remote(&self, events: &[Event]) -> Result<RemoteApplied, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = self.apply_remote_in(&tx, events)?;
+        let out = self.apply_remote_in(&tx, events, None)?;
         tx.commit()?;
         Ok(out)
     }
 
     /// The body of [`Store::apply_remote`], for callers that commit more in the same transaction
     /// (the sync client stores the page's cursor with it).
+    ///
+    /// Pulled events are the server's log (ADR 0007): each takes its place by the server's
+    /// sequence (`seqs`; without them, from a server that predates them, arrival order); this
+    /// device's own events come back too, and take their place with the server's corrected time. Every job the page touched is then rebuilt: the
+    /// server's log replayed, this device's unconfirmed events re-applied on top.
     pub(crate) fn apply_remote_in(
         &self,
         tx: &Transaction<'_>,
         events: &[Event],
+        seqs: Option<&[i64]>,
     ) -> Result<RemoteApplied, StoreError> {
         let mut out = RemoteApplied::default();
         let rulebook = self.rulebook();
-        for event in events {
-            let known: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)",
-                params![event.id.to_string()],
+        let mut touched = std::collections::BTreeSet::new();
+        let mut next: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(confirmed_seq), 0) FROM events",
+            [],
+            |r| r.get(0),
+        )?;
+        for (i, event) in events.iter().enumerate() {
+            let mut place = || match seqs.and_then(|s| s.get(i)) {
+                Some(seq) => *seq,
+                None => {
+                    next += 1;
+                    next
+                }
+            };
+            let known: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT confirmed_seq FROM events WHERE id = ?1",
+                    params![event.id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match known {
+                Some(Some(_)) => {
+                    out.already_known += 1;
+                    continue;
+                }
+                Some(None) => {
+                    // Our own event, echoed: the server's copy (its corrected time) and its place.
+                    let seq = place();
+                    tx.execute(
+                        "UPDATE events SET body = ?2, confirmed_seq = ?3, conflict = NULL,
+                            push_note = NULL,
+                            push_state = CASE WHEN push_state = 'duplicate' THEN 'duplicate'
+                                              ELSE 'accepted' END
+                         WHERE id = ?1",
+                        params![event.id.to_string(), serde_json::to_string(event)?, seq],
+                    )?;
+                    touched.insert(event.job_id);
+                    out.confirmed += 1;
+                    continue;
+                }
+                None => {}
+            }
+            let has_job: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1)",
+                params![event.job_id.to_string()],
                 |r| r.get(0),
             )?;
-            if known {
-                out.already_known += 1;
-                continue;
-            }
-            let view = match load_view(tx, event.job_id)? {
-                Some(mut v) => {
-                    rulebook.apply(&mut v, event);
-                    v
-                }
-                None => match JobView::created(event) {
-                    Some(v) => v,
+            if !has_job {
+                match JobView::created(event) {
+                    // The row first: events reference it; the rebuild below writes its view.
+                    Some(v) => save_view(tx, &v, &rulebook)?,
                     None => {
                         out.orphaned += 1;
                         continue;
                     }
-                },
-            };
-            save_view(tx, &view, &rulebook)?;
+                }
+            }
             insert_event(tx, event, PushState::Remote)?;
+            let seq = place();
+            tx.execute(
+                "UPDATE events SET confirmed_seq = ?2 WHERE id = ?1",
+                params![event.id.to_string(), seq],
+            )?;
+            touched.insert(event.job_id);
             out.applied += 1;
+        }
+        for job_id in touched {
+            rebuild_view(tx, job_id, &rulebook)?;
         }
         Ok(out)
     }
@@ -525,9 +605,12 @@ impl Store {
         };
         let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
         let statuses_json = serde_json::to_string(&statuses)?;
+        // Mine, and the ones the desk gave away that this device worked on: the technician
+        // sees what became of their work (the same rows `job` shows).
         let mut stmt = conn.prepare_cached(
             "SELECT view, appointment_day FROM jobs
-             WHERE technician_id = ?1
+             WHERE (technician_id = ?1
+                    OR id IN (SELECT job_id FROM events WHERE origin = 'local'))
                AND (?2 = '[]' OR status IN (SELECT value FROM json_each(?2)))
                AND (?3 IS NULL OR appointment_day = ?3)
              ORDER BY appointment_at IS NULL, appointment_at, id",
@@ -548,6 +631,7 @@ impl Store {
                 address: view.order.address.clone(),
                 appointment_at: view.appointment_at,
                 appointment_day: day.and_then(|d| d.parse().ok()),
+                reassigned_away: reassigned_away(&view, &me),
             });
         }
         Ok(out)
@@ -569,18 +653,22 @@ impl Store {
         };
         Ok(Some(JobDetail {
             status: view.status(),
+            reassigned_away: technician.is_some_and(|t| reassigned_away(&view, &t.to_string())),
             completion_missing: rulebook.completion_missing(&view),
-            timers: rulebook.policy.timers(&view, self.clock.now()),
+            timers: rulebook.policy.timers(&view, self.server_now()?),
             next_actions,
             timeline,
             view,
         }))
     }
 
-    /// A job's events in log order.
+    /// The events that make the job's view, in the order they are folded: the server's log,
+    /// then this device's unconfirmed events; not the rejected ones, nor pending ones in
+    /// conflict. Replaying them gives the stored view.
     pub fn events_of(&self, job_id: Uuid) -> Result<Vec<Event>, StoreError> {
         Ok(timeline(&self.lock(), job_id)?
             .into_iter()
+            .filter(|t| t.push_state != PushState::Rejected && t.conflict.is_none())
             .map(|t| t.event)
             .collect())
     }
@@ -640,6 +728,25 @@ impl Store {
             for (id, state, note) in results {
                 stmt.execute(params![id.to_string(), state.as_str(), note])?;
             }
+        }
+        // A rejected event no longer shapes its job's view.
+        let mut rejected_jobs = std::collections::BTreeSet::new();
+        for (id, state, _) in results {
+            if *state == PushState::Rejected
+                && let Some(job) = tx
+                    .query_row(
+                        "SELECT job_id FROM events WHERE id = ?1",
+                        params![id.to_string()],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .optional()?
+            {
+                rejected_jobs.insert(parse_uuid(&job)?);
+            }
+        }
+        let rulebook = self.rulebook();
+        for job in rejected_jobs {
+            rebuild_view(&tx, job, &rulebook)?;
         }
         tx.commit()?;
         Ok(())
@@ -781,25 +888,97 @@ fn insert_event(conn: &Connection, event: &Event, state: PushState) -> Result<()
     Ok(())
 }
 
+/// A job's events in the order its view is folded: the server's log, then this device's
+/// unconfirmed events (rejected ones among them, shown as conflicts) in the order it made them.
+const JOB_EVENTS_IN_ORDER: &str = "SELECT body, push_state, push_note, conflict, confirmed_seq
+     FROM events WHERE job_id = ?1
+     ORDER BY confirmed_seq IS NULL, confirmed_seq, device_seq, position";
+
 fn timeline(conn: &Connection, job_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT body, push_state, push_note FROM events WHERE job_id = ?1 ORDER BY position",
-    )?;
+    let mut stmt = conn.prepare_cached(JOB_EVENTS_IN_ORDER)?;
     let rows = stmt.query_map(params![job_id.to_string()], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, Option<String>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<i64>>(4)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (body, state, note) = row?;
+        let (body, state, note, conflict, confirmed) = row?;
         out.push(TimelineEntry {
             event: serde_json::from_str(&body)?,
             push_state: PushState::parse(&state)?,
             push_note: note,
+            conflict: conflict.as_deref().map(serde_json::from_str).transpose()?,
+            confirmed: confirmed.is_some(),
         });
     }
     Ok(out)
+}
+
+/// Whether the desk gave this job to someone other than `me` (a technician id as stored).
+fn reassigned_away(view: &JobView, me: &str) -> bool {
+    view.technician_id.map(|t| t.to_string()).as_deref() != Some(me)
+}
+
+/// Rebuild a job's view as the rebase defines it (ADR 0007): the server's log replayed in the
+/// server's order, then this device's unconfirmed events on top, in the order it made them.
+/// Events the server accepted but has not echoed yet apply as they are; pending ones are checked
+/// again by the rulebook, and one that no longer passes is marked as a conflict (and does not
+/// shape the view) until the server answers. Rejected events never shape the view.
+pub(crate) fn rebuild_view(
+    tx: &Connection,
+    job_id: Uuid,
+    rulebook: &Rulebook,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, body, push_state, confirmed_seq, conflict FROM events
+         WHERE job_id = ?1 AND (confirmed_seq IS NOT NULL OR push_state != 'rejected')
+         ORDER BY confirmed_seq IS NULL, confirmed_seq, device_seq, position",
+    )?;
+    let rows = stmt
+        .query_map(params![job_id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut view: Option<JobView> = None;
+    for (id, body, state, confirmed, old_conflict) in rows {
+        let event: Event = serde_json::from_str(&body)?;
+        let Some(v) = view.as_mut() else {
+            view = JobView::created(&event);
+            continue;
+        };
+        if confirmed.is_some() || state != PushState::Pending.as_str() {
+            rulebook.apply(v, &event);
+            continue;
+        }
+        // The server's own decision (Rulebook::admit): what it would keep applies here too
+        // (the view keeps it aside), what it would refuse is a conflict until it answers.
+        let conflict = match rulebook.admit(Some(v), &event) {
+            crate::domain::Admission::Applies | crate::domain::Admission::Kept(_) => {
+                rulebook.apply(v, &event);
+                None
+            }
+            crate::domain::Admission::Refused(r) => Some(serde_json::to_string(&r)?),
+        };
+        if conflict != old_conflict {
+            tx.execute(
+                "UPDATE events SET conflict = ?2 WHERE id = ?1",
+                params![id, conflict],
+            )?;
+        }
+    }
+    if let Some(v) = view {
+        save_view(tx, &v, rulebook)?;
+    }
+    Ok(())
 }

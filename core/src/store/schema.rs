@@ -10,7 +10,7 @@ use super::error::StoreError;
 use crate::domain::sla::Policy;
 
 /// Schema version this code writes.
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 
 /// Version 1: the first layout (device identity, jobs, the event log with its outbox, sync state).
 pub const V1: &str = r#"
@@ -91,6 +91,21 @@ CREATE INDEX jobs_by_day ON jobs(technician_id, appointment_day);
 CREATE INDEX jobs_by_status ON jobs(technician_id, status);
 "#;
 
+/// Version 3: the server's order (ADR 0007). `confirmed_seq` places an event the server has
+/// confirmed (pulled from its log, our own echoed back included) in the server's order; a job's
+/// view is that log replayed, with this device's unconfirmed events re-applied on top.
+/// `conflict` holds the rulebook's objection (a `Refusal` as JSON) to a pending event that no
+/// longer fits on top of the server's log, shown at once, before the server answers.
+/// `confirmed_seq` is the server's log sequence; events confirmed before this version keep the
+/// order they were applied in, placed before anything the server sends from now on.
+pub const V3: &str = r#"
+ALTER TABLE events ADD COLUMN confirmed_seq INTEGER;
+ALTER TABLE events ADD COLUMN conflict TEXT;
+UPDATE events SET confirmed_seq = position - 1000000000000
+ WHERE push_state IN ('remote', 'accepted', 'duplicate');
+CREATE INDEX events_confirmed ON events(job_id, confirmed_seq);
+"#;
+
 /// Settings that cannot be changed inside a transaction, run on every open.
 pub fn setup_pragmas(conn: &Connection) -> Result<(), StoreError> {
     // WAL: readers never block the writer, and a commit is one append + fsync of the log.
@@ -129,6 +144,7 @@ pub fn migrate(conn: &mut Connection, policy: &Policy) -> Result<(), StoreError>
         match version {
             0 => tx.execute_batch(V1)?,
             1 => upgrade_to_2(&tx, policy)?,
+            2 => tx.execute_batch(V3)?,
             _ => unreachable!("versions above are handled"),
         }
         tx.pragma_update(None, "user_version", version + 1)?;

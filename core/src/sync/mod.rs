@@ -309,7 +309,8 @@ impl SyncClient {
                     .json()
                     .map_err(|e| SyncError::Protocol(e.to_string()))
             })?;
-            let applied = store.apply_pull_page(&page.events, CURSOR_KEY, &page.next_cursor)?;
+            let applied =
+                store.apply_pull_page(&page.events, &page.seqs, CURSOR_KEY, &page.next_cursor)?;
             report.events_received += applied.applied as u32;
             progress(Progress::Pulling {
                 received: report.events_received,

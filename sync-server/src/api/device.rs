@@ -173,6 +173,7 @@ pub async fn pull(
     let page = state.storage.feed(who.technician_id, after, limit).await?;
     Ok(Json(PullResponse {
         events: page.events,
+        seqs: page.seqs,
         next_cursor: page.last_position.to_string(),
         has_more: page.has_more,
         server_time: state.config.clock.now(),

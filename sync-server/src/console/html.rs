@@ -163,6 +163,8 @@ impl Ui {
             EventFlag::AfterCancellation => self.t("after cancellation", "取消后上报"),
             EventFlag::ClockJumped => self.t("clock jumped", "手机时间被修改"),
             EventFlag::DeviceRebooted => self.t("device rebooted", "设备重启"),
+            EventFlag::FormerTechnician => self.t("from the former technician", "来自原技术员"),
+            EventFlag::AfterReassignment => self.t("after reassignment", "改派后上报"),
         }
     }
 

@@ -24,7 +24,7 @@ use super::{Console, ConsoleError, FormFields, PageResult, csrf_hidden, not_foun
 use crate::AppState;
 use crate::api::dispatcher::{desk, technician_of_org};
 use crate::error::ApiError;
-use crate::storage::Technician;
+use crate::storage::{JobDetail, Technician, TimelineEntry};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct JobQuery {
@@ -33,6 +33,65 @@ pub struct JobQuery {
 
 fn parse_id(c: &Console, id: &str) -> Result<Uuid, ConsoleError> {
     id.parse().map_err(|_| not_found(c))
+}
+
+/// Field actions kept aside (ADR 0007): they reached the desk after the job was cancelled or
+/// given to another technician. Facts, never silently dropped: the desk sees what happened and
+/// when, e.g. "checked in 10:02; reassigned 10:05; 3 actions after that".
+fn conflict_summary(ui: Ui, d: &JobDetail) -> Option<String> {
+    use fieldcore::protocol::EventFlag;
+    let kept: Vec<&TimelineEntry> = d
+        .timeline
+        .iter()
+        .filter(|t| {
+            t.flags.iter().any(|f| {
+                matches!(
+                    f,
+                    EventFlag::FormerTechnician | EventFlag::AfterCancellation
+                )
+            })
+        })
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    let after = kept
+        .iter()
+        .filter(|t| {
+            t.flags.iter().any(|f| {
+                matches!(
+                    f,
+                    EventFlag::AfterReassignment | EventFlag::AfterCancellation
+                )
+            })
+        })
+        .count();
+    let first = kept
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {}",
+                ui.action(t.event.body.kind()),
+                ui.time(t.corrected_at)
+            )
+        })
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let turn = match (d.view.reassigned_at, d.view.cancelled_at) {
+        (_, Some(c)) => format!("{} {}", ui.t("cancelled", "取消于"), ui.time(c)),
+        (Some(r), None) => format!("{} {}", ui.t("reassigned", "改派于"), ui.time(r)),
+        (None, None) => String::new(),
+    };
+    Some(
+        format!(
+            "{}: {} {}; {turn}; {after} {}",
+            ui.t("Conflict", "冲突"),
+            kept.len(),
+            ui.t("field action(s) kept aside", "条现场记录已另存"),
+            ui.t("after that", "发生在此之后"),
+        ) + &format!(" ({first})"),
+    )
 }
 
 /// `<input type="datetime-local">` gives local wall time; the organisation's calendar says
@@ -102,6 +161,12 @@ async fn render(
         o.push_str(&notice(
             "error",
             &format!("{}: {r}", ui.t("Cancelled", "已取消")),
+        ));
+    }
+    if let Some(text) = conflict_summary(ui, &d) {
+        o.push_str(&format!(
+            "<p class=\"notice error conflict\" role=\"status\">{}</p>",
+            esc(&text)
         ));
     }
 

@@ -287,6 +287,9 @@ pub struct JobFilter {
 #[derive(Debug, Clone)]
 pub struct FeedPage {
     pub events: Vec<Event>,
+    /// The server's log sequence of each event (parallel to `events`): its place in the
+    /// order of record.
+    pub seqs: Vec<i64>,
     /// Feed position of the last event returned (or the cursor given, if none).
     pub last_position: i64,
     pub has_more: bool,

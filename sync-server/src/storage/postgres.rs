@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use fieldcore::domain::{
-    ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
+    Actor, ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
 };
 use fieldcore::protocol::{EventFlag, PushResult};
 use tokio_postgres::error::SqlState;
@@ -365,6 +365,12 @@ async fn store_event(
         _ => {
             if let Some(t) = technician_now {
                 feed.push((t, seq));
+            }
+            // A former holder's own late event goes back to them as well (the echo).
+            if let Actor::Technician { technician_id, .. } = event.actor
+                && Some(technician_id) != technician_now
+            {
+                feed.push((technician_id, seq));
             }
         }
     }
@@ -977,7 +983,7 @@ impl Storage for PgStorage {
     async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage> {
         let rows = q_all(
             &self.client().await?,
-            "SELECT f.pos, e.event_json FROM feed f JOIN events e ON e.seq = f.event_seq
+            "SELECT f.pos, e.event_json, e.seq FROM feed f JOIN events e ON e.seq = f.event_seq
                  WHERE f.technician_id = $1 AND f.pos > $2 ORDER BY f.pos LIMIT $3",
             &[&technician_id, &after, &((limit + 1) as i64)],
         )
@@ -985,12 +991,15 @@ impl Storage for PgStorage {
         let has_more = rows.len() > limit;
         let mut last_position = after;
         let mut events = Vec::with_capacity(limit.min(rows.len()));
+        let mut seqs = Vec::with_capacity(events.capacity());
         for r in rows.iter().take(limit) {
             last_position = r.get(0);
             events.push(from_json(r.get(1))?);
+            seqs.push(r.get(2));
         }
         Ok(FeedPage {
             events,
+            seqs,
             last_position,
             has_more,
         })

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use fieldcore::domain::{
-    ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
+    Actor, ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
 };
 use fieldcore::protocol::{EventFlag, PushResult};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -328,6 +328,13 @@ fn store_event(
         _ => {
             if let Some(t) = technician_now {
                 to_feed(t)?;
+            }
+            // A former holder's own late event goes back to them as well: the echo carries the
+            // server's verdict and corrected time to the phone that made it.
+            if let Actor::Technician { technician_id, .. } = event.actor
+                && Some(technician_id) != technician_now
+            {
+                to_feed(technician_id)?;
             }
         }
     }
@@ -1021,24 +1028,33 @@ impl Storage for SqliteStorage {
     async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage> {
         self.read(move |c| {
             let mut stmt = c.prepare(
-                "SELECT f.pos, e.event_json FROM feed f JOIN events e ON e.seq = f.event_seq
+                "SELECT f.pos, e.event_json, e.seq FROM feed f JOIN events e ON e.seq = f.event_seq
                  WHERE f.technician_id = ?1 AND f.pos > ?2 ORDER BY f.pos LIMIT ?3",
             )?;
             let rows = stmt
                 .query_map(
                     params![technician_id.to_string(), after, (limit + 1) as i64],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    },
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let has_more = rows.len() > limit;
             let mut last_position = after;
             let mut events = Vec::with_capacity(limit.min(rows.len()));
-            for (pos, json) in rows.into_iter().take(limit) {
+            let mut seqs = Vec::with_capacity(events.capacity());
+            for (pos, json, seq) in rows.into_iter().take(limit) {
                 last_position = pos;
                 events.push(from_json(&json)?);
+                seqs.push(seq);
             }
             Ok(FeedPage {
                 events,
+                seqs,
                 last_position,
                 has_more,
             })
