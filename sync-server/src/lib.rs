@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod idempotency;
 pub mod ingest;
 pub mod notify;
 pub mod openapi;

@@ -12,13 +12,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
-use fieldcore::domain::{
-    Actor, Event, EventBody, ExceptionDecision, JobOrder, JobView, Lang, Timer,
-};
+use fieldcore::domain::{Actor, Event, EventBody, JobOrder, JobView, Lang, Timer};
 use fieldcore::protocol::PushStatus;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::desk_action::DeskAction;
 use crate::AppState;
 use crate::auth::{DispatcherAuth, decoy_hash, hash_password, new_enrolment_code, new_token};
 use crate::auth::{code_hash, token_hash, verify_password};
@@ -449,7 +448,7 @@ async fn jobs(
     ))
 }
 
-/// Record desk events for one job, in order; the first refusal answers the request.
+/// Record desk events for one job, in order, all or none; the first refusal answers the request.
 /// The JSON API and the console both act through here, so both notify the live board.
 pub(crate) async fn desk(
     state: &AppState,
@@ -493,7 +492,8 @@ pub(crate) async fn desk(
             lang,
         )
         .await?;
-    if results.iter().any(|r| r.status == PushStatus::Accepted) {
+    // All or nothing (the storage rolls a refused desk batch back whole).
+    if results.iter().all(|r| r.status == PushStatus::Accepted) {
         state.notifier.notify(org.id, job_id);
     }
     match results
@@ -509,14 +509,21 @@ pub(crate) async fn desk(
 }
 
 /// Run one desk action and answer with the job as it now stands.
+/// A desk action from a JSON body: the same [`DeskAction`] and mapping the console's forms use.
 async fn act(
     state: &AppState,
     auth: &DispatcherAuth,
     job_id: Uuid,
-    body: EventBody,
+    action: &str,
+    target: Option<Uuid>,
+    body: serde_json::Value,
 ) -> ApiResult<Json<JobDetailResponse>> {
     let org = organisation(state, auth).await?;
-    desk(state, auth, &org, job_id, vec![body], Lang::En).await?;
+    let action = DeskAction::from_json(action, target, body)?;
+    let event = action
+        .into_event(state, auth, org.policy.calendar.offset())
+        .await?;
+    desk(state, auth, &org, job_id, vec![event], Lang::En).await?;
     Ok(Json(job_detail(state, &org, job_id).await?))
 }
 
@@ -543,16 +550,8 @@ async fn create_job(
     }
     let org = organisation(&state, &auth).await?;
     let job_id = Uuid::now_v7();
-    let mut bodies = vec![EventBody::JobCreated { order: req.order }];
-    if let Some(technician_id) = req.technician_id {
-        bodies.push(EventBody::JobAssigned { technician_id });
-    }
-    if let Some(at) = req.appointment_at {
-        bodies.push(EventBody::AppointmentBooked {
-            at,
-            note: String::new(),
-        });
-    }
+    let bodies =
+        super::desk_action::new_job_events(req.order, req.technician_id, req.appointment_at);
     desk(&state, &auth, &org, job_id, bodies, Lang::En).await?;
     Ok((
         StatusCode::CREATED,
@@ -560,146 +559,67 @@ async fn create_job(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Assign {
-    pub technician_id: Uuid,
-}
-
 async fn assign(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<Assign>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    technician_of_org(&state, &auth, req.technician_id).await?;
-    let body = EventBody::JobAssigned {
-        technician_id: req.technician_id,
-    };
-    act(&state, &auth, id, body).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Appointment {
-    pub at: DateTime<Utc>,
-    #[serde(default)]
-    pub note: String,
+    act(&state, &auth, id, "assign", None, body).await
 }
 
 async fn appointment(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<Appointment>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    let body = EventBody::AppointmentBooked {
-        at: req.at,
-        note: req.note,
-    };
-    act(&state, &auth, id, body).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Amend {
-    pub order: JobOrder,
+    act(&state, &auth, id, "appointment", None, body).await
 }
 
 async fn amend_order(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<Amend>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(
-        &state,
-        &auth,
-        id,
-        EventBody::OrderAmended { order: req.order },
-    )
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Cancel {
-    pub reason: String,
+    act(&state, &auth, id, "edit", None, body).await
 }
 
 async fn cancel(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<Cancel>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    let body = EventBody::JobCancelled { reason: req.reason };
-    act(&state, &auth, id, body).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Resolve {
-    pub decision: ExceptionDecision,
-    #[serde(default)]
-    pub note: String,
+    act(&state, &auth, id, "cancel", None, body).await
 }
 
 async fn resolve_exception(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath((id, exception_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(req): ApiJson<Resolve>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    let body = EventBody::ExceptionResolved {
-        exception_id,
-        decision: req.decision,
-        note: req.note,
-    };
-    act(&state, &auth, id, body).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Decide {
-    pub granted: bool,
-    #[serde(default)]
-    pub note: String,
+    act(&state, &auth, id, "resolve", Some(exception_id), body).await
 }
 
 async fn decide_exemption(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath((id, claim_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(req): ApiJson<Decide>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    let body = EventBody::ExemptionDecided {
-        claim_id,
-        granted: req.granted,
-        note: req.note,
-    };
-    act(&state, &auth, id, body).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ReturnVisit {
-    pub quality: u8,
-    pub attitude: u8,
-    #[serde(default)]
-    pub note: String,
+    act(&state, &auth, id, "decide", Some(claim_id), body).await
 }
 
 async fn return_visit(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<ReturnVisit>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    let body = EventBody::ReturnVisitRecorded {
-        quality: req.quality,
-        attitude: req.attitude,
-        note: req.note,
-    };
-    act(&state, &auth, id, body).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NewComplaint {
-    pub note: String,
+    act(&state, &auth, id, "return-visit", None, body).await
 }
 
 /// The server mints the complaint id; it is the last entry of `view.complaints`.
@@ -707,52 +627,27 @@ async fn file_complaint(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<NewComplaint>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    let body = EventBody::ComplaintFiled {
-        complaint_id: Uuid::now_v7(),
-        note: req.note,
-    };
-    act(&state, &auth, id, body).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Answer {
-    pub accepted: bool,
-    #[serde(default)]
-    pub note: String,
+    act(&state, &auth, id, "complaint", None, body).await
 }
 
 async fn answer_complaint(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath((id, complaint_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(req): ApiJson<Answer>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    let body = EventBody::ComplaintAnswered {
-        complaint_id,
-        accepted: req.accepted,
-        note: req.note,
-    };
-    act(&state, &auth, id, body).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Close {
-    pub result: String,
+    act(&state, &auth, id, "answer", Some(complaint_id), body).await
 }
 
 async fn close_complaint(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath((id, complaint_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(req): ApiJson<Close>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    let body = EventBody::ComplaintClosed {
-        complaint_id,
-        result: req.result,
-    };
-    act(&state, &auth, id, body).await
+    act(&state, &auth, id, "close", Some(complaint_id), body).await
 }
 
 // ---------------------------------------------------------------- photos

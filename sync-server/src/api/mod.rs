@@ -2,6 +2,7 @@
 //! console) and tus, with the cross-cutting layers (server clock header, rate limit, body
 //! limits, timeouts, request logs).
 
+pub mod desk_action;
 pub mod device;
 pub mod dispatcher;
 
@@ -64,6 +65,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(crate::tus::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::ratelimit::limit,

@@ -228,10 +228,16 @@ impl Ui {
 }
 
 /// The hidden field every POST form carries.
+/// The hidden fields every console form carries: the session's CSRF token, and a fresh
+/// idempotency key, so a form sent twice (a double click, a retried post) acts once
+/// (`crate::idempotency`).
 pub fn csrf_field(token: &str) -> String {
     format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(token)
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        esc(token),
+        crate::idempotency::FORM_FIELD,
+        uuid::Uuid::now_v7()
     )
 }
 

@@ -12,8 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use fieldcore::domain::{
-    Actor, EventBody, ExceptionDecision, FeeBasis, JobKind, JobOrder, Phase, PhotoCategory, Timer,
-    TimerKind,
+    Actor, EventBody, FeeBasis, JobKind, JobOrder, Phase, PhotoCategory, Timer, TimerKind,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -22,6 +21,7 @@ use super::board::{status_badge, technician_names, timer_tag};
 use super::html::{Ui, esc, notice};
 use super::{Console, ConsoleError, FormFields, PageResult, csrf_hidden, not_found};
 use crate::AppState;
+use crate::api::desk_action::{DeskAction, new_job_events};
 use crate::api::dispatcher::{desk, technician_of_org};
 use crate::error::ApiError;
 use crate::storage::{JobDetail, Technician, TimelineEntry};
@@ -1148,16 +1148,7 @@ pub async fn create(
         },
     };
     let job_id = Uuid::now_v7();
-    let mut bodies = vec![EventBody::JobCreated { order }];
-    if let Some(technician_id) = technician {
-        bodies.push(EventBody::JobAssigned { technician_id });
-    }
-    if let Some(at) = appointment {
-        bodies.push(EventBody::AppointmentBooked {
-            at,
-            note: String::new(),
-        });
-    }
+    let bodies = new_job_events(order, technician, appointment);
     if let Err(e) = desk(&state, &c.auth, &c.org, job_id, bodies, c.lang).await {
         return again(e.parts().status, &refusal_text(&c, &e));
     }
@@ -1165,14 +1156,6 @@ pub async fn create(
 }
 
 // ---------------------------------------------------------------- desk actions
-
-fn yes(form: &HashMap<String, String>, k: &str) -> Option<bool> {
-    match form.get(k).map(String::as_str) {
-        Some("yes" | "true" | "1") => Some(true),
-        Some("no" | "false" | "0") => Some(false),
-        _ => None,
-    }
-}
 
 pub async fn act(
     State(state): State<AppState>,
@@ -1183,94 +1166,28 @@ pub async fn act(
     c.check_csrf(&form)?;
     let id = parse_id(&c, &id)?;
     let ui = c.ui();
-    let f = |k: &str| {
-        form.get(k)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    let target = || form.get("target").and_then(|t| t.parse::<Uuid>().ok());
-    let bad = |msg: &str| {
-        Err::<EventBody, (StatusCode, String)>((StatusCode::UNPROCESSABLE_ENTITY, msg.to_string()))
-    };
     let missing = ui.t("Some details are missing or not valid.", "信息缺失或无效。");
-    let body: Result<EventBody, (StatusCode, String)> = match action.as_str() {
-        "assign" => match f("technician").parse::<Uuid>() {
-            Ok(technician_id) => {
-                if technician_of_org(&state, &c.auth, technician_id)
-                    .await
-                    .is_err()
-                {
-                    return Err(not_found(&c));
-                }
-                Ok(EventBody::JobAssigned { technician_id })
-            }
-            Err(_) => bad(missing),
-        },
-        "appointment" => match parse_local(&c, &f("at")) {
-            Some(at) => Ok(EventBody::AppointmentBooked {
-                at,
-                note: f("note"),
-            }),
-            None => bad(missing),
-        },
-        "cancel" => Ok(EventBody::JobCancelled {
-            reason: f("reason"),
-        }),
-        "edit" => match order_from(&c, &form) {
-            Ok(order) => Ok(EventBody::OrderAmended { order }),
-            Err(msg) => bad(&msg),
-        },
-        "resolve" => {
-            let decision = match f("decision").as_str() {
-                "proceed" => Some(ExceptionDecision::Proceed),
-                "stop" => Some(ExceptionDecision::Stop),
-                _ => None,
-            };
-            match (target(), decision) {
-                (Some(exception_id), Some(decision)) => Ok(EventBody::ExceptionResolved {
-                    exception_id,
-                    decision,
-                    note: f("note"),
-                }),
-                _ => bad(missing),
-            }
-        }
-        "decide" => match (target(), yes(&form, "granted")) {
-            (Some(claim_id), Some(granted)) => Ok(EventBody::ExemptionDecided {
-                claim_id,
-                granted,
-                note: f("note"),
-            }),
-            _ => bad(missing),
-        },
-        "return-visit" => match (f("quality").parse::<u8>(), f("attitude").parse::<u8>()) {
-            (Ok(quality), Ok(attitude)) => Ok(EventBody::ReturnVisitRecorded {
-                quality,
-                attitude,
-                note: f("note"),
-            }),
-            _ => bad(missing),
-        },
-        "complaint" => Ok(EventBody::ComplaintFiled {
-            complaint_id: Uuid::now_v7(),
-            note: f("note"),
-        }),
-        "answer" => match (target(), yes(&form, "accepted")) {
-            (Some(complaint_id), Some(accepted)) => Ok(EventBody::ComplaintAnswered {
-                complaint_id,
-                accepted,
-                note: f("note"),
-            }),
-            _ => bad(missing),
-        },
-        "close" => match target() {
-            Some(complaint_id) => Ok(EventBody::ComplaintClosed {
-                complaint_id,
-                result: f("result"),
-            }),
-            None => bad(missing),
-        },
+    // The same desk-action type and mapping as the JSON API; the edit form's many order
+    // fields are gathered into the order first.
+    let parsed = match action.as_str() {
+        "edit" => order_from(&c, &form)
+            .map(|order| DeskAction::Edit { order })
+            .map_err(|msg| (StatusCode::UNPROCESSABLE_ENTITY, msg)),
+        "assign" | "appointment" | "cancel" | "resolve" | "decide" | "return-visit"
+        | "complaint" | "answer" | "close" => DeskAction::from_form(&action, &form)
+            .ok_or_else(|| (StatusCode::UNPROCESSABLE_ENTITY, missing.to_string())),
         _ => return Err(not_found(&c)),
+    };
+    let body: Result<EventBody, (StatusCode, String)> = match parsed {
+        Ok(a) => match a
+            .into_event(&state, &c.auth, c.org.policy.calendar.offset())
+            .await
+        {
+            Ok(body) => Ok(body),
+            Err(e) if e.parts().status == StatusCode::NOT_FOUND => return Err(not_found(&c)),
+            Err(e) => Err((e.parts().status, refusal_text(&c, &e))),
+        },
+        Err(e) => Err(e),
     };
     let outcome = match body {
         Ok(body) => desk(&state, &c.auth, &c.org, id, vec![body], c.lang)

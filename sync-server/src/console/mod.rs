@@ -127,6 +127,11 @@ fn not_found(c: &Console) -> ConsoleError {
 
 // ---------------------------------------------------------------- cookies, session, CSRF
 
+/// The console session's token, from its cookie.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE)
+}
+
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)

@@ -195,6 +195,31 @@ pub(crate) async fn run_gated<T>(
     joined.map_err(|e| StorageError::Join(e.to_string()))?
 }
 
+/// How long an idempotency key (and the answer under it) is kept.
+pub const IDEMPOTENCY_KEEP_HOURS: i64 = 24;
+
+/// A desk request's answer, kept under its idempotency key and replayed to a retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    /// The headers worth replaying (content type, location).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What an idempotency key says about a request that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First time (or a stale attempt that died): run it; the key is now held for it.
+    Fresh,
+    /// The same key is being answered right now by another request.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+    /// Answered before: replay this.
+    Done(StoredResponse),
+}
+
 /// One stored event as the desk's timeline shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineEntry {
@@ -448,6 +473,26 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         content_type: &str,
         now: DateTime<Utc>,
     ) -> Result<()>;
-    /// Forget expired uploads and sessions; returns the upload ids whose files to delete.
+    /// Forget expired uploads, sessions and idempotency keys; returns the upload ids whose files
+    /// to delete.
     async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>>;
+    /// Take the key for a request (fingerprint: what the request was), or say why not. A
+    /// pending key older than `stale_before` belonged to an attempt that died: taken over.
+    async fn idempotency_begin(
+        &self,
+        org: Uuid,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<IdempotencyBegin>;
+    /// Keep the answer under the key.
+    async fn idempotency_finish(
+        &self,
+        org: Uuid,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<()>;
+    /// Let the key go (the request failed; a retry runs it again).
+    async fn idempotency_abort(&self, org: Uuid, key: &str) -> Result<()>;
 }

@@ -35,9 +35,10 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, Incoming, JobDetail, JobFilter,
-    JobRow, Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
-    TimelineEntry, Upload, Writer, read_each, run_gated,
+    CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, IDEMPOTENCY_KEEP_HOURS,
+    IdempotencyBegin, Incoming, JobDetail, JobFilter, JobRow, Organisation, Photo, PhotoAccess,
+    Rejection, Result, Storage, StorageError, StoredResponse, Technician, TimelineEntry, Upload,
+    Writer, read_each, run_gated,
 };
 use crate::ingest::{Decision, RejectReason, Visible, decide};
 
@@ -48,6 +49,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         2,
         "upload hash state",
         include_str!("pg_migrations/0002_upload_hash_state.sql"),
+    ),
+    (
+        3,
+        "idempotency keys",
+        include_str!("pg_migrations/0003_idempotency_keys.sql"),
     ),
 ];
 
@@ -569,6 +575,12 @@ async fn append_once(
             }
             Decision::Reject(rejection) => {
                 let (rule, message) = (rejection.rule(), rejection.message(Lang::En));
+                if let Writer::Dispatcher { .. } = writer {
+                    // A desk request is all or nothing (create + assign + book): its refusal
+                    // answers the request and nothing of it is stored (`tx` rolls back).
+                    results.push(PushResult::rejected(id, rule, rejection.message(lang)));
+                    return Ok(Attempt::Done(results));
+                }
                 let technician = match writer {
                     Writer::Technician { technician_id, .. } => Some(technician_id),
                     Writer::Dispatcher { .. } => None,
@@ -1298,7 +1310,107 @@ impl Storage for PgStorage {
         .map(|r| r.get(0))
         .collect();
         exec(&tx, "DELETE FROM sessions WHERE expires_at <= $1", &[&now]).await?;
+        let keep = now - chrono::Duration::hours(IDEMPOTENCY_KEEP_HOURS);
+        exec(
+            &tx,
+            "DELETE FROM idempotency_keys WHERE created_at <= $1",
+            &[&keep],
+        )
+        .await?;
         tx.commit().await?;
         Ok(ids)
+    }
+
+    async fn idempotency_begin(
+        &self,
+        org: Uuid,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<IdempotencyBegin> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let inserted = exec(
+            &tx,
+            "INSERT INTO idempotency_keys (org_id, key, fingerprint, state, created_at)
+             VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING",
+            &[&org, &key, &fingerprint, &now],
+        )
+        .await?;
+        if inserted == 1 {
+            tx.commit().await?;
+            return Ok(IdempotencyBegin::Fresh);
+        }
+        let r = q_one(
+            &tx,
+            "SELECT fingerprint, state, status, headers, body, created_at
+             FROM idempotency_keys WHERE org_id = $1 AND key = $2 FOR UPDATE",
+            &[&org, &key],
+        )
+        .await?;
+        let (fp, state): (String, String) = (r.get(0), r.get(1));
+        let status: Option<i32> = r.get(2);
+        let created: DateTime<Utc> = r.get(5);
+        let out = if fp != fingerprint {
+            IdempotencyBegin::Mismatch
+        } else if let (true, Some(status)) = (state == "done", status) {
+            let headers: Option<String> = r.get(3);
+            let body: Option<Vec<u8>> = r.get(4);
+            IdempotencyBegin::Done(StoredResponse {
+                status: u16::try_from(status).unwrap_or(500),
+                headers: headers
+                    .as_deref()
+                    .map(from_json)
+                    .transpose()?
+                    .unwrap_or_default(),
+                body: body.unwrap_or_default(),
+            })
+        } else if created < stale_before {
+            exec(
+                &tx,
+                "UPDATE idempotency_keys SET created_at = $3, state = 'pending'
+                 WHERE org_id = $1 AND key = $2",
+                &[&org, &key, &now],
+            )
+            .await?;
+            IdempotencyBegin::Fresh
+        } else {
+            IdempotencyBegin::InProgress
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        org: Uuid,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<()> {
+        exec(
+            &self.client().await?,
+            "UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4, body = $5
+             WHERE org_id = $1 AND key = $2",
+            &[
+                &org,
+                &key,
+                &i32::from(response.status),
+                &to_json(&response.headers)?,
+                &response.body,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, org: Uuid, key: &str) -> Result<()> {
+        exec(
+            &self.client().await?,
+            "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND state = 'pending'",
+            &[&org, &key],
+        )
+        .await?;
+        Ok(())
     }
 }

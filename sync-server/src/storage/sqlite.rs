@@ -20,14 +20,19 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use uuid::Uuid;
 
 use super::{
-    CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, Incoming, JobDetail, JobFilter,
-    JobRow, Organisation, Photo, PhotoAccess, Rejection, Result, Storage, StorageError, Technician,
-    TimelineEntry, Upload, Writer, read_each, run_gated,
+    CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, IDEMPOTENCY_KEEP_HOURS,
+    IdempotencyBegin, Incoming, JobDetail, JobFilter, JobRow, Organisation, Photo, PhotoAccess,
+    Rejection, Result, Storage, StorageError, StoredResponse, Technician, TimelineEntry, Upload,
+    Writer, read_each, run_gated,
 };
 use crate::ingest::{Decision, RejectReason, Visible, decide};
 
 /// Numbered schema steps; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 const MAX_IDLE_READERS: usize = 4;
 
 #[derive(Debug, Clone)]
@@ -481,6 +486,12 @@ fn append_tx(
             }
             Decision::Reject(rejection) => {
                 let rule = rejection.rule();
+                if let Writer::Dispatcher { .. } = writer {
+                    // A desk request is all or nothing (create + assign + book): its refusal
+                    // answers the request and nothing of it is stored (`tx` rolls back).
+                    results.push(PushResult::rejected(id, rule, rejection.message(lang)));
+                    return Ok(results);
+                }
                 let technician = match writer {
                     Writer::Technician { technician_id, .. } => Some(technician_id.to_string()),
                     Writer::Dispatcher { .. } => None,
@@ -1393,8 +1404,120 @@ impl Storage for SqliteStorage {
             };
             tx.execute("DELETE FROM uploads WHERE expires_at <= ?1", [ts(now)])?;
             tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [ts(now)])?;
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE created_at <= ?1",
+                [ts(now - chrono::Duration::hours(IDEMPOTENCY_KEEP_HOURS))],
+            )?;
             tx.commit()?;
             ids.iter().map(|s| parse_uuid(s)).collect()
+        })
+        .await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        org: Uuid,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<IdempotencyBegin> {
+        let (key, fingerprint) = (key.to_string(), fingerprint.to_string());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(
+                String,
+                String,
+                Option<i64>,
+                Option<String>,
+                Option<Vec<u8>>,
+                String,
+            )> = tx
+                .query_row(
+                    "SELECT fingerprint, state, status, headers, body, created_at
+                     FROM idempotency_keys WHERE org_id = ?1 AND key = ?2",
+                    params![org.to_string(), key],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let out = match row {
+                None => {
+                    tx.execute(
+                        "INSERT INTO idempotency_keys (org_id, key, fingerprint, state, created_at)
+                         VALUES (?1, ?2, ?3, 'pending', ?4)",
+                        params![org.to_string(), key, fingerprint, ts(now)],
+                    )?;
+                    IdempotencyBegin::Fresh
+                }
+                Some((fp, _, _, _, _, _)) if fp != fingerprint => IdempotencyBegin::Mismatch,
+                Some((_, state, Some(status), headers, body, _)) if state == "done" => {
+                    IdempotencyBegin::Done(StoredResponse {
+                        status: u16::try_from(status).unwrap_or(500),
+                        headers: headers
+                            .as_deref()
+                            .map(from_json)
+                            .transpose()?
+                            .unwrap_or_default(),
+                        body: body.unwrap_or_default(),
+                    })
+                }
+                Some((_, _, _, _, _, created)) if parse_ts(&created)? < stale_before => {
+                    tx.execute(
+                        "UPDATE idempotency_keys SET created_at = ?3, state = 'pending'
+                         WHERE org_id = ?1 AND key = ?2",
+                        params![org.to_string(), key, ts(now)],
+                    )?;
+                    IdempotencyBegin::Fresh
+                }
+                Some(_) => IdempotencyBegin::InProgress,
+            };
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        org: Uuid,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<()> {
+        let (key, r) = (key.to_string(), response.clone());
+        self.write(move |c| {
+            c.execute(
+                "UPDATE idempotency_keys SET state = 'done', status = ?3, headers = ?4, body = ?5
+                 WHERE org_id = ?1 AND key = ?2",
+                params![
+                    org.to_string(),
+                    key,
+                    i64::from(r.status),
+                    to_json(&r.headers)?,
+                    r.body
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn idempotency_abort(&self, org: Uuid, key: &str) -> Result<()> {
+        let key = key.to_string();
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM idempotency_keys WHERE org_id = ?1 AND key = ?2 AND state = 'pending'",
+                params![org.to_string(), key],
+            )?;
+            Ok(())
         })
         .await
     }
