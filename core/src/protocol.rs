@@ -138,7 +138,7 @@ pub struct PushResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullResponse {
     /// Oldest first. A newly assigned job comes with its whole history. Each comes with the
-    /// server's corrected time and flags; this device's own events come back too (the echo).
+    /// server's corrected time; this device's own events come back too (the echo).
     pub events: Vec<Event>,
     /// The server's log sequence of each event, parallel to `events`: the order of record.
     /// A job's view on every side is its events folded in this order (ADR 0007). Empty from a

@@ -850,3 +850,38 @@ fn times_inside_an_event_lie_near_when_it_happened() {
         note: String::new(),
     });
 }
+
+/// A phone that lost a job keeps its field facts on the record (ADR 0007), but only so many:
+/// it must not be able to fill the job for its new holder.
+#[test]
+fn a_former_technician_cannot_fill_a_job_for_its_new_holder() {
+    use fieldcore::domain::Admission;
+    use fieldcore::domain::limits::KEPT_PER_JOB_MAX;
+    let mut job = Job::new(JobKind::Install);
+    job.ok(EventBody::JobAccepted);
+    let (former, holder) = (job.tech, Uuid::now_v7());
+    job.desk(EventBody::JobAssigned {
+        technician_id: holder,
+    })
+    .expect("reassigned");
+    let rules = job.rules.clone();
+    for _ in 0..KEPT_PER_JOB_MAX {
+        let at = job.tick();
+        let e = tech_event(job.view.id, former, at, call(CallOutcome::NoAnswer));
+        assert!(matches!(
+            rules.admit(Some(&job.view), &e),
+            Admission::Kept(_)
+        ));
+        rules.apply(&mut job.view, &e);
+    }
+    let at = job.tick();
+    let e = tech_event(job.view.id, former, at, call(CallOutcome::NoAnswer));
+    match rules.admit(Some(&job.view), &e) {
+        Admission::Refused(r) => assert_eq!(r.rule, Rule::LimitReached),
+        other => panic!("{other:?}"),
+    }
+    // The new holder works on, unhindered.
+    job.tech = holder;
+    job.ok(EventBody::JobAccepted);
+    job.ok(call(CallOutcome::Reached));
+}

@@ -6,10 +6,12 @@
 //! key (`Idempotency-Key` header; console forms a hidden `idempotency_key` field, which every
 //! form the console renders has) is run once per organisation and key: the first answer (a
 //! success or a redirect) is kept for a day and replayed to every retry with
-//! `Idempotent-Replayed: true`. While the first request runs, a retry gets 409; the same key
-//! on a different request gets 422; a failed first attempt frees the key, so the retry runs.
-//! The key is taken before the request runs and its answer stored after it commits: a process
-//! killed between the two leaves a pending key that is taken over after a minute.
+//! `Idempotent-Replayed: true`. While the first request runs, a retry waits for its answer
+//! (up to 10 s, then 409); the same key on a different request, or from another dispatcher,
+//! gets 422; a refused first attempt frees the key, so the retry runs. The request runs to its
+//! end even if the client goes away. The key is taken before the request runs and its answer
+//! stored after it commits: only a process killed between the two leaves a pending key, taken
+//! over after a minute (the one window where a retry could act twice).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -32,6 +34,8 @@ const REPLAYED: &str = "idempotent-replayed";
 const KEY_MAX: usize = 255;
 /// A pending key this old belonged to an attempt that died.
 const STALE_SECS: i64 = 60;
+/// How long a retry waits for the first request with its key to answer.
+const WAIT_FOR_FIRST_MS: u64 = 10_000;
 
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
@@ -42,7 +46,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let api = path.starts_with("/v1/")
         && !path.starts_with("/v1/sync/")
         && !path.starts_with("/v1/uploads")
-        && !path.starts_with("/v1/devices/")
+        && path != "/v1/devices/enroll"
         && path != "/v1/auth/login";
     if !console && !api {
         return next.run(req).await;
@@ -63,12 +67,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let Some(session) = session else {
         return next.run(req).await;
     };
-    let org = match state
+    let (org, dispatcher) = match state
         .storage
         .session(&session, state.config.clock.now())
         .await
     {
-        Ok(Some(d)) => d.organisation_id,
+        Ok(Some(d)) => (d.organisation_id, d.id),
         // Not logged in: the handler answers that.
         Ok(None) => return next.run(req).await,
         Err(e) => return ApiError::from(e).into_response(),
@@ -89,13 +93,24 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         ))
         .into_response();
     }
-    let fingerprint = fingerprint(&parts.method, &path, &bytes);
-    let now = state.config.clock.now();
-    let stale = now - chrono::Duration::seconds(STALE_SECS);
-    let begun = state
-        .storage
-        .idempotency_begin(org, &key, &fingerprint, now, stale)
-        .await;
+    let fingerprint = fingerprint(dispatcher, &parts.method, &path, &bytes);
+    let mut waited = 0;
+    let begun = loop {
+        let now = state.config.clock.now();
+        let stale = now - chrono::Duration::seconds(STALE_SECS);
+        let begun = state
+            .storage
+            .idempotency_begin(org, &key, &fingerprint, now, stale)
+            .await;
+        // The first request with this key is still running (a double click): wait for its
+        // answer rather than refuse, for a while.
+        if matches!(begun, Ok(IdempotencyBegin::InProgress)) && waited < WAIT_FOR_FIRST_MS {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            waited += 100;
+            continue;
+        }
+        break begun;
+    };
     match begun {
         Err(e) => ApiError::from(e).into_response(),
         Ok(IdempotencyBegin::Done(stored)) => replay(stored),
@@ -122,10 +137,13 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
-/// Store a success or redirect under the key and hand it on; let the key go otherwise.
+/// Keep the answer under the key and hand it on. Only an answer that says nothing was done
+/// lets the key go, so the retry runs again: a refusal (4xx), or a 503 / 429 (nothing stored,
+/// retry later). Any other answer, a 500 after a commit included, is kept: a retry must not
+/// make a second job because the first answer was an error.
 async fn keep(state: &AppState, org: Uuid, key: &str, res: Response) -> Response {
     let status = res.status();
-    if !(status.is_success() || status.is_redirection()) {
+    if status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE {
         if let Err(e) = state.storage.idempotency_abort(org, key).await {
             tracing::warn!(error = %e, "idempotency key not released; it goes stale");
         }
@@ -184,9 +202,11 @@ fn console_key(body: &[u8]) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// What the request was: the same key on another request is refused, not replayed.
-fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
+/// What the request was, and who sent it: the same key on another request, or from another
+/// dispatcher, is refused, not replayed.
+fn fingerprint(dispatcher: Uuid, method: &Method, path: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
+    h.update(dispatcher.as_bytes());
     h.update(method.as_str().as_bytes());
     h.update(b" ");
     h.update(path.as_bytes());

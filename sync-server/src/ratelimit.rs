@@ -153,32 +153,33 @@ impl LoginThrottle {
         Duration::from_secs(1u64 << exp).min(LOGIN_MAX_WAIT)
     }
 
-    /// `Err(wait)` while the account must wait before another attempt.
-    pub fn check(&self, email: &str) -> Result<(), Duration> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match failures.get(&Self::key(email)) {
-            Some((n, at)) => {
-                let wait = Self::wait_after(*n);
-                let passed = at.elapsed();
-                if passed < wait {
-                    Err(wait - passed)
-                } else {
-                    Ok(())
-                }
-            }
-            None => Ok(()),
-        }
-    }
-
-    pub fn failed(&self, email: &str) {
+    /// Take one attempt on the account: `Err(wait)` while it must wait. The attempt counts as a
+    /// failure from this moment (under the same lock as the check), so many attempts sent at
+    /// once cannot all pass before the first one's password is checked; a success clears it.
+    pub fn attempt(&self, email: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if failures.len() > PRUNE_ABOVE {
             failures.retain(|_, (n, at)| now.duration_since(*at) < Self::wait_after(*n));
         }
         let e = failures.entry(Self::key(email)).or_insert((0, now));
+        let wait = Self::wait_after(e.0);
+        let passed = now.duration_since(e.1);
+        if e.0 > 0 && passed < wait {
+            return Err(wait - passed);
+        }
         e.0 = e.0.saturating_add(1);
         e.1 = now;
+        Ok(())
+    }
+
+    /// The attempt's password was wrong: the wait runs from now (the end of the check), not
+    /// from when the attempt began.
+    pub fn failed(&self, email: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = failures.get_mut(&Self::key(email)) {
+            e.1 = Instant::now();
+        }
     }
 
     pub fn succeeded(&self, email: &str) {
@@ -206,19 +207,16 @@ mod tests {
     #[test]
     fn login_waits_grow_per_account_after_the_free_failures_and_a_success_clears_them() {
         let t = LoginThrottle::default();
-        for _ in 0..LOGIN_FREE_FAILURES - 1 {
-            t.failed("Desk@Example.com");
-            assert!(t.check("desk@example.com").is_ok());
+        // Attempts sent at once: only the free ones pass, whatever their passwords.
+        for _ in 0..LOGIN_FREE_FAILURES {
+            assert!(t.attempt("Desk@Example.com").is_ok());
         }
-        t.failed("desk@example.com");
-        let first = t.check(" DESK@example.com").unwrap_err();
+        let first = t.attempt(" DESK@example.com").unwrap_err();
         assert!(first <= Duration::from_secs(1));
-        t.failed("desk@example.com");
-        let second = t.check("desk@example.com").unwrap_err();
-        assert!(second > Duration::from_secs(1), "{second:?}");
-        assert!(t.check("other@example.com").is_ok(), "accounts are apart");
+        assert!(t.attempt("other@example.com").is_ok(), "accounts are apart");
         t.succeeded("desk@example.com");
-        assert!(t.check("desk@example.com").is_ok());
+        assert!(t.attempt("desk@example.com").is_ok());
         assert_eq!(LoginThrottle::wait_after(200), LOGIN_MAX_WAIT);
+        assert!(LoginThrottle::wait_after(LOGIN_FREE_FAILURES + 1) > Duration::from_secs(1));
     }
 }

@@ -1,7 +1,9 @@
 //! The accept loop: every connection served by hyper with a header read timeout, so a client
 //! that opens connections and trickles (or never sends) its headers cannot hold them open;
-//! `axum::serve` has no such timeout. Bodies are bounded elsewhere: the request timeout for the
-//! API, a per-read stall timeout for tus PATCH.
+//! `axum::serve` has no such timeout. HTTP/1.1 only: TLS (and with it HTTP/2) ends at the
+//! reverse proxy, and hyper's protocol sniffing would wait for a silent client's first bytes
+//! with no timeout at all. Bodies are bounded elsewhere: the request timeout for the API, a
+//! per-read stall timeout for tus PATCH.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,6 +20,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+/// How long a stopping server waits for in-flight requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Serve `app` on `listener` until `stop` resolves, then let in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -25,12 +30,11 @@ pub async fn serve(
     header_read_timeout: Duration,
     stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
@@ -63,6 +67,13 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // In-flight requests finish; one that trickles on (a slow upload) does not hold the
+    // shutdown for ever: it resumes from its offset on the next process.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace; closing them");
+    }
     Ok(())
 }

@@ -707,13 +707,20 @@ async fn one_technicians_open_uploads_are_capped_by_count_and_bytes() {
 async fn a_connection_that_never_finishes_its_headers_is_closed() {
     let w = World::start_with(|c| c.header_read_timeout_secs = 1).await;
     let mut slow = Vec::new();
-    for _ in 0..20 {
+    for i in 0..30 {
         let mut s = tokio::net::TcpStream::connect(w.server.addr())
             .await
             .unwrap();
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .unwrap();
+        // Headers that never end, a client that says nothing, and one that opens HTTP/2
+        // without TLS and stops.
+        match i % 3 {
+            0 => s
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap(),
+            1 => {}
+            _ => s.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap(),
+        }
         slow.push(s);
     }
     let start = Instant::now();

@@ -39,6 +39,9 @@ pub const PHOTOS_PER_JOB_MAX: usize = 200;
 pub const EXCEPTIONS_PER_JOB_MAX: usize = 50;
 pub const EXEMPTIONS_PER_JOB_MAX: usize = 20;
 pub const COMPLAINTS_PER_JOB_MAX: usize = 20;
+/// Field events kept aside on one job (from a former holder, or after a cancellation): a
+/// phone that lost a job must not be able to fill it for its new holder.
+pub const KEPT_PER_JOB_MAX: usize = 200;
 
 /// How far a time inside an event (an appointment, the goods' arrival) may lie from when the
 /// event happened: a visit is booked within a year, goods arrived within a year before.
@@ -120,7 +123,11 @@ pub fn check_room(job: &JobView, event: &Event) -> Result<(), Refusal> {
     let full = || Err(Refusal::new(Rule::LimitReached, kind));
     // The total binds the field side: the desk must still be able to cancel or decide on a job
     // a phone has filled.
-    if kind.is_field() && job.event_count >= EVENTS_PER_JOB_MAX {
+    // Events kept aside (from a former holder) do not count against the holder.
+    let applied = job
+        .event_count
+        .saturating_sub(u32::try_from(job.flagged_events.len()).unwrap_or(u32::MAX));
+    if kind.is_field() && applied >= EVENTS_PER_JOB_MAX {
         return full();
     }
     let (have, max) = match kind {

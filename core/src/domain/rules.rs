@@ -73,7 +73,15 @@ impl Rulebook {
     /// the job was cancelled or given to someone else meanwhile is kept, not refused.
     pub fn admit(&self, job: Option<&JobView>, event: &Event) -> Admission {
         let kind = event.body.kind();
+        let full = job.is_some_and(|v| v.flagged_events.len() >= super::limits::KEPT_PER_JOB_MAX);
         match self.check(job, event) {
+            Err(r)
+                if full
+                    && kind.is_field()
+                    && matches!(r.rule, Rule::JobCancelled | Rule::NotAssignedToYou) =>
+            {
+                Admission::Refused(Refusal::new(Rule::LimitReached, kind))
+            }
             Ok(()) => Admission::Applies,
             Err(r) if r.rule == Rule::JobCancelled && kind.is_field() => {
                 Admission::Kept(Kept::AfterCancellation)

@@ -544,18 +544,19 @@ impl Store {
                 )
                 .optional()?;
             match known {
-                Some(Some(_)) => {
+                Some(Some(seq)) if seq >= 0 => {
                     out.already_known += 1;
                     continue;
                 }
-                Some(None) => {
-                    // Our own event, echoed: the server's copy (its corrected time) and its place.
+                Some(_) => {
+                    // Our own event, echoed (or one kept from before schema v3, pulled again):
+                    // the server's copy (its corrected time) and its place.
                     let seq = place();
                     tx.execute(
                         "UPDATE events SET body = ?2, confirmed_seq = ?3, conflict = NULL,
                             push_note = NULL,
-                            push_state = CASE WHEN push_state = 'duplicate' THEN 'duplicate'
-                                              ELSE 'accepted' END
+                            push_state = CASE WHEN push_state IN ('duplicate', 'remote')
+                                              THEN push_state ELSE 'accepted' END
                          WHERE id = ?1",
                         params![event.id.to_string(), serde_json::to_string(event)?, seq],
                     )?;

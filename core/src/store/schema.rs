@@ -97,13 +97,17 @@ CREATE INDEX jobs_by_status ON jobs(technician_id, status);
 /// `conflict` holds the rulebook's objection (a `Refusal` as JSON) to a pending event that no
 /// longer fits on top of the server's log, shown at once, before the server answers.
 /// `confirmed_seq` is the server's log sequence; events confirmed before this version keep the
-/// order they were applied in, placed before anything the server sends from now on.
+/// order they were applied in (negative numbers) until the first pull after the upgrade, which
+/// starts over and gives each the server's copy and sequence.
 pub const V3: &str = r#"
 ALTER TABLE events ADD COLUMN confirmed_seq INTEGER;
 ALTER TABLE events ADD COLUMN conflict TEXT;
 UPDATE events SET confirmed_seq = position - 1000000000000
  WHERE push_state IN ('remote', 'accepted', 'duplicate');
 CREATE INDEX events_confirmed ON events(job_id, confirmed_seq);
+-- Pull everything again once: the server's copies (its corrected times) and its sequence
+-- replace what was kept before this version.
+DELETE FROM sync_state WHERE key = 'pull_cursor';
 "#;
 
 /// Settings that cannot be changed inside a transaction, run on every open.

@@ -84,30 +84,20 @@ async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, Response> {
-    let logins = &state.limiter.logins;
-    logins
-        .check(&req.email)
+    // Counted as a failure until the password proves right.
+    state
+        .limiter
+        .logins
+        .attempt(&req.email)
         .map_err(crate::ratelimit::too_many)?;
-    login_checked(&state, req).await.map_err(|(e, email)| {
-        if let Some(email) = email {
-            state.limiter.logins.failed(&email);
-        }
-        e.into_response()
-    })
+    login_checked(&state, req)
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
-/// The login proper; a wrong password comes back with the email to count it against.
-async fn login_checked(
-    state: &AppState,
-    req: LoginRequest,
-) -> Result<Json<LoginResponse>, (ApiError, Option<String>)> {
-    let plain = |e: ApiError| (e, None);
-    let email = req.email.clone();
-    let found = state
-        .storage
-        .dispatcher_by_email(req.email.trim())
-        .await
-        .map_err(|e| plain(e.into()))?;
+/// The login proper, once the account's throttle let the attempt through.
+async fn login_checked(state: &AppState, req: LoginRequest) -> ApiResult<Json<LoginResponse>> {
+    let found = state.storage.dispatcher_by_email(req.email.trim()).await?;
     let hash = found
         .as_ref()
         .map(|d| d.password_hash.clone())
@@ -116,25 +106,22 @@ async fn login_checked(
     // Argon2 is deliberately slow: keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
-        .map_err(|e| plain(ApiError::internal(e)))?;
+        .map_err(ApiError::internal)?;
     let Some(d) = found.filter(|_| ok) else {
-        return Err((
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid-credentials",
-                "Wrong email or password",
-            ),
-            Some(email),
+        state.limiter.logins.failed(&req.email);
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "Wrong email or password",
         ));
     };
-    state.limiter.logins.succeeded(&email);
+    state.limiter.logins.succeeded(&req.email);
     let token = new_token();
     let expires_at = state.config.clock.now() + Duration::hours(state.config.session_ttl_hours);
     state
         .storage
         .create_session(&token_hash(&token), d.id, expires_at)
-        .await
-        .map_err(|e| plain(e.into()))?;
+        .await?;
     Ok(Json(LoginResponse {
         token,
         dispatcher_id: d.id,

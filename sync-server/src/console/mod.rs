@@ -376,7 +376,8 @@ async fn login(
             );
         }
     }
-    if let Err(wait) = state.limiter.logins.check(field("email")) {
+    // Counted as a failure until the password proves right.
+    if let Err(wait) = state.limiter.logins.attempt(field("email")) {
         let mut res = again(
             StatusCode::TOO_MANY_REQUESTS,
             ui.t(

@@ -162,6 +162,17 @@ impl CommitGate {
         }
     }
 
+    /// A commit that failed stored nothing: the batch may try again (PostgreSQL retries a
+    /// serialisation failure).
+    pub fn reopen(&self) {
+        let _ = self.0.compare_exchange(
+            GATE_COMMITTING,
+            GATE_OPEN,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
     /// Whether the waiter already gave up (a write checks before starting its work).
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Acquire) == GATE_CANCELLED
@@ -194,6 +205,10 @@ pub(crate) async fn run_gated<T>(
     };
     joined.map_err(|e| StorageError::Join(e.to_string()))?
 }
+
+/// The schema step (on both databases) at which every job's view is folded again from its log:
+/// views cached by builds before ADR 0007 follow today's rules after it.
+pub(crate) const VIEWS_REBUILT_AT: usize = 3;
 
 /// How long an idempotency key (and the answer under it) is kept.
 pub const IDEMPOTENCY_KEEP_HOURS: i64 = 24;

@@ -196,6 +196,9 @@ async fn migrate(config: &tokio_postgres::Config) -> Result<()> {
         for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
             let tx = client.transaction().await?;
             tx.batch_execute(sql).await?;
+            if *version as usize == super::VIEWS_REBUILT_AT && found > 0 {
+                rebuild_views(&tx).await?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                 &[version, name],
@@ -210,6 +213,55 @@ async fn migrate(config: &tokio_postgres::Config) -> Result<()> {
     drop(client);
     let _ = driver.await;
     out
+}
+
+/// Every job's view folded again from its log, in the server's order, with today's rules (see
+/// the SQLite store's `rebuild_views`).
+async fn rebuild_views(tx: &tokio_postgres::Transaction<'_>) -> Result<()> {
+    let mut rulebooks = HashMap::new();
+    for r in tx
+        .query(
+            "SELECT id, policy_json, checklist_json FROM organisations",
+            &[],
+        )
+        .await?
+    {
+        let id: Uuid = r.get(0);
+        rulebooks.insert(
+            id,
+            Rulebook::new(from_json(r.get(1))?, from_json(r.get(2))?),
+        );
+    }
+    let jobs = tx.query("SELECT id, org_id FROM jobs", &[]).await?;
+    for j in jobs {
+        let (job, org): (Uuid, Uuid) = (j.get(0), j.get(1));
+        let Some(rulebook) = rulebooks.get(&org) else {
+            continue;
+        };
+        let events: Vec<Event> = tx
+            .query(
+                "SELECT event_json FROM events WHERE job_id = $1 ORDER BY seq",
+                &[&job],
+            )
+            .await?
+            .iter()
+            .filter_map(|r| serde_json::from_str(r.get::<_, &str>(0)).ok())
+            .collect();
+        let Some(view) = rulebook.replay(&events) else {
+            continue;
+        };
+        tx.execute(
+            "UPDATE jobs SET view_json = $2, status = $3, technician_id = $4 WHERE id = $1",
+            &[
+                &job,
+                &to_json(&view)?,
+                &view.status().as_str(),
+                &view.technician_id,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Statements go through the pool's per-connection cache: one round trip each instead of a
@@ -640,7 +692,11 @@ async fn append_once(
         // Dropping `tx` rolls back: the request was (or is being) answered "not stored".
         return Err(StorageError::Busy);
     }
-    tx.commit().await?;
+    if let Err(e) = tx.commit().await {
+        // Nothing was stored: a retried attempt may commit again.
+        gate.reopen();
+        return Err(e.into());
+    }
     Ok(Attempt::Done(results))
 }
 
@@ -1342,13 +1398,17 @@ impl Storage for PgStorage {
             tx.commit().await?;
             return Ok(IdempotencyBegin::Fresh);
         }
-        let r = q_one(
+        let Some(r) = q_opt(
             &tx,
             "SELECT fingerprint, state, status, headers, body, created_at
              FROM idempotency_keys WHERE org_id = $1 AND key = $2 FOR UPDATE",
             &[&org, &key],
         )
-        .await?;
+        .await?
+        else {
+            // Freed between our insert and this read: ask again.
+            return Ok(IdempotencyBegin::InProgress);
+        };
         let (fp, state): (String, String) = (r.get(0), r.get(1));
         let status: Option<i32> = r.get(2);
         let created: DateTime<Utc> = r.get(5);

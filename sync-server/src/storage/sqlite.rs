@@ -80,8 +80,64 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
+        if i + 1 == super::VIEWS_REBUILT_AT && version > 0 {
+            rebuild_views(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Every job's view folded again from its log, in the server's order, with today's rules: a
+/// view cached by an older build (before the conflict policy of ADR 0007) must equal what a
+/// phone replaying the same log computes.
+fn rebuild_views(tx: &Connection) -> Result<()> {
+    let mut rulebooks = HashMap::new();
+    {
+        let mut stmt = tx.prepare("SELECT id, policy_json, checklist_json FROM organisations")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (id, policy, checklist) in rows {
+            rulebooks.insert(
+                id,
+                Rulebook::new(from_json(&policy)?, from_json(&checklist)?),
+            );
+        }
+    }
+    let jobs: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT id, org_id FROM jobs")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut stmt = tx.prepare("SELECT event_json FROM events WHERE job_id = ?1 ORDER BY seq")?;
+    for (job, org) in jobs {
+        let Some(rulebook) = rulebooks.get(&org) else {
+            continue;
+        };
+        let events: Vec<Event> = stmt
+            .query_map([&job], |r| r.get::<_, String>(0))?
+            .filter_map(|j| j.ok().and_then(|j| serde_json::from_str(&j).ok()))
+            .collect();
+        let Some(view) = rulebook.replay(&events) else {
+            continue;
+        };
+        tx.execute(
+            "UPDATE jobs SET view_json = ?2, status = ?3, technician_id = ?4 WHERE id = ?1",
+            params![
+                job,
+                to_json(&view)?,
+                view.status().as_str(),
+                view.technician_id.map(|t| t.to_string())
+            ],
+        )?;
     }
     Ok(())
 }
@@ -1588,5 +1644,78 @@ mod tests {
         );
         let u = storage.upload(tech, id).await.unwrap().unwrap();
         assert_eq!((u.offset, u.hash_state), (10, Some(vec![7; 3])));
+    }
+
+    /// Views cached by a build before ADR 0007 are folded again from their logs at the upgrade,
+    /// so they follow today's rules (here: the reassignment's time, which older views lacked).
+    #[tokio::test]
+    async fn the_upgrade_to_v3_folds_every_view_again_from_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let (org, li, wang) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let desk = fieldcore::fixtures::Desk::default();
+        let t0 = Utc::now();
+        let (job, mut events) = desk.new_job(fieldcore::domain::JobKind::Install, li, t0);
+        events.push(desk.event(
+            job,
+            t0 + chrono::Duration::minutes(5),
+            EventBody::JobAssigned {
+                technician_id: wang,
+            },
+        ));
+        let rules = Rulebook::default();
+        let mut stale = rules.replay(&events).unwrap();
+        stale.reassigned_at = None;
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.execute_batch(MIGRATIONS[1]).unwrap();
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute(
+            "INSERT INTO organisations (id, name, policy_json, checklist_json, created_at)
+             VALUES (?1, 'Acme', ?2, ?3, ?4)",
+            params![
+                org.to_string(),
+                to_json(&rules.policy).unwrap(),
+                to_json(&rules.checklist).unwrap(),
+                ts(t0)
+            ],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
+             VALUES (?1, ?2, 'assigned', ?3, ?4, ?5, ?5)",
+            params![
+                job.to_string(),
+                org.to_string(),
+                wang.to_string(),
+                to_json(&stale).unwrap(),
+                ts(t0)
+            ],
+        )
+        .unwrap();
+        for e in &events {
+            c.execute(
+                "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
+                     corrected_at, flags_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, '[]')",
+                params![
+                    e.id.to_string(),
+                    job.to_string(),
+                    org.to_string(),
+                    e.body.kind().as_str(),
+                    to_json(e).unwrap(),
+                    ts(e.at())
+                ],
+            )
+            .unwrap();
+        }
+        drop(c);
+
+        let storage = SqliteStorage::open(&path).unwrap();
+        let d = storage.job(org, job).await.unwrap().expect("job");
+        assert_eq!(
+            d.view.reassigned_at,
+            Some(t0 + chrono::Duration::minutes(5))
+        );
+        assert_eq!(d.view, rules.replay(&events).unwrap());
     }
 }
