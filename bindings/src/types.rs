@@ -118,6 +118,7 @@ pub enum ActionKind {
     ComplaintFiled,
     ComplaintAnswered,
     ComplaintClosed,
+    ConflictsAcknowledged,
     AppointmentBooked,
     JobAccepted,
     CustomerCallLogged,

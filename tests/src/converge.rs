@@ -36,6 +36,7 @@ const SHARED_FIELDS: &[&str] = &[
     "exceptions",
     "exemptions",
     "flagged_events",
+    "conflicts_acknowledged",
     "event_count",
 ];
 
@@ -311,10 +312,18 @@ impl Schedule<'_> {
                     );
                     tally.desk_actions += 1;
                 }
-                89..=90 => {
+                89 => {
                     self.desk.post(
                         &format!("/v1/jobs/{job}/cancel"),
                         serde_json::json!({ "reason": "the customer cancelled" }),
+                    );
+                    tally.desk_actions += 1;
+                }
+                90 => {
+                    // The desk acknowledges what was kept aside (refused when nothing is).
+                    self.desk.post(
+                        &format!("/v1/jobs/{job}/conflicts/acknowledge"),
+                        serde_json::json!({ "note": "seen" }),
                     );
                     tally.desk_actions += 1;
                 }

@@ -192,6 +192,12 @@ pub enum EventBody {
         complaint_id: Uuid,
         result: String,
     },
+    /// The desk has seen the field actions kept aside on this job (ADR 0007): those up to now
+    /// no longer show as an open conflict; they stay on the record.
+    ConflictsAcknowledged {
+        #[serde(default)]
+        note: String,
+    },
 
     // Either side: the desk books on intake, the technician after calling the customer.
     AppointmentBooked {
@@ -275,6 +281,7 @@ pub enum ActionKind {
     ComplaintFiled,
     ComplaintAnswered,
     ComplaintClosed,
+    ConflictsAcknowledged,
     AppointmentBooked,
     JobAccepted,
     CustomerCallLogged,
@@ -333,6 +340,7 @@ impl ActionKind {
                 | ActionKind::ComplaintFiled
                 | ActionKind::ComplaintAnswered
                 | ActionKind::ComplaintClosed
+                | ActionKind::ConflictsAcknowledged
         )
     }
 
@@ -348,6 +356,7 @@ impl ActionKind {
             ActionKind::ComplaintFiled => "complaint_filed",
             ActionKind::ComplaintAnswered => "complaint_answered",
             ActionKind::ComplaintClosed => "complaint_closed",
+            ActionKind::ConflictsAcknowledged => "conflicts_acknowledged",
             ActionKind::AppointmentBooked => "appointment_booked",
             ActionKind::JobAccepted => "job_accepted",
             ActionKind::CustomerCallLogged => "customer_call_logged",
@@ -381,6 +390,7 @@ impl EventBody {
             EventBody::ComplaintFiled { .. } => ActionKind::ComplaintFiled,
             EventBody::ComplaintAnswered { .. } => ActionKind::ComplaintAnswered,
             EventBody::ComplaintClosed { .. } => ActionKind::ComplaintClosed,
+            EventBody::ConflictsAcknowledged { .. } => ActionKind::ConflictsAcknowledged,
             EventBody::AppointmentBooked { .. } => ActionKind::AppointmentBooked,
             EventBody::JobAccepted => ActionKind::JobAccepted,
             EventBody::CustomerCallLogged { .. } => ActionKind::CustomerCallLogged,

@@ -207,6 +207,9 @@ pub struct JobView {
     /// When the job last moved from one technician to another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reassigned_at: Option<DateTime<Utc>>,
+    /// How many of `flagged_events` the desk has acknowledged; the rest are an open conflict.
+    #[serde(default)]
+    pub conflicts_acknowledged: u32,
     pub event_count: u32,
     pub last_event_at: DateTime<Utc>,
 }
@@ -247,6 +250,7 @@ impl JobView {
             complaints: Vec::new(),
             flagged_events: Vec::new(),
             reassigned_at: None,
+            conflicts_acknowledged: 0,
             event_count: 1,
             last_event_at: event.at(),
         })
@@ -277,6 +281,13 @@ impl JobView {
         } else {
             JobStatus::Unassigned
         }
+    }
+
+    /// Field actions kept aside that the desk has not acknowledged yet.
+    pub fn open_conflicts(&self) -> usize {
+        self.flagged_events
+            .len()
+            .saturating_sub(self.conflicts_acknowledged as usize)
     }
 
     pub fn is_blocked(&self) -> bool {
@@ -326,6 +337,10 @@ impl JobView {
         };
         match &event.body {
             EventBody::JobCreated { .. } => {}
+            EventBody::ConflictsAcknowledged { .. } => {
+                self.conflicts_acknowledged =
+                    u32::try_from(self.flagged_events.len()).unwrap_or(u32::MAX);
+            }
             EventBody::OrderAmended { order } => self.order = order.clone(),
             EventBody::JobAssigned { technician_id } => {
                 // Reassignment hands the job over: the new technician accepts afresh.

@@ -68,7 +68,8 @@ pub fn check_event(event: &Event) -> Result<(), Refusal> {
         | EventBody::PickupRecorded { note: n, .. }
         | EventBody::WorkMarkedDone { note: n }
         | EventBody::JobCompleted { note: n }
-        | EventBody::ExemptionClaimed { note: n, .. } => {
+        | EventBody::ExemptionClaimed { note: n, .. }
+        | EventBody::ConflictsAcknowledged { note: n } => {
             note(n)?;
             if let EventBody::PickupRecorded { pieces, .. } = &event.body {
                 check_count(kind, "pieces", *pieces, PIECES_MAX)?;

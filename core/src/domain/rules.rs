@@ -207,6 +207,7 @@ impl Rulebook {
                 | A::ComplaintFiled
                 | A::ComplaintAnswered
                 | A::ComplaintClosed
+                | A::ConflictsAcknowledged
         );
         if job.completed_at.is_some() && !after_completion_ok {
             return refuse(Rule::JobCompleted);
@@ -333,6 +334,9 @@ impl Rulebook {
                 if c.granted.is_some() {
                     return Err(Refusal::new(Rule::ExemptionAlreadyDecided, kind));
                 }
+            }
+            EventBody::ConflictsAcknowledged { .. } if job.open_conflicts() == 0 => {
+                return Err(Refusal::new(Rule::AlreadyRecorded, kind));
             }
             EventBody::ReturnVisitRecorded {
                 quality, attitude, ..

@@ -67,6 +67,11 @@ pub enum DeskAction {
         target: Uuid,
         result: String,
     },
+    /// The desk has seen the field actions kept aside (ADR 0007).
+    Acknowledge {
+        #[serde(default)]
+        note: String,
+    },
 }
 
 /// A visit time: RFC 3339 (API clients), or a local `YYYY-MM-DDTHH:MM` as a browser's
@@ -201,6 +206,7 @@ impl DeskAction {
                 complaint_id: target,
                 result,
             },
+            DeskAction::Acknowledge { note } => EventBody::ConflictsAcknowledged { note },
         })
     }
 }

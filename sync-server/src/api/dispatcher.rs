@@ -60,6 +60,10 @@ pub fn routes() -> Router<AppState> {
             "/v1/jobs/{id}/complaints/{cid}/close",
             post(close_complaint),
         )
+        .route(
+            "/v1/jobs/{id}/conflicts/acknowledge",
+            post(acknowledge_conflicts),
+        )
         .route("/v1/photos/{photo_id}", get(photo))
 }
 
@@ -626,6 +630,16 @@ async fn answer_complaint(
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<JobDetailResponse>> {
     act(&state, &auth, id, "answer", Some(complaint_id), body).await
+}
+
+/// The desk has seen the field actions kept aside on the job (ADR 0007).
+async fn acknowledge_conflicts(
+    State(state): State<AppState>,
+    auth: DispatcherAuth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<JobDetailResponse>> {
+    act(&state, &auth, id, "acknowledge", None, body).await
 }
 
 async fn close_complaint(

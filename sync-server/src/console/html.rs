@@ -199,6 +199,7 @@ impl Ui {
             ComplaintFiled => self.t("complaint filed", "登记投诉"),
             ComplaintAnswered => self.t("complaint answered", "投诉已答复"),
             ComplaintClosed => self.t("complaint closed", "投诉结案"),
+            ConflictsAcknowledged => self.t("conflict acknowledged", "冲突已确认"),
             AppointmentBooked => self.t("appointment booked", "预约"),
             JobAccepted => self.t("accepted", "接单"),
             CustomerCallLogged => self.t("call logged", "联系客户"),

@@ -164,10 +164,22 @@ async fn render(
         ));
     }
     if let Some(text) = conflict_summary(ui, &d) {
-        o.push_str(&format!(
-            "<p class=\"notice error conflict\" role=\"status\">{}</p>",
-            esc(&text)
-        ));
+        if d.view.open_conflicts() > 0 {
+            o.push_str(&format!(
+                "<div class=\"notice error conflict\" role=\"status\">{}\
+                 <form method=\"post\" action=\"/console/jobs/{id}/acknowledge\" class=\"inline\">\
+                 {csrf}<button type=\"submit\">{ack}</button></form></div>",
+                esc(&text),
+                csrf = csrf_hidden(c),
+                ack = ui.t("Acknowledge", "确认已知悉"),
+            ));
+        } else {
+            o.push_str(&format!(
+                "<p class=\"notice conflict-acknowledged\">{} ({})</p>",
+                esc(&text),
+                ui.t("acknowledged", "已确认")
+            ));
+        }
     }
 
     // ---- the order
@@ -1174,7 +1186,7 @@ pub async fn act(
             .map(|order| DeskAction::Edit { order })
             .map_err(|msg| (StatusCode::UNPROCESSABLE_ENTITY, msg)),
         "assign" | "appointment" | "cancel" | "resolve" | "decide" | "return-visit"
-        | "complaint" | "answer" | "close" => DeskAction::from_form(&action, &form)
+        | "complaint" | "answer" | "close" | "acknowledge" => DeskAction::from_form(&action, &form)
             .ok_or_else(|| (StatusCode::UNPROCESSABLE_ENTITY, missing.to_string())),
         _ => return Err(not_found(&c)),
     };
