@@ -45,6 +45,17 @@ impl RejectReason {
     }
 }
 
+/// A job as one batch sees it: read once, changed in memory by each accepted event, written
+/// once at the end of the batch. Writing the whole view per event made a batch's cost grow with
+/// the job's size times the batch's length (a security finding: one device could hold the
+/// single writer for minutes).
+pub(crate) struct CachedJob {
+    pub(crate) view: Option<JobView>,
+    /// Whether the writing technician was ever assigned this job (`None`: not asked yet).
+    pub(crate) assigned: Option<bool>,
+    pub(crate) dirty: bool,
+}
+
 /// The job as the writer may see it.
 #[derive(Debug, Clone, Copy)]
 pub enum Visible<'a> {

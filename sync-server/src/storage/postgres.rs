@@ -40,7 +40,7 @@ use super::{
     Rejection, Result, Storage, StorageError, StoredResponse, Technician, TimelineEntry, Upload,
     Writer, read_each, run_gated,
 };
-use crate::ingest::{Decision, RejectReason, Visible, decide};
+use crate::ingest::{CachedJob, Decision, RejectReason, Visible, decide};
 
 /// Numbered schema steps; `schema_migrations` records which ran.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -477,14 +477,6 @@ async fn write_view(
     )
     .await?;
     Ok(())
-}
-
-/// A job as one batch sees it: read once, written once at the end.
-struct CachedJob {
-    view: Option<JobView>,
-    /// Whether the writing technician was ever assigned this job (`None`: not asked yet).
-    assigned: Option<bool>,
-    dirty: bool,
 }
 
 /// What one attempt at a push ended with.

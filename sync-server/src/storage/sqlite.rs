@@ -25,7 +25,7 @@ use super::{
     Rejection, Result, Storage, StorageError, StoredResponse, Technician, TimelineEntry, Upload,
     Writer, read_each, run_gated,
 };
-use crate::ingest::{Decision, RejectReason, Visible, decide};
+use crate::ingest::{CachedJob, Decision, RejectReason, Visible, decide};
 
 /// Numbered schema steps; `PRAGMA user_version` says how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -290,17 +290,6 @@ fn was_assigned(tx: &Connection, job_id: Uuid, technician_id: Uuid) -> Result<bo
         params![job_id.to_string(), technician_id.to_string()],
         |r| r.get(0),
     )?)
-}
-
-/// A job as one batch sees it: read once, changed in memory by each accepted event, written
-/// once at the end of the batch. Writing the whole view per event made a batch's cost grow with
-/// the job's size times the batch's length (a security finding: one device could hold the
-/// single writer for minutes).
-struct CachedJob {
-    view: Option<JobView>,
-    /// Whether the writing technician was ever assigned this job (`None`: not asked yet).
-    assigned: Option<bool>,
-    dirty: bool,
 }
 
 /// What an existing event id means for this batch.
