@@ -31,10 +31,16 @@ pub struct Config {
     pub session_ttl_hours: i64,
     /// tus expiration: an unfinished upload is refused (410) and swept after this.
     pub upload_expiry_hours: i64,
-    /// `Tus-Max-Size`: the largest photo accepted.
+    /// `Tus-Max-Size`: the largest photo accepted. One PATCH may carry all of an upload's
+    /// remaining bytes (they stream to disk), so this is the only size limit a tus client meets.
     pub max_upload_bytes: u64,
-    /// The most one tus PATCH request may carry; clients send larger files in several chunks.
-    pub max_patch_bytes: u64,
+    /// How long a PATCH that stopped sending keeps its upload locked: after this much silence
+    /// the upload's next PATCH (the same phone on another network) takes it over, and the
+    /// silent request writes nothing more. Until then others are answered 423.
+    pub upload_lease_secs: u64,
+    /// Origins whose browser scripts may call the API and upload (CORS), e.g.
+    /// `["https://shop.example"]`. Empty (the default): no CORS headers, same origin only.
+    pub cors_allowed_origins: Vec<String>,
     /// Unfinished uploads one technician's devices may hold open at once, by count and by
     /// declared bytes: a phone has a dozen photos in flight, not hundreds.
     pub max_open_uploads: u64,
@@ -79,7 +85,8 @@ impl Default for Config {
             session_ttl_hours: 12,
             upload_expiry_hours: 24,
             max_upload_bytes: 64 * 1024 * 1024,
-            max_patch_bytes: 16 * 1024 * 1024,
+            upload_lease_secs: 8,
+            cors_allowed_origins: Vec::new(),
             max_open_uploads: 32,
             max_open_upload_bytes: 512 * 1024 * 1024,
             json_body_limit: 2 * 1024 * 1024,

@@ -18,7 +18,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::options;
 use base64::Engine;
@@ -42,9 +41,15 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 pub const TUS_VERSION: &str = "1.0.0";
 pub const TUS_EXTENSIONS: &str = "creation,checksum,termination,expiration";
 pub const TUS_CHECKSUMS: &str = "sha1,sha256";
+/// tus checksum extension's status for a chunk whose checksum does not match.
+pub fn checksum_mismatch() -> StatusCode {
+    StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+}
 const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
 /// A PATCH whose body stalls this long is treated like a cut connection.
 const READ_STALL: Duration = Duration::from_secs(60);
+/// The longest `Upload-Metadata` kept (it is returned on HEAD); ours is ~250 bytes.
+pub const METADATA_MAX_BYTES: usize = 4096;
 
 fn h(name: &'static str) -> HeaderName {
     HeaderName::from_static(name)
@@ -60,27 +65,64 @@ pub fn routes() -> Router<AppState> {
                 .patch(append)
                 .delete(terminate),
         )
-        .layer(middleware::map_response(tus_resumable))
 }
 
-/// Every tus response carries the protocol version.
-async fn tus_resumable(mut res: Response) -> Response {
+/// Where tus lives: every response under it carries `Tus-Resumable`, errors included.
+pub const UPLOADS_PATH: &str = "/v1/uploads";
+
+/// Whether a request path is part of the tus surface.
+pub fn is_tus_path(path: &str) -> bool {
+    path == UPLOADS_PATH
+        || path
+            .strip_prefix(UPLOADS_PATH)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Every response of the tus surface carries the protocol version (tus core: MUST, errors
+/// included). Applied outside routing, so a 405 or a 413 from a layer carries it too.
+pub fn tus_resumable(res: &mut Response) {
     res.headers_mut()
         .insert(h("tus-resumable"), HeaderValue::from_static(TUS_VERSION));
-    res
 }
 
-/// How long a PATCH may hold an upload without renewing: frees an upload whose holder died.
-const LEASE: Duration = Duration::from_secs(300);
-/// A long PATCH renews its lease this often.
-const RENEW_EVERY: Duration = Duration::from_secs(60);
+/// tus core: a client behind a proxy that knows only GET and POST sends POST with
+/// `X-HTTP-Method-Override`, and the server MUST treat it as that method. Honoured for the tus
+/// methods on the tus surface only: elsewhere a POST stays a POST.
+pub fn method_override<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    if req.method() != axum::http::Method::POST || !is_tus_path(req.uri().path()) {
+        return req;
+    }
+    let wanted = req
+        .headers()
+        .get("x-http-method-override")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_uppercase());
+    let method = match wanted.as_deref() {
+        Some("PATCH") => axum::http::Method::PATCH,
+        Some("DELETE") => axum::http::Method::DELETE,
+        Some("HEAD") => axum::http::Method::HEAD,
+        _ => return req,
+    };
+    *req.method_mut() = method;
+    req
+}
+
+/// How long an upload stays locked by a PATCH that has stopped sending (default; see
+/// `Config::upload_lease_secs`). A holder renews while bytes arrive, so only silence lets the
+/// lease lapse; the next PATCH then takes the upload over.
+fn lease_for(state: &AppState) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(state.config.upload_lease_secs.max(1)).unwrap_or(8))
+}
 
 /// The right to write one upload's bytes: one PATCH (or DELETE) at a time, held in the database
-/// so it binds every process sharing the upload directory.
+/// so it binds every process sharing the upload directory. It lapses after
+/// `upload_lease_secs` without bytes: a phone that lost its network mid-PATCH resumes from
+/// another one within seconds, without waiting for the server to notice the dead connection.
 struct Lease {
     state: AppState,
     id: Uuid,
     token: Uuid,
+    renewed: std::time::Instant,
     released: bool,
 }
 
@@ -88,31 +130,52 @@ impl Lease {
     async fn take(state: &AppState, id: Uuid) -> ApiResult<Lease> {
         let token = Uuid::now_v7();
         let now = state.config.clock.now();
-        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-        if !state.storage.lease_upload(id, token, now, until).await? {
+        if !state
+            .storage
+            .lease_upload(id, token, now, now + lease_for(state))
+            .await?
+        {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "upload-busy",
-                "Another request is writing this upload; HEAD and retry",
-            ));
+                StatusCode::LOCKED,
+                "upload-locked",
+                "Another request is writing this upload",
+            )
+            .detail(format!(
+                "a request that stopped sending loses the upload after {} s; HEAD and retry",
+                state.config.upload_lease_secs
+            ))
+            .header(header::RETRY_AFTER, value(state.config.upload_lease_secs)));
         }
         Ok(Lease {
             state: state.clone(),
             id,
             token,
+            renewed: std::time::Instant::now(),
             released: false,
         })
     }
 
-    /// `false` if the lease was lost (expired and taken by another request).
-    async fn renew(&self) -> ApiResult<bool> {
-        let now = self.state.config.clock.now();
-        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-        Ok(self
+    /// Make sure the lease is still ours before touching the file or committing, extending it
+    /// when a quarter of it has passed (so a steady upload costs a write every few seconds,
+    /// not one per chunk). Lost (taken over after silence): stop, write nothing more.
+    async fn keep(&mut self) -> ApiResult<()> {
+        let quarter = lease_for(&self.state).to_std().unwrap_or_default() / 4;
+        if self.renewed.elapsed() < quarter {
+            return Ok(());
+        }
+        let until = self.state.config.clock.now() + lease_for(&self.state);
+        if !self
             .state
             .storage
-            .lease_upload(self.id, self.token, now, until)
-            .await?)
+            .renew_upload_lease(self.id, self.token, until)
+            .await?
+        {
+            // Another request holds the upload now and may be writing the file: touch
+            // nothing more (no flush, no rollback) and commit nothing.
+            return Err(lease_lost());
+        }
+        self.renewed = std::time::Instant::now();
+        Ok(())
     }
 
     async fn release(mut self) {
@@ -248,7 +311,13 @@ async fn create(
         ))
         .header(header::RETRY_AFTER, HeaderValue::from_static("60")));
     }
-    let m = parse_metadata(header_str(&headers, "upload-metadata").unwrap_or(""))?;
+    let raw_metadata = header_str(&headers, "upload-metadata").unwrap_or("");
+    if raw_metadata.len() > METADATA_MAX_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "Upload-Metadata is longer than {METADATA_MAX_BYTES} bytes"
+        )));
+    }
+    let m = parse_metadata(raw_metadata)?;
     let missing = |k: &str| ApiError::bad_request(format!("Upload-Metadata needs {k}"));
     let photo_id = meta(&m, upload_metadata::PHOTO_ID)
         .and_then(|v| Uuid::parse_str(v).ok())
@@ -260,7 +329,6 @@ async fn create(
         .map(str::to_ascii_lowercase)
         .filter(|s| is_sha256_hex(s))
         .ok_or_else(|| missing(upload_metadata::SHA256))?;
-    let content_type = meta(&m, upload_metadata::CONTENT_TYPE).map(str::to_string);
     match state
         .storage
         .photo_access(who, photo_id, job_id, &sha256)
@@ -286,7 +354,7 @@ async fn create(
         sha256,
         length,
         offset: 0,
-        content_type,
+        metadata: Some(raw_metadata.to_string()).filter(|m| !m.is_empty()),
         expires_at: now + chrono::Duration::hours(state.config.upload_expiry_hours),
         hash_state: None,
         completed: false,
@@ -344,6 +412,13 @@ async fn status(
     hs.insert(h("upload-offset"), value(u.offset));
     hs.insert(h("upload-length"), value(u.length));
     hs.insert(h("upload-expires"), value(http_date(u.expires_at)));
+    if let Some(m) = u
+        .metadata
+        .as_deref()
+        .and_then(|m| HeaderValue::from_str(m).ok())
+    {
+        hs.insert(h("upload-metadata"), m);
+    }
     hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }
@@ -418,8 +493,8 @@ async fn append(
         .map(Checksum::parse)
         .transpose()?;
     own_upload(&state, &who, id).await?;
-    let lease = Lease::take(&state, id).await?;
-    let out = append_leased(&state, &who, id, offset, checksum, body, &lease).await;
+    let mut lease = Lease::take(&state, id).await?;
+    let out = append_leased(&state, &who, id, offset, checksum, body, &mut lease).await;
     lease.release().await;
     out
 }
@@ -464,7 +539,7 @@ async fn append_leased(
     offset: u64,
     mut checksum: Option<Checksum>,
     body: Body,
-    lease: &Lease,
+    lease: &mut Lease,
 ) -> ApiResult<Response> {
     // Read again under the lease: the offset another process committed before we got it.
     let u = own_upload(state, who, id).await?;
@@ -486,7 +561,7 @@ async fn append_leased(
         .detail(format!("the server has {} bytes; HEAD to resume", u.offset))
         .header(h("upload-offset"), value(u.offset)));
     }
-    let room = (u.length - u.offset).min(state.config.max_patch_bytes);
+    let room = u.length - u.offset;
     let path = partial_path(state, id);
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
@@ -505,22 +580,15 @@ async fn append_leased(
     // Body frames are small (~16 KiB); each `tokio::fs` write is a hop to the blocking pool, so
     // gather them into large writes.
     let mut pending: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
-    let mut renewed = std::time::Instant::now();
     let end = loop {
-        if renewed.elapsed() >= RENEW_EVERY {
-            if !lease.renew().await? {
-                // Another request holds the upload now and may be writing the file: touch
-                // nothing more (no flush, no rollback) and commit nothing.
-                return Err(lease_lost());
-            }
-            renewed = std::time::Instant::now();
-        }
         match tokio::time::timeout(READ_STALL, stream.next()).await {
             Ok(None) => break BodyEnd::Complete,
             Ok(Some(Ok(chunk))) => {
                 if written + chunk.len() as u64 > room {
                     break BodyEnd::TooLarge;
                 }
+                // Bytes are moving: the lease stays ours (renewed every quarter of it).
+                lease.keep().await?;
                 pending.extend_from_slice(&chunk);
                 if pending.len() >= WRITE_BUFFER {
                     file.write_all(&pending).await.map_err(ApiError::internal)?;
@@ -537,7 +605,9 @@ async fn append_leased(
             Ok(Some(Err(_))) | Err(_) => break BodyEnd::Cut,
         }
     };
-    // What arrived is kept (a cut without a checksum keeps its bytes for resumption).
+    // What arrived is kept (a cut without a checksum keeps its bytes for resumption), if the
+    // upload is still ours: after a silence the next PATCH may have taken it over.
+    lease.keep().await?;
     file.write_all(&pending).await.map_err(ApiError::internal)?;
     file.flush().await.map_err(ApiError::internal)?;
     let rollback = |file: tokio::fs::File| async move {
@@ -558,9 +628,8 @@ async fn append_leased(
         }
         BodyEnd::Complete if checksum.take().is_some_and(|c| !c.matches()) => {
             rollback(file).await?;
-            let status = StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST);
             return Err(ApiError::new(
-                status,
+                checksum_mismatch(),
                 "checksum-mismatch",
                 "Upload-Checksum does not match the chunk; it was discarded",
             ));
@@ -572,6 +641,7 @@ async fn append_leased(
     drop(file);
     let new_offset = u.offset + written;
     let hash_state = whole.as_ref().map(|h| save_hash(h, new_offset));
+    lease.keep().await?;
     if written > 0
         && !state
             .storage
@@ -828,7 +898,7 @@ mod tests {
             sha256: String::new(),
             length: 1000,
             offset,
-            content_type: None,
+            metadata: None,
             expires_at: Utc::now(),
             hash_state,
             completed: false,

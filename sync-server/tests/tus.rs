@@ -30,7 +30,11 @@ fn jpeg(len: usize, seed: u8) -> Vec<u8> {
 }
 
 async fn setup() -> Setup {
-    let w = World::start().await;
+    setup_with(|_| {}).await
+}
+
+async fn setup_with(tune: impl FnOnce(&mut sync_server::config::Config)) -> Setup {
+    let w = World::start_with(tune).await;
     let desk = w.desk("Acme").await;
     let tech = desk.technician("Li Wei").await;
     let phone = w.device(&desk, tech).await;
@@ -459,5 +463,297 @@ async fn termination_and_expiry() {
     );
     let partials = std::fs::read_dir(s.w.config.upload_dir()).unwrap().count();
     assert_eq!(partials, 0, "swept files are gone");
+    s.w.server.shutdown().await;
+}
+
+/// A raw PATCH that promises `bytes` and sends only the first `sent`, then keeps the connection
+/// open and silent (a phone whose network went away without a FIN), and the status line and
+/// headers of what the server answers, if it answers.
+async fn silent_patch(s: &Setup, loc: &str, bytes: &[u8], sent: usize) -> tokio::net::TcpStream {
+    let mut tcp = tokio::net::TcpStream::connect(s.w.server.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+         Content-Length: {}\r\n\r\n",
+        s.w.server.addr(),
+        s.phone.token,
+        bytes.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&bytes[..sent]).await.unwrap();
+    tcp.flush().await.unwrap();
+    tcp
+}
+
+/// Send a raw request and read the response's head (status line and headers).
+async fn raw_head(w: &World, request: String) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut tcp = tokio::net::TcpStream::connect(w.server.addr())
+        .await
+        .unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 8192];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed before the response head");
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn a_silent_patch_locks_its_upload_only_for_a_few_seconds() {
+    let s = setup_with(|c| c.upload_lease_secs = 2).await;
+    let bytes = jpeg(3_000_000, 9);
+    let p = s.photo(sha256_hex(&bytes)).await;
+    let loc = s.created(&p, bytes.len()).await;
+    // 1.5 MB in (past the server's 1 MiB write buffer), then silence with the socket open.
+    let silent = silent_patch(&s, &loc, &bytes, 1_500_000).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // The phone, now on another network, resumes at once: the upload is locked, and says so
+    // as tus does (423, not 409 which means a wrong offset), with when to try again.
+    let res = s.patch(&loc, 0, &bytes, None).await;
+    assert_eq!(res.status(), StatusCode::LOCKED);
+    assert_eq!(res.headers()["tus-resumable"], "1.0.0");
+    assert_eq!(res.headers()["retry-after"], "2");
+    assert_eq!(
+        res.headers()["content-type"],
+        fieldcore::protocol::PROBLEM_CONTENT_TYPE
+    );
+
+    // After the lease's silence it takes the upload over and finishes it; the silent request
+    // wrote nothing it could not commit.
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let from = s.offset(&loc).await;
+    let res = s.patch(&loc, from, &bytes[from..], None).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::NO_CONTENT,
+        "{:?}",
+        res.text().await
+    );
+    let info = s.photo_info(&p).await;
+    assert_eq!(info["uploaded"], true);
+    let res =
+        s.w.http
+            .get(s.w.url(info["url"].as_str().unwrap()))
+            .bearer_auth(&s.desk.token)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    drop(silent);
+    s.w.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_steady_patch_keeps_its_lease_longer_than_the_silence_window() {
+    // A slow but moving upload is not taken over: only silence lets the lease lapse.
+    let s = setup_with(|c| c.upload_lease_secs = 1).await;
+    let bytes = jpeg(2_400_000, 4);
+    let p = s.photo(sha256_hex(&bytes)).await;
+    let loc = s.created(&p, bytes.len()).await;
+    let mut tcp = silent_patch(&s, &loc, &bytes, 0).await;
+    // 3 s in 300 kB steps: three times the lease, never silent for a whole one.
+    let parts: Vec<&[u8]> = bytes.chunks(240_000).collect();
+    for (i, part) in parts.iter().enumerate() {
+        tcp.write_all(part).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if i + 1 < parts.len() {
+            let res = s.patch(&loc, 0, &bytes[..10], None).await;
+            assert_eq!(
+                res.status(),
+                StatusCode::LOCKED,
+                "still writing: {:?}",
+                res.text().await
+            );
+        }
+    }
+    let mut offset = 0;
+    for _ in 0..50 {
+        offset = s.offset(&loc).await;
+        if offset == bytes.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(offset, bytes.len());
+    assert_eq!(s.photo_info(&p).await["uploaded"], true);
+    s.w.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn method_override_metadata_on_head_and_errors_as_problems() {
+    let s = setup().await;
+    let bytes = jpeg(50_000, 5);
+    let p = s.photo(sha256_hex(&bytes)).await;
+    let loc = s.created(&p, bytes.len()).await;
+
+    // HEAD returns the metadata the upload was created with (creation extension: MUST).
+    let res = s.head(&loc, &s.phone.token).await;
+    assert_eq!(res.headers()["upload-metadata"], s.metadata(&p).as_str());
+
+    // A client behind a GET/POST-only proxy: POST + X-HTTP-Method-Override is the PATCH.
+    let res =
+        s.w.http
+            .post(s.w.url(&loc))
+            .bearer_auth(&s.phone.token)
+            .header("X-HTTP-Method-Override", "PATCH")
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .body(bytes[..20_000].to_vec())
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.offset(&loc).await, 20_000);
+    // Elsewhere a POST stays a POST.
+    let res =
+        s.w.http
+            .post(s.w.url("/v1/sync/push"))
+            .bearer_auth(&s.phone.token)
+            .header("X-HTTP-Method-Override", "DELETE")
+            .json(&fieldcore::protocol::PushRequest {
+                device_id: s.phone.device_id,
+                sent_at: now(),
+                sent_monotonic_ms: 0,
+                events: Vec::new(),
+            })
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // A method the resource does not take: 405 as a problem, with Allow and Tus-Resumable.
+    let res =
+        s.w.http
+            .get(s.w.url(&loc))
+            .bearer_auth(&s.phone.token)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["tus-resumable"], "1.0.0");
+    assert!(res.headers().contains_key("allow"));
+    assert_eq!(
+        res.headers()["content-type"],
+        fieldcore::protocol::PROBLEM_CONTENT_TYPE
+    );
+
+    // A body larger than any upload, refused by the body limit before any handler: a problem.
+    let head = raw_head(
+        &s.w,
+        format!(
+            "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n\
+             Upload-Offset: 20000\r\nContent-Length: {}\r\n\r\n",
+            s.phone.token,
+            1u64 << 40
+        ),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 413 "), "{head}");
+    assert!(head.contains("tus-resumable: 1.0.0"), "{head}");
+    assert!(head.contains("application/problem+json"), "{head}");
+
+    // 460 has a reason phrase on the status line.
+    let chunk = &bytes[20_000..21_000];
+    let head = raw_head(
+        &s.w,
+        format!(
+            "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n\
+             Upload-Offset: 20000\r\nUpload-Checksum: sha1 {}\r\nContent-Length: {}\r\n\r\n{}",
+            s.phone.token,
+            STANDARD.encode(sha1::Sha1::digest(b"not the chunk")),
+            chunk.len(),
+            "x".repeat(chunk.len()),
+        ),
+    )
+    .await;
+    assert!(
+        head.starts_with("HTTP/1.1 460 Checksum Mismatch\r\n"),
+        "{head}"
+    );
+    s.w.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_exposes_the_tus_headers_when_configured() {
+    let preflight = |w: &World| {
+        w.http
+            .request(reqwest::Method::OPTIONS, w.url("/v1/uploads"))
+            .header("Origin", "https://shop.example")
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,tus-resumable,upload-length,upload-metadata",
+            )
+            .send()
+    };
+    let off = World::start().await;
+    let res = preflight(&off).await.unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    off.server.shutdown().await;
+
+    let s = setup_with(|c| c.cors_allowed_origins = vec!["https://shop.example".into()]).await;
+    let res = preflight(&s.w).await.unwrap();
+    assert!(res.status().is_success());
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let allowed = res.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(allowed.contains("upload-metadata"), "{allowed}");
+    assert!(
+        !res.headers()
+            .contains_key("access-control-allow-credentials")
+    );
+
+    // The real request: the browser may read Location and the tus headers.
+    let bytes = jpeg(1000, 6);
+    let p = s.photo(sha256_hex(&bytes)).await;
+    let res =
+        s.w.http
+            .post(s.w.url("/v1/uploads"))
+            .header("Origin", "https://shop.example")
+            .bearer_auth(&s.phone.token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", "1000")
+            .header("Upload-Metadata", s.metadata(&p))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let exposed = res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for h in [
+        "location",
+        "upload-offset",
+        "upload-length",
+        "tus-resumable",
+    ] {
+        assert!(exposed.contains(h), "{h} not in {exposed}");
+    }
+    // Another origin is not let in.
+    let res =
+        s.w.http
+            .request(reqwest::Method::OPTIONS, s.w.url("/v1/uploads"))
+            .header("Origin", "https://evil.example")
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .await
+            .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
     s.w.server.shutdown().await;
 }

@@ -41,7 +41,11 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         match self {
             SyncError::Network(_) => true,
-            SyncError::Server { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            // 423: a tus upload still locked by a request of ours that went silent; it lapses
+            // within seconds (the server's Retry-After says when).
+            SyncError::Server { status, .. } => {
+                matches!(*status, 408 | 423 | 429) || *status >= 500
+            }
             _ => false,
         }
     }

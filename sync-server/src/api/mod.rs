@@ -9,13 +9,15 @@ pub mod dispatcher;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::SecondsFormat;
 use fieldcore::protocol::HEADER_SERVER_TIME;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -58,10 +60,11 @@ pub fn router(state: AppState) -> Router {
         ));
     // Uploads run without the request timeout: a chunk on a slow mobile link takes its time,
     // and tus PATCH guards itself with a per-read timeout.
-    let outer_body_limit = (c.max_patch_bytes as usize)
+    let outer_body_limit = usize::try_from(c.max_upload_bytes)
+        .unwrap_or(usize::MAX)
         .max(c.push_body_limit)
         .saturating_add(64 * 1024);
-    Router::new()
+    let app = Router::new()
         .merge(api)
         .merge(crate::tus::routes())
         .fallback(not_found)
@@ -77,7 +80,127 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::map_response(security_headers))
         .layer(RequestBodyLimitLayer::new(outer_body_limit))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state.clone());
+    // Outside routing: the method override must be seen before a route picks its handler, and
+    // the contracts must hold for what layers answer on their own (405, 408, 413).
+    let outer = ServiceBuilder::new()
+        .map_request(crate::tus::method_override)
+        .option_layer(cors(&state.config.cors_allowed_origins))
+        .layer(middleware::from_fn(contracts))
+        .service(app);
+    Router::new().fallback_service(outer)
+}
+
+/// CORS for the origins the operator lists (off when none): a web client on another origin
+/// (an ordering party's portal, a browser tus client) may call the API with a bearer token and
+/// read the tus headers it needs. No credentials: the console's cookies never go cross-origin.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let names = |list: &[&'static str]| -> Vec<HeaderName> {
+        list.iter().map(|n| HeaderName::from_static(n)).collect()
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PATCH,
+                Method::HEAD,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers(names(&[
+                "authorization",
+                "content-type",
+                "accept-language",
+                "idempotency-key",
+                "tus-resumable",
+                "upload-length",
+                "upload-offset",
+                "upload-metadata",
+                "upload-checksum",
+                "upload-defer-length",
+                "x-http-method-override",
+                "x-requested-with",
+            ]))
+            .expose_headers(names(&[
+                "location",
+                "retry-after",
+                "upload-offset",
+                "upload-length",
+                "upload-metadata",
+                "upload-expires",
+                "tus-resumable",
+                "tus-version",
+                "tus-extension",
+                "tus-max-size",
+                "tus-checksum-algorithm",
+                HEADER_SERVER_TIME,
+            ]))
+            .max_age(Duration::from_secs(24 * 3600)),
+    )
+}
+
+/// The contracts every response keeps, whichever layer made it: an error is a problem document
+/// (a layer's bare 405, 408 or 413 too), a tus response carries `Tus-Resumable`, and a status
+/// without a standard reason phrase (tus's 460) gets one on the status line.
+async fn contracts(req: Request, next: Next) -> Response {
+    let tus = crate::tus::is_tus_path(req.uri().path());
+    let mut res = next.run(req).await;
+    let status = res.status();
+    let bare = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+    if (status.is_client_error() || status.is_server_error()) && bare {
+        res = problem_for(res);
+    }
+    if status == crate::tus::checksum_mismatch() {
+        res.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(b"Checksum Mismatch"));
+    }
+    if tus {
+        crate::tus::tus_resumable(&mut res);
+    }
+    res
+}
+
+/// A problem document for an error answered without one, keeping its other headers (`Allow`,
+/// `Retry-After`).
+fn problem_for(res: Response) -> Response {
+    let (parts, _) = res.into_parts();
+    let status = parts.status;
+    let problem = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::new(status, "method-not-allowed", "Method not allowed")
+                .detail("the Allow header lists the methods this resource takes")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::too_large("the request body is larger than this resource accepts")
+        }
+        StatusCode::REQUEST_TIMEOUT => {
+            ApiError::new(status, "request-timeout", "The request took too long")
+        }
+        _ => ApiError::new(
+            status,
+            "http-error",
+            status.canonical_reason().unwrap_or("Error"),
+        ),
+    };
+    let mut out = problem.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name, value.clone());
+        }
+    }
+    out
 }
 
 /// The policy every response carries unless it set its own (photos set a stricter one): scripts

@@ -346,7 +346,8 @@ pub struct Upload {
     pub sha256: String,
     pub length: u64,
     pub offset: u64,
-    pub content_type: Option<String>,
+    /// `Upload-Metadata` as the client sent it at creation, returned on HEAD as tus requires.
+    pub metadata: Option<String>,
     pub expires_at: DateTime<Utc>,
     /// The serialized SHA-256 state over bytes `0..offset` (`None`: not known, as for uploads
     /// begun before it was kept; the last byte then reads the file again).
@@ -465,10 +466,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<bool>;
     async fn delete_upload(&self, id: Uuid) -> Result<()>;
-    /// Take (or, with the same `token`, renew) the right to write the upload's bytes until
-    /// `until`. `false` while another request holds an unexpired lease. Kept where every
-    /// process serving the upload sees it (PostgreSQL: the `uploads` row; SQLite, one process:
-    /// memory); the expiry frees an upload whose holder died mid-PATCH.
+    /// Take the right to write the upload's bytes until `until`. `false` while another request
+    /// holds an unexpired lease. Kept where every process serving the upload sees it
+    /// (PostgreSQL: the `uploads` row; SQLite, one process: memory); the expiry frees an upload
+    /// whose holder died or went silent mid-PATCH.
     async fn lease_upload(
         &self,
         id: Uuid,
@@ -476,6 +477,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Extend a lease `token` still holds to `until`; `false` if it was taken over or released
+    /// meanwhile (even if it is free again: another writer may have moved the file, so the old
+    /// holder must not write another byte).
+    async fn renew_upload_lease(&self, id: Uuid, token: Uuid, until: DateTime<Utc>)
+    -> Result<bool>;
     /// Give the lease back (a no-op if `token` no longer holds it).
     async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()>;
     /// Link the photo to its stored bytes (once: a linked photo stays as it is) and close the

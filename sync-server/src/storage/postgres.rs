@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "idempotency keys",
         include_str!("pg_migrations/0003_idempotency_keys.sql"),
     ),
+    (
+        4,
+        "upload metadata",
+        include_str!("pg_migrations/0004_upload_metadata.sql"),
+    ),
 ];
 
 /// Session advisory lock key for migrations ("fieldcor" in ASCII).
@@ -1203,7 +1208,7 @@ impl Storage for PgStorage {
         exec(
             &self.client().await?,
             "INSERT INTO uploads (id, org_id, technician_id, photo_id, job_id, sha256, length,
-                     offset_bytes, content_type, created_at, expires_at)
+                     offset_bytes, metadata, created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &u.id,
@@ -1214,7 +1219,7 @@ impl Storage for PgStorage {
                 &u.sha256,
                 &(u.length as i64),
                 &(u.offset as i64),
-                &u.content_type,
+                &u.metadata,
                 &now,
                 &u.expires_at,
             ],
@@ -1239,7 +1244,7 @@ impl Storage for PgStorage {
         Ok(q_opt(
             &self.client().await?,
             "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
-                     content_type, expires_at, hash_state, completed_at IS NOT NULL
+                     metadata, expires_at, hash_state, completed_at IS NOT NULL
                  FROM uploads WHERE id = $1 AND technician_id = $2",
             &[&id, &technician_id],
         )
@@ -1253,7 +1258,7 @@ impl Storage for PgStorage {
             sha256: r.get(5),
             length: r.get::<_, i64>(6) as u64,
             offset: r.get::<_, i64>(7) as u64,
-            content_type: r.get(8),
+            metadata: r.get(8),
             expires_at: r.get(9),
             hash_state: r.get(10),
             completed: r.get(11),
@@ -1301,6 +1306,21 @@ impl Storage for PgStorage {
             "UPDATE uploads SET lease_token = $2, lease_until = $4
                  WHERE id = $1 AND (lease_token IS NULL OR lease_token = $2 OR lease_until <= $3)",
             &[&id, &token, &now, &until],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
+    async fn renew_upload_lease(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let n = exec(
+            &self.client().await?,
+            "UPDATE uploads SET lease_until = $3 WHERE id = $1 AND lease_token = $2",
+            &[&id, &token, &until],
         )
         .await?;
         Ok(n == 1)

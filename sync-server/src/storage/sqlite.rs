@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
 ];
 const MAX_IDLE_READERS: usize = 4;
 
@@ -642,7 +643,7 @@ fn upload_from_cols(c: UploadCols) -> Result<Upload> {
         sha256,
         length,
         offset,
-        content_type,
+        metadata,
         expires,
         hash_state,
         completed,
@@ -656,7 +657,7 @@ fn upload_from_cols(c: UploadCols) -> Result<Upload> {
         sha256,
         length: length as u64,
         offset: offset as u64,
-        content_type,
+        metadata,
         expires_at: parse_ts(&expires)?,
         hash_state,
         completed,
@@ -1284,7 +1285,7 @@ impl Storage for SqliteStorage {
         self.write(move |c| {
             c.execute(
                 "INSERT INTO uploads (id, org_id, technician_id, photo_id, job_id, sha256, length,
-                     offset_bytes, content_type, created_at, expires_at)
+                     offset_bytes, metadata, created_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     u.id.to_string(),
@@ -1295,7 +1296,7 @@ impl Storage for SqliteStorage {
                     u.sha256,
                     u.length as i64,
                     u.offset as i64,
-                    u.content_type,
+                    u.metadata,
                     ts(now),
                     ts(u.expires_at),
                 ],
@@ -1322,7 +1323,7 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             c.query_row(
                 "SELECT id, org_id, technician_id, photo_id, job_id, sha256, length, offset_bytes,
-                     content_type, expires_at, hash_state, completed_at IS NOT NULL
+                     metadata, expires_at, hash_state, completed_at IS NOT NULL
                  FROM uploads WHERE id = ?1 AND technician_id = ?2",
                 params![id.to_string(), technician_id.to_string()],
                 |r| {
@@ -1402,6 +1403,22 @@ impl Storage for SqliteStorage {
                 leases.insert(id, (token, until));
                 Ok(true)
             }
+        }
+    }
+
+    async fn renew_upload_lease(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut leases = self.inner.leases.lock().unwrap_or_else(|p| p.into_inner());
+        match leases.get_mut(&id) {
+            Some((holder, expires)) if *holder == token => {
+                *expires = until;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
