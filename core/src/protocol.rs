@@ -24,6 +24,7 @@ pub const CLOCK_JUMP_TOLERANCE_SECS: i64 = 120;
 
 /// `POST /v1/devices/enroll`: trade a one-time enrolment code for a device token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     pub code: String,
     pub device_id: Uuid,
@@ -32,6 +33,7 @@ pub struct EnrollRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     /// Bearer token for every later request. Shown once; the server keeps only its hash.
     pub token: String,
@@ -46,6 +48,7 @@ pub struct EnrollResponse {
 
 /// `POST /v1/sync/push`: a batch of the device's events, oldest first. Safe to repeat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub device_id: Uuid,
     /// The device's wall clock and monotonic reading when it sent the batch.
@@ -55,6 +58,7 @@ pub struct PushRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PushStatus {
     Accepted,
@@ -65,6 +69,7 @@ pub enum PushStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResult {
     pub event_id: Uuid,
     pub status: PushStatus,
@@ -111,6 +116,7 @@ impl PushResult {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventFlag {
     /// Recorded on the device after (or without knowing that) the desk cancelled the job.
@@ -129,6 +135,7 @@ pub enum EventFlag {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub server_time: DateTime<Utc>,
     pub results: Vec<PushResult>,
@@ -136,6 +143,7 @@ pub struct PushResponse {
 
 /// `GET /v1/sync/pull?cursor=<cursor>&limit=<n>`: what changed for this technician.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     /// Oldest first. A newly assigned job comes with its whole history. Each comes with the
     /// server's corrected time; this device's own events come back too (the echo).
@@ -162,6 +170,7 @@ pub mod upload_metadata {
 
 /// RFC 9457 problem details, the body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI reference naming the problem type, e.g. `/problems/rate-limited`.
     #[serde(rename = "type")]

@@ -1,4 +1,4 @@
-//! `sync-server`: run the server, or create the first dispatcher.
+//! `sync-server`: run the server, create the first dispatcher, or print the OpenAPI document.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +41,8 @@ enum Command {
         #[arg(long, env = "FIELDCORE_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Print the OpenAPI document (for this configuration's limits) and exit.
+    Openapi,
 }
 
 #[tokio::main]
@@ -70,6 +72,11 @@ async fn main() -> anyhow::Result<()> {
             let (org_id, id) =
                 sync_server::create_dispatcher(&config, &org, &email, &name, &password).await?;
             println!("dispatcher {id} ({email}) created in organisation {org_id} ({org})");
+            Ok(())
+        }
+        Command::Openapi => {
+            let doc = sync_server::openapi::document(&config);
+            println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
     }

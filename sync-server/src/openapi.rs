@@ -1,500 +1,351 @@
-//! The OpenAPI 3.1 description served at `GET /v1/openapi.json`.
-//!
-//! Hand-written as data: the wire types live in `fieldcore::protocol` and the domain, so the
-//! schemas here name them and describe their shape loosely (`object`), while every path, method,
-//! status and header is spelled out. `tests/server.rs` checks the main paths are there.
+//! The OpenAPI 3.1 document served at `GET /v1/openapi.json`, generated from the code: every
+//! route is registered with its operation (`utoipa_axum::routes!`), so none can be missing; the
+//! schemas are the wire types themselves (`fieldcore`'s with its `openapi` feature); each
+//! handler's annotation lists what it answers. What the layers around every handler answer
+//! (rate limit, timeout, authentication, JSON rejections, idempotency keys, `Tus-Resumable`)
+//! is added here, once, next to nothing else, and the limits the configuration sets are written
+//! in from it. `sync-server openapi` prints it; CI validates it and runs schemathesis against it.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
-fn problem(status: &str, what: &str) -> (String, Value) {
-    (
-        status.to_string(),
-        json!({
-            "description": what,
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        }),
+use crate::config::Config;
+use fieldcore::protocol::{HEADER_SERVER_TIME, PROBLEM_CONTENT_TYPE};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "fieldcore sync server",
+        description = "Devices enrol, push their recorded events, pull their feed and upload \
+            photos over tus 1.0; dispatchers run the desk. Every failure is an RFC 9457 \
+            problem document (`application/problem+json`)."
+    ),
+    modifiers(&SecurityAddon),
+    components(schemas(fieldcore::protocol::Problem)),
+    tags(
+        (name = "devices", description = "The phone's side: enrolment, push, pull"),
+        (name = "uploads", description = "Photos over tus 1.0 (creation, checksum, termination, expiration)"),
+        (name = "sessions", description = "Dispatcher log-in"),
+        (name = "technicians", description = "Technicians, their enrolment codes and devices"),
+        (name = "jobs", description = "Jobs and the desk's actions on them"),
+        (name = "server", description = "Health and this document"),
     )
-}
+)]
+pub struct ApiDoc;
 
-fn ok_json(status: &str, what: &str, schema: Value) -> (String, Value) {
-    (
-        status.to_string(),
-        json!({"description": what, "content": {"application/json": {"schema": schema}}}),
-    )
-}
+/// The two bearer tokens: a device's (from enrolment) and a dispatcher's session (from log-in).
+#[derive(Debug)]
+struct SecurityAddon;
 
-fn no_content(status: &str, what: &str) -> (String, Value) {
-    (status.to_string(), json!({"description": what}))
-}
-
-fn schema(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-fn op(
-    summary: &str,
-    tag: &str,
-    security: Option<&str>,
-    body: Option<Value>,
-    responses: Vec<(String, Value)>,
-) -> Value {
-    let mut o = json!({"summary": summary, "tags": [tag], "responses": {}});
-    if let Some(s) = security {
-        o["security"] = json!([{ s: [] }]);
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("opaque")
+                    .description(Some(description))
+                    .build(),
+            )
+        };
+        components.add_security_scheme(
+            DEVICE_TOKEN,
+            bearer(
+                "A device token from POST /v1/devices/enroll; dead once the device is revoked \
+                 or enrolled again",
+            ),
+        );
+        components.add_security_scheme(
+            DISPATCHER_SESSION,
+            bearer("A session token from POST /v1/auth/login; ends at logout or expiry"),
+        );
     }
-    if let Some(b) = body {
-        o["requestBody"] =
-            json!({"required": true, "content": {"application/json": {"schema": b}}});
-    }
-    for (k, v) in responses {
-        o["responses"][k] = v;
-    }
-    o
 }
 
-fn id_param(name: &str) -> Value {
-    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}})
+pub const DEVICE_TOKEN: &str = "deviceToken";
+pub const DISPATCHER_SESSION: &str = "dispatcherSession";
+
+/// The document for this configuration.
+pub fn document(config: &Config) -> Value {
+    let (_, doc) = crate::api::api_routes(config).split_for_parts();
+    finish(doc, config)
 }
 
-fn tus_header(name: &str, required: bool) -> Value {
-    json!({"name": name, "in": "header", "required": required, "schema": {"type": "string"}})
-}
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
-/// A desk action on one job: body in, the job detail out, refusals as problems with `rule`.
-fn desk_action(summary: &str, body: Value, params: &[&str]) -> Value {
-    let mut o = op(
-        summary,
-        "jobs",
-        Some("session"),
-        Some(body),
-        vec![
-            ok_json("200", "The job as it now stands", schema("JobDetail")),
-            problem("404", "No such job in your organisation"),
-            problem("409", "The rulebook refused (see `rule`)"),
-            problem("422", "Invalid input (rule `invalid_input`)"),
-        ],
-    );
-    o["parameters"] = Value::Array(params.iter().map(|p| id_param(p)).collect());
-    json!({ "post": o })
-}
-
-pub fn document() -> Value {
-    let obj = |props: Value| json!({"type": "object", "properties": props});
-    let s = |t: &str| json!({"type": t});
-    let uuid = json!({"type": "string", "format": "uuid"});
-    let time = json!({"type": "string", "format": "date-time"});
-    let unauthorized = || problem("401", "Missing, unknown, expired or revoked token");
-    let limited = || problem("429", "Rate limited; see Retry-After");
-
-    let mut paths = serde_json::Map::new();
-    let mut add = |path: &str, item: Value| {
-        paths.insert(path.to_string(), item);
-    };
-
-    add(
-        "/healthz",
-        json!({"get": op("Liveness and database check", "ops", None, None, vec![
-            ok_json("200", "Healthy", obj(json!({"status": s("string")}))),
-            problem("503", "The database does not answer"),
-        ])}),
-    );
-    add(
-        "/v1/openapi.json",
-        json!({"get": op("This document", "ops", None, None, vec![
-            ok_json("200", "OpenAPI 3.1", s("object")),
-        ])}),
-    );
-
-    // Device API.
-    add(
-        "/v1/devices/enroll",
-        json!({"post": op("Trade a one-time enrolment code for a device token", "device", None,
-        Some(schema("EnrollRequest")), vec![
-            ok_json("200", "Enrolled; the token is shown once", schema("EnrollResponse")),
-            problem("401", "`/problems/enrolment-code-invalid`: unknown, used or expired code"),
-            limited(),
-        ])}),
-    );
-    add(
-        "/v1/sync/push",
-        json!({"post": op("Push a batch of events (at most 500); safe to repeat", "device", Some("device"),
-        Some(schema("PushRequest")), vec![
-            ok_json("200", "One result per event: accepted, duplicate or rejected with its rule (the message in the request's Accept-Language: zh for Chinese, else English)", schema("PushResponse")),
-            problem("400", "Malformed body"),
-            unauthorized(),
-            problem("403", "The token belongs to another device than `device_id`"),
-            problem("413", "More than 500 events, or a body over 8 MiB"),
-            limited(),
-        ])}),
-    );
-    let mut pull = op(
-        "Pull the technician's feed after a cursor",
-        "device",
-        Some("device"),
-        None,
-        vec![
-            ok_json(
-                "200",
-                "A page of events, oldest first, and the next cursor",
-                schema("PullResponse"),
-            ),
-            problem("400", "`/problems/invalid-cursor`"),
-            unauthorized(),
-            limited(),
-        ],
-    );
-    pull["parameters"] = json!([
-        {"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Opaque; the next_cursor of the previous page"},
-        {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}}
-    ]);
-    add("/v1/sync/pull", json!({ "get": pull }));
-
-    // tus.
-    let mut create = op(
-        "tus creation: start an upload for a recorded photo",
-        "uploads",
-        Some("device"),
-        None,
-        vec![
-            no_content("201", "Created; Location, Upload-Expires"),
-            problem("400", "Missing Upload-Length or metadata"),
-            unauthorized(),
-            problem("412", "Tus-Resumable is not 1.0.0"),
-            problem("413", "Upload-Length over Tus-Max-Size"),
-            problem(
-                "422",
-                "`/problems/no-such-photo`: no photo with this id, job and SHA-256 on a job of yours",
-            ),
-        ],
-    );
-    create["parameters"] = json!([
-        tus_header("Tus-Resumable", true),
-        tus_header("Upload-Length", true),
-        {"name": "Upload-Metadata", "in": "header", "required": true, "schema": {"type": "string"},
-         "description": "base64 values of photo_id, job_id, sha256 (required), filename, filetype"}
-    ]);
-    add(
-        "/v1/uploads",
-        json!({
-            "options": op("tus discovery", "uploads", None, None, vec![no_content("204",
-                "Tus-Version, Tus-Extension (creation,checksum,termination,expiration), Tus-Max-Size, Tus-Checksum-Algorithm (sha1,sha256)")]),
-            "post": create,
-        }),
-    );
-    let mut head = op(
-        "tus: the upload's offset",
-        "uploads",
-        Some("device"),
-        None,
-        vec![
-            no_content(
-                "200",
-                "Upload-Offset, Upload-Length, Upload-Expires, Cache-Control: no-store",
-            ),
-            problem("404", "Unknown, or another technician's"),
-            problem("410", "Expired"),
-            problem("412", "Tus-Resumable is not 1.0.0"),
-        ],
-    );
-    head["parameters"] = json!([id_param("id"), tus_header("Tus-Resumable", true)]);
-    let mut patch = op(
-        "tus: append a chunk at Upload-Offset (at most 16 MiB per request)",
-        "uploads",
-        Some("device"),
-        None,
-        vec![
-            no_content(
-                "204",
-                "Stored; the new Upload-Offset. At the last byte the photo is verified and linked",
-            ),
-            problem(
-                "400",
-                "Unknown checksum algorithm, or missing Upload-Offset",
-            ),
-            problem("404", "Unknown, or another technician's"),
-            problem("409", "Upload-Offset differs from the server's"),
-            problem("410", "Expired"),
-            problem("412", "Tus-Resumable is not 1.0.0"),
-            problem(
-                "413",
-                "Chunk over the per-request limit or past Upload-Length",
-            ),
-            problem("415", "Content-Type is not application/offset+octet-stream"),
-            problem(
-                "422",
-                "`/problems/photo-hash-mismatch`: the whole file's SHA-256 differs; discarded",
-            ),
-            problem("460", "Upload-Checksum mismatch; chunk discarded"),
-        ],
-    );
-    patch["parameters"] = json!([
-        id_param("id"),
-        tus_header("Tus-Resumable", true),
-        tus_header("Upload-Offset", true),
-        tus_header("Upload-Checksum", false)
-    ]);
-    patch["requestBody"] = json!({"required": true, "content": {"application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
-    let mut delete = op(
-        "tus termination",
-        "uploads",
-        Some("device"),
-        None,
-        vec![
-            no_content("204", "Removed"),
-            problem("404", "Unknown, or another technician's"),
-        ],
-    );
-    delete["parameters"] = json!([id_param("id"), tus_header("Tus-Resumable", true)]);
-    add(
-        "/v1/uploads/{id}",
-        json!({
-            "options": op("tus discovery", "uploads", None, None, vec![no_content("204", "Capabilities")]),
-            "head": head, "patch": patch, "delete": delete,
-        }),
-    );
-
-    // Dispatcher API.
-    add(
-        "/v1/auth/login",
-        json!({"post": op("Log in", "desk", None,
-        Some(obj(json!({"email": s("string"), "password": s("string")}))), vec![
-            ok_json("200", "A session token", obj(json!({"token": s("string"), "dispatcher_id": uuid, "organisation_id": uuid, "name": s("string"), "expires_at": time}))),
-            problem("401", "`/problems/invalid-credentials`"),
-        ])}),
-    );
-    add(
-        "/v1/auth/logout",
-        json!({"post": op("End the session", "desk", Some("session"), None, vec![no_content("204", "Logged out"), unauthorized()])}),
-    );
-    add(
-        "/v1/me",
-        json!({"get": op("Who is logged in", "desk", Some("session"), None, vec![
-            ok_json("200", "The dispatcher and organisation", obj(json!({"dispatcher_id": uuid, "organisation_id": uuid, "organisation_name": s("string"), "name": s("string"), "email": s("string")}))),
-            unauthorized(),
-        ])}),
-    );
-    add(
-        "/v1/technicians",
-        json!({
-            "post": op("Add a technician", "desk", Some("session"), Some(obj(json!({"name": s("string"), "phone": s("string")}))), vec![
-                ok_json("201", "Created", schema("Technician")), unauthorized()]),
-            "get": op("List technicians", "desk", Some("session"), None, vec![
-                ok_json("200", "Technicians", json!({"type": "array", "items": schema("Technician")})), unauthorized()]),
-        }),
-    );
-    let mut code = op(
-        "Issue a one-time enrolment code",
-        "desk",
-        Some("session"),
-        Some(obj(json!({"ttl_minutes": s("integer")}))),
-        vec![
-            ok_json(
-                "201",
-                "The code (10 characters, shown once)",
-                obj(json!({"code": s("string"), "technician_id": uuid, "expires_at": time})),
-            ),
-            problem("404", "No such technician in your organisation"),
-        ],
-    );
-    code["parameters"] = json!([id_param("id")]);
-    code["requestBody"]["required"] = json!(false);
-    add(
-        "/v1/technicians/{id}/enrolment-codes",
-        json!({ "post": code }),
-    );
-    add(
-        "/v1/devices",
-        json!({"get": op("List enrolled devices", "desk", Some("session"), None, vec![
-        ok_json("200", "Devices", json!({"type": "array", "items": schema("Device")})), unauthorized()])}),
-    );
-    let mut revoke = op(
-        "Revoke a device's token",
-        "desk",
-        Some("session"),
-        None,
-        vec![
-            no_content("204", "Revoked"),
-            problem("404", "No such device in your organisation"),
-        ],
-    );
-    revoke["parameters"] = json!([id_param("id")]);
-    add("/v1/devices/{id}/revoke", json!({ "post": revoke }));
-
-    let mut list = op(
-        "List jobs",
-        "jobs",
-        Some("session"),
-        None,
-        vec![
-            ok_json(
-                "200",
-                "Job summaries",
-                json!({"type": "array", "items": schema("JobSummary")}),
-            ),
-            unauthorized(),
-        ],
-    );
-    list["parameters"] = json!([
-        {"name": "status", "in": "query", "required": false, "schema": {"type": "string"}},
-        {"name": "technician_id", "in": "query", "required": false, "schema": uuid}
-    ]);
-    add(
-        "/v1/jobs",
-        json!({
-            "post": op("Create a job (optionally assigned and booked)", "jobs", Some("session"),
-                Some(obj(json!({"order": schema("JobOrder"), "technician_id": uuid, "appointment_at": time}))), vec![
-                    ok_json("201", "The new job", schema("JobDetail")),
-                    problem("404", "No such technician in your organisation"),
-                    problem("422", "Invalid order (rule `invalid_input`)")]),
-            "get": list,
-        }),
-    );
-    let mut detail = op(
-        "A job: view, timers, timeline, photos, rejections",
-        "jobs",
-        Some("session"),
-        None,
-        vec![
-            ok_json("200", "The job", schema("JobDetail")),
-            problem("404", "No such job in your organisation"),
-        ],
-    );
-    detail["parameters"] = json!([id_param("id")]);
-    add("/v1/jobs/{id}", json!({ "get": detail }));
-    add(
-        "/v1/jobs/{id}/assign",
-        desk_action(
-            "Assign or reassign",
-            obj(json!({"technician_id": uuid})),
-            &["id"],
-        ),
-    );
-    add(
-        "/v1/jobs/{id}/appointment",
-        desk_action(
-            "Book the visit",
-            obj(json!({"at": time, "note": s("string")})),
-            &["id"],
-        ),
-    );
-    add(
-        "/v1/jobs/{id}/order",
-        desk_action(
-            "Amend the order (same kind; fee basis locked once accepted)",
-            obj(json!({"order": schema("JobOrder")})),
-            &["id"],
-        ),
-    );
-    add(
-        "/v1/jobs/{id}/cancel",
-        desk_action("Cancel", obj(json!({"reason": s("string")})), &["id"]),
-    );
-    add(
-        "/v1/jobs/{id}/exceptions/{eid}/resolve",
-        desk_action(
-            "Decide an exception",
-            obj(json!({"decision": {"enum": ["proceed", "stop"]}, "note": s("string")})),
-            &["id", "eid"],
-        ),
-    );
-    add(
-        "/v1/jobs/{id}/exemptions/{cid}/decide",
-        desk_action(
-            "Grant or refuse an exemption claim",
-            obj(json!({"granted": s("boolean"), "note": s("string")})),
-            &["id", "cid"],
-        ),
-    );
-    add(
-        "/v1/jobs/{id}/return-visit",
-        desk_action(
-            "Record the return visit",
-            obj(json!({"quality": s("integer"), "attitude": s("integer"), "note": s("string")})),
-            &["id"],
-        ),
-    );
-    add(
-        "/v1/jobs/{id}/complaints",
-        desk_action(
-            "File a complaint (the server mints its id)",
-            obj(json!({"note": s("string")})),
-            &["id"],
-        ),
-    );
-    add(
-        "/v1/jobs/{id}/complaints/{cid}/answer",
-        desk_action(
-            "Accept or reject a complaint",
-            obj(json!({"accepted": s("boolean"), "note": s("string")})),
-            &["id", "cid"],
-        ),
-    );
-    add(
-        "/v1/jobs/{id}/complaints/{cid}/close",
-        desk_action(
-            "Close an accepted complaint with its result",
-            obj(json!({"result": s("string")})),
-            &["id", "cid"],
-        ),
-    );
-    let mut photo = op(
-        "A photo's bytes",
-        "jobs",
-        Some("session"),
-        None,
-        vec![
-            (
-                "200".to_string(),
-                json!({"description": "The image", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}),
-            ),
-            problem(
-                "404",
-                "No such photo in your organisation, or not uploaded yet",
-            ),
-        ],
-    );
-    photo["parameters"] = json!([id_param("photo_id")]);
-    add("/v1/photos/{photo_id}", json!({ "get": photo }));
-
-    let loose = |d: &str| json!({"type": "object", "description": d});
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "fieldcore sync server",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Device sync (enrol, push, pull, tus photo uploads) and the dispatcher desk. Every response carries `fieldcore-server-time` (RFC 3339). Errors are RFC 9457 problem documents."
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "device": {"type": "http", "scheme": "bearer", "description": "Device token from /v1/devices/enroll"},
-                "session": {"type": "http", "scheme": "bearer", "description": "Session token from /v1/auth/login"}
-            },
-            "schemas": {
-                "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
-                    "type": s("string"), "title": s("string"), "status": s("integer"),
-                    "detail": s("string"), "rule": {"type": "string", "description": "The rulebook's rule code"}}},
-                "EnrollRequest": obj(json!({"code": s("string"), "device_id": uuid, "device_name": s("string")})),
-                "EnrollResponse": loose("fieldcore::protocol::EnrollResponse: token, technician, organisation, policy, checklist, server_time"),
-                "PushRequest": obj(json!({"device_id": uuid, "sent_at": time, "sent_monotonic_ms": s("integer"),
-                    "events": {"type": "array", "maxItems": 500, "items": schema("Event")}})),
-                "PushResponse": obj(json!({"server_time": time, "results": {"type": "array", "items": obj(json!({
-                    "event_id": uuid, "status": {"enum": ["accepted", "duplicate", "rejected"]},
-                    "rule": s("string"), "message": s("string"),
-                    "flags": {"type": "array", "items": {"enum": ["after_cancellation", "clock_jumped", "device_rebooted"]}}}))}})),
-                "PullResponse": obj(json!({"events": {"type": "array", "items": schema("Event")}, "next_cursor": s("string"), "has_more": s("boolean"), "server_time": time})),
-                "Event": loose("fieldcore::domain::Event: id, job_id, actor, recorded_at, monotonic_ms, device_seq, clock_offset_ms, corrected_at, body {type, ...}"),
-                "JobOrder": loose("fieldcore::domain::JobOrder"),
-                "Technician": obj(json!({"id": uuid, "organisation_id": uuid, "name": s("string"), "phone": s("string"), "created_at": time})),
-                "Device": obj(json!({"id": uuid, "technician_id": uuid, "name": s("string"), "enrolled_at": time, "revoked_at": time, "last_seen_at": time})),
-                "JobSummary": obj(json!({"id": uuid, "kind": s("string"), "status": s("string"), "technician_id": uuid,
-                    "customer_name": s("string"), "address": s("string"), "appointment_at": time, "updated_at": time, "breached": s("boolean")})),
-                "JobDetail": obj(json!({"view": loose("fieldcore::domain::JobView"), "status": s("string"),
-                    "timers": {"type": "array", "items": loose("fieldcore::domain::Timer")},
-                    "timeline": {"type": "array", "items": obj(json!({"event": schema("Event"), "server_received_at": time, "corrected_at": time, "flags": {"type": "array", "items": s("string")}}))},
-                    "photos": {"type": "array", "items": obj(json!({"photo_id": uuid, "category": s("string"), "sha256": s("string"), "uploaded": s("boolean"), "url": s("string")}))},
-                    "rejections": {"type": "array", "items": obj(json!({"event": schema("Event"), "rule": s("string"), "message": s("string"), "received_at": time}))}}))
+/// The generated document, completed with what the layers around the handlers answer and the
+/// limits this configuration sets.
+pub fn finish(doc: utoipa::openapi::OpenApi, config: &Config) -> Value {
+    let mut v = serde_json::to_value(&doc).unwrap_or_else(|_| json!({}));
+    if let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let tus = crate::tus::is_tus_path(path);
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in item.iter_mut() {
+                if METHODS.contains(&method.as_str()) {
+                    complete_operation(path, method, tus, op, config);
+                }
             }
         }
-    })
+    }
+    let events = "/components/schemas/PushRequest/properties/events";
+    if let Some(e) = v.pointer_mut(events).and_then(Value::as_object_mut) {
+        e.insert("maxItems".into(), config.max_push_events.into());
+    }
+    v
+}
+
+fn complete_operation(path: &str, method: &str, tus: bool, op: &mut Value, config: &Config) {
+    let security: Vec<String> = op
+        .get("security")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|o| o.keys().cloned())
+        .collect();
+    let json_body = op
+        .pointer("/requestBody/content/application~1json")
+        .is_some();
+    let has_query = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+    // The idempotency layer's reach (crate::idempotency): the desk's POSTs.
+    let idempotent = method == "post" && security.iter().any(|s| s == DISPATCHER_SESSION);
+    let _ = path;
+
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let mut add = |status: &str, description: &str| {
+        responses
+            .entry(status.to_string())
+            .or_insert_with(|| json!({ "description": description }));
+    };
+    add(
+        "429",
+        "Rate limited: too many requests from this token or address (`Retry-After`)",
+    );
+    add("500", "Internal error");
+    if !tus {
+        add("408", "The request took longer than the server allows");
+    }
+    if !security.is_empty() {
+        add("401", "Missing, unknown, expired or revoked token");
+    }
+    if json_body {
+        add("400", "The body is not JSON");
+        add("413", "The body is larger than this operation accepts");
+        add("415", "The body is not `application/json`");
+        add("422", "The body does not match the schema");
+    }
+    if has_query {
+        add("400", "A query parameter is malformed");
+    }
+    if idempotent {
+        add("400", "A malformed `Idempotency-Key`");
+        add(
+            "409",
+            "A request with this `Idempotency-Key` is still running (`Retry-After`)",
+        );
+        add("422", "This `Idempotency-Key` was used for another request");
+    }
+
+    for (status, response) in responses.iter_mut() {
+        let Some(r) = response.as_object_mut() else {
+            continue;
+        };
+        let error = status.parse::<u16>().is_ok_and(|s| s >= 400);
+        // HEAD answers carry no body.
+        if error && method != "head" && !r.contains_key("content") {
+            r.insert(
+                "content".into(),
+                json!({ PROBLEM_CONTENT_TYPE: {
+                    "schema": { "$ref": "#/components/schemas/Problem" }
+                }}),
+            );
+        }
+        let headers = r
+            .entry("headers")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(h) = headers.as_object_mut() {
+            h.insert(
+                HEADER_SERVER_TIME.into(),
+                json!({
+                    "description": "The server's clock (RFC 3339), for the device's offset",
+                    "schema": { "type": "string", "format": "date-time" }
+                }),
+            );
+            if tus {
+                h.insert(
+                    "Tus-Resumable".into(),
+                    json!({
+                        "description": "The tus version: on every tus response, errors included",
+                        "required": true,
+                        "schema": { "type": "string", "enum": ["1.0.0"] }
+                    }),
+                );
+            }
+            if matches!(status.as_str(), "423" | "429" | "503") {
+                h.insert(
+                    "Retry-After".into(),
+                    json!({
+                        "description": "Seconds to wait before trying again",
+                        "schema": { "type": "integer", "minimum": 0 }
+                    }),
+                );
+            }
+        }
+    }
+
+    let params = op
+        .as_object_mut()
+        .map(|o| o.entry("parameters").or_insert_with(|| json!([])));
+    if let Some(Value::Array(params)) = params {
+        if idempotent {
+            params.push(json!({
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": false,
+                "description": "Repeat a request safely: the same key within 24 h gets the first \
+                    answer again (`Idempotent-Replayed: true`)",
+                "schema": { "type": "string", "pattern": "^[!-~]{1,255}$" }
+            }));
+        }
+        for p in params.iter_mut() {
+            if p["in"] == "header" && p["name"] == "Upload-Length" {
+                p["schema"]["maximum"] = config.max_upload_bytes.into();
+            }
+        }
+        if params.is_empty()
+            && let Some(o) = op.as_object_mut()
+        {
+            o.remove("parameters");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        document(&Config::default())
+    }
+
+    fn op<'a>(d: &'a Value, path: &str, method: &str) -> &'a Value {
+        let p = format!("/paths/{}/{method}", path.replace('/', "~1"));
+        d.pointer(&p)
+            .unwrap_or_else(|| panic!("{method} {path} is not documented"))
+    }
+
+    #[test]
+    fn every_route_is_there_with_its_id_and_no_console() {
+        let d = doc();
+        assert!(d["openapi"].as_str().unwrap().starts_with("3.1"));
+        let mut n = 0;
+        for (path, item) in d["paths"].as_object().unwrap() {
+            assert!(!path.starts_with("/console"), "{path}");
+            for (m, o) in item.as_object().unwrap() {
+                if METHODS.contains(&m.as_str()) {
+                    assert!(o["operationId"].is_string(), "{m} {path}");
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, 34, "every operation of the API");
+        op(&d, "/v1/jobs/{id}/conflicts/acknowledge", "post");
+        op(&d, "/v1/uploads/{id}", "patch");
+    }
+
+    #[test]
+    fn what_may_be_null_is_nullable_and_enums_and_bounds_are_declared() {
+        let d = doc();
+        let s = &d["components"]["schemas"];
+        let nullable = |schema: &Value| {
+            schema["type"]
+                .as_array()
+                .is_some_and(|t| t.contains(&json!("null")))
+                || schema["oneOf"]
+                    .as_array()
+                    .is_some_and(|o| o.iter().any(|x| x["type"] == "null"))
+        };
+        for (schema, field) in [
+            ("Device", "revoked_at"),
+            ("Device", "last_seen_at"),
+            ("JobSummary", "technician_id"),
+            ("JobSummary", "appointment_at"),
+            ("JobView", "technician_id"),
+        ] {
+            assert!(
+                nullable(&s[schema]["properties"][field]),
+                "{schema}.{field}: {}",
+                s[schema]["properties"][field]
+            );
+        }
+        let flags: Vec<&str> = s["EventFlag"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(flags.len(), 5, "{flags:?}");
+        let pull = op(&d, "/v1/sync/pull", "get");
+        let limit = pull["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(limit["schema"]["minimum"], 1);
+        assert_eq!(limit["schema"]["maximum"], 1000);
+        let jobs = op(&d, "/v1/jobs", "get");
+        let status = jobs["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "status")
+            .unwrap();
+        assert!(status.to_string().contains("JobStatus"), "{status}");
+        assert_eq!(
+            s["PushRequest"]["properties"]["events"]["maxItems"],
+            Config::default().max_push_events
+        );
+    }
+
+    #[test]
+    fn the_layers_answers_are_documented_on_every_operation() {
+        let d = doc();
+        for (path, item) in d["paths"].as_object().unwrap() {
+            for (m, o) in item.as_object().unwrap() {
+                if !METHODS.contains(&m.as_str()) {
+                    continue;
+                }
+                let r = &o["responses"];
+                assert!(r["429"].is_object() && r["500"].is_object(), "{m} {path}");
+                if o["security"].is_array() {
+                    assert!(r["401"].is_object(), "{m} {path}");
+                }
+                if path.starts_with("/v1/uploads") {
+                    assert!(
+                        r.as_object()
+                            .unwrap()
+                            .values()
+                            .all(|x| x["headers"]["Tus-Resumable"].is_object()),
+                        "{m} {path}"
+                    );
+                }
+            }
+        }
+        let patch = op(&d, "/v1/uploads/{id}", "patch");
+        assert!(patch["responses"]["460"].is_object());
+        assert!(patch["responses"]["423"]["headers"]["Retry-After"].is_object());
+    }
 }

@@ -14,12 +14,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::options;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
@@ -28,6 +26,8 @@ use sha1::Sha1;
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -55,17 +55,17 @@ fn h(name: &'static str) -> HeaderName {
     HeaderName::from_static(name)
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/uploads", options(discover).post(create))
-        .route(
-            "/v1/uploads/{id}",
-            options(discover)
-                .head(status)
-                .patch(append)
-                .delete(terminate),
-        )
+/// tus's routes, each with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(discover, create))
+        .routes(routes!(discover_upload, status, append, terminate))
 }
+
+/// Raw bytes, for the document (a chunk, a photo).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(#[allow(dead_code)] Vec<u8>);
 
 /// Where tus lives: every response under it carries `Tus-Resumable`, errors included.
 pub const UPLOADS_PATH: &str = "/v1/uploads";
@@ -228,7 +228,42 @@ fn value(s: impl std::fmt::Display) -> HeaderValue {
     HeaderValue::from_str(&s.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-async fn discover(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    options,
+    path = "/v1/uploads",
+    operation_id = "tusDiscover",
+    tag = "uploads",
+    summary = "tus discovery: version, extensions, largest upload, checksums",
+    responses((status = 204, description = "What this tus server supports", headers(
+        ("Tus-Version" = String, description = "1.0.0"),
+        ("Tus-Extension" = String, description = "creation,checksum,termination,expiration"),
+        ("Tus-Max-Size" = u64, description = "The largest upload, in bytes"),
+        ("Tus-Checksum-Algorithm" = String, description = "sha1,sha256"),
+    )))
+)]
+async fn discover(state: State<AppState>) -> Response {
+    discovery(state).await
+}
+
+#[utoipa::path(
+    options,
+    path = "/v1/uploads/{id}",
+    operation_id = "tusDiscoverUpload",
+    tag = "uploads",
+    summary = "tus discovery, at an upload's address",
+    params(("id" = Uuid, Path, description = "Upload id")),
+    responses((status = 204, description = "What this tus server supports", headers(
+        ("Tus-Version" = String, description = "1.0.0"),
+        ("Tus-Extension" = String, description = "creation,checksum,termination,expiration"),
+        ("Tus-Max-Size" = u64, description = "The largest upload, in bytes"),
+        ("Tus-Checksum-Algorithm" = String, description = "sha1,sha256"),
+    )))
+)]
+async fn discover_upload(state: State<AppState>) -> Response {
+    discovery(state).await
+}
+
+async fn discovery(State(state): State<AppState>) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     let hs = res.headers_mut();
     hs.insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
@@ -273,6 +308,30 @@ pub fn blob_rel_path(sha256: &str) -> String {
     format!("blobs/{}/{}", &sha256[..2], sha256)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/uploads",
+    operation_id = "tusCreate",
+    tag = "uploads",
+    summary = "Start uploading a photo whose `PhotoCaptured` event was pushed (tus creation)",
+    params(
+        ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$", description = "The protocol version: 1.0.0"),
+        ("Upload-Length" = u64, Header, minimum = 1, description = "The photo's size in bytes, at most `Tus-Max-Size`"),
+        ("Upload-Metadata" = String, Header, description = "`photo_id`, `job_id`, `sha256` (and optionally `filename`, `filetype`), each `key base64(value)`, comma-separated; at most 4 KiB"),
+    ),
+    responses(
+        (status = 201, description = "Created", headers(
+            ("Location" = String, description = "The upload's address, `/v1/uploads/{id}`"),
+            ("Upload-Expires" = String, description = "RFC 7231 date after which an unfinished upload is gone"),
+            ("Upload-Offset" = u64, description = "0"),
+        )),
+        (status = 400, description = "Upload-Length or Upload-Metadata missing or malformed"),
+        (status = 412, description = "Tus-Resumable is not 1.0.0"),
+        (status = 413, description = "Upload-Length exceeds Tus-Max-Size"),
+        (status = 422, description = "No photo with this id, job and SHA-256 on a job of yours"),
+    ),
+    security(("deviceToken" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     DeviceAuth(who): DeviceAuth,
@@ -393,6 +452,32 @@ async fn own_upload(state: &AppState, who: &DeviceAuth, id: Uuid) -> ApiResult<U
     Ok(u)
 }
 
+#[utoipa::path(
+    head,
+    path = "/v1/uploads/{id}",
+    operation_id = "tusOffset",
+    tag = "uploads",
+    summary = "How many bytes the server has (where to resume)",
+    params(
+        ("id" = Uuid, Path, description = "Upload id"),
+        ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$", description = "The protocol version: 1.0.0"),
+    ),
+    responses(
+        (status = 200, description = "The upload's state", headers(
+            ("Upload-Offset" = u64, description = "Bytes stored"),
+            ("Upload-Length" = u64, description = "The photo's size"),
+            ("Upload-Expires" = String, description = "RFC 7231 date"),
+            ("Upload-Metadata" = String, description = "As given at creation"),
+        )),
+        (status = 404, description = "No such upload of yours"),
+        (status = 410, description = "The upload expired"),
+        (status = 412, description = "Tus-Resumable is not 1.0.0"),
+        (status = 415, description = "The finished bytes are not a JPEG or PNG; discarded"),
+        (status = 422, description = "The finished bytes do not have the recorded SHA-256; discarded"),
+        (status = 423, description = "Another request is writing this upload (`Retry-After`)"),
+    ),
+    security(("deviceToken" = []))
+)]
 async fn status(
     State(state): State<AppState>,
     who: DeviceAuth,
@@ -469,6 +554,38 @@ enum BodyEnd {
     TooLarge,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/uploads/{id}",
+    operation_id = "tusAppend",
+    tag = "uploads",
+    summary = "Append bytes at the server's offset; a cut PATCH keeps what arrived",
+    params(
+        ("id" = Uuid, Path, description = "Upload id"),
+        ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$", description = "The protocol version: 1.0.0"),
+        ("Upload-Offset" = u64, Header, description = "Where these bytes start: the server's offset"),
+        ("Upload-Checksum" = Option<String>, Header, nullable = false, pattern = r"^(sha1|sha256) [A-Za-z0-9+/]+={0,2}$", description = "`sha1` or `sha256` and the base64 digest of this chunk"),
+        ("X-HTTP-Method-Override" = Option<String>, Header, nullable = false, description = "Sent with POST by clients behind proxies that allow only GET and POST"),
+    ),
+    request_body(content = Binary, content_type = "application/offset+octet-stream", description = "The bytes"),
+    responses(
+        (status = 204, description = "Stored", headers(
+            ("Upload-Offset" = u64, description = "The new offset"),
+            ("Upload-Expires" = String, description = "RFC 7231 date"),
+        )),
+        (status = 400, description = "Upload-Offset or Upload-Checksum missing or malformed; or a checksummed chunk was cut"),
+        (status = 404, description = "No such upload of yours"),
+        (status = 409, description = "Upload-Offset is not the server's offset (the answer carries it)"),
+        (status = 410, description = "The upload expired"),
+        (status = 412, description = "Tus-Resumable is not 1.0.0"),
+        (status = 413, description = "More bytes than the upload has left"),
+        (status = 415, description = "Not `application/offset+octet-stream`; or the finished bytes are not a JPEG or PNG"),
+        (status = 422, description = "The finished bytes do not have the recorded SHA-256; discarded"),
+        (status = 423, description = "Another request is writing this upload (`Retry-After`)"),
+        (status = 460, description = "Checksum Mismatch: the chunk was discarded"),
+    ),
+    security(("deviceToken" = []))
+)]
 async fn append(
     State(state): State<AppState>,
     who: DeviceAuth,
@@ -846,6 +963,24 @@ async fn finish(
     Ok(())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/uploads/{id}",
+    operation_id = "tusTerminate",
+    tag = "uploads",
+    summary = "Give up an upload and free its bytes (tus termination)",
+    params(
+        ("id" = Uuid, Path, description = "Upload id"),
+        ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$", description = "The protocol version: 1.0.0"),
+    ),
+    responses(
+        (status = 204, description = "Gone"),
+        (status = 404, description = "No such upload of yours"),
+        (status = 412, description = "Tus-Resumable is not 1.0.0"),
+        (status = 423, description = "Another request is writing this upload (`Retry-After`)"),
+    ),
+    security(("deviceToken" = []))
+)]
 async fn terminate(
     State(state): State<AppState>,
     who: DeviceAuth,

@@ -7,15 +7,31 @@ use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, TimeZone, Utc, We
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkCalendar {
     /// The organisation's offset from UTC, in minutes (China: +480).
     pub utc_offset_minutes: i32,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<WeekdayName>))]
     pub weekend: Vec<Weekday>,
     /// Public holidays, local dates.
     pub holidays: Vec<NaiveDate>,
     /// Weekend days made working days (China's 调休 make-up days).
     #[serde(default)]
     pub extra_working_days: Vec<NaiveDate>,
+}
+
+/// How chrono writes a `Weekday` (its `Display`), for the schema: chrono has none of its own.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+enum WeekdayName {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
 }
 
 impl Default for WorkCalendar {

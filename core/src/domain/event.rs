@@ -14,6 +14,7 @@ use super::sla::TimerKind;
 
 /// One fact about one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: Uuid,
     pub job_id: Uuid,
@@ -48,6 +49,7 @@ impl Event {
 /// Who did it. The technician owns the field record, the desk owns the order (design.md, "Who
 /// owns what"), so every event names its side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Actor {
     Technician {
@@ -60,6 +62,7 @@ pub enum Actor {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GeoPoint {
     pub lat: f64,
     pub lon: f64,
@@ -69,6 +72,7 @@ pub struct GeoPoint {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     /// The customer answered.
@@ -80,6 +84,7 @@ pub enum CallOutcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Packaging {
     Intact,
@@ -87,6 +92,7 @@ pub enum Packaging {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PhotoCategory {
     Pickup,
@@ -122,6 +128,7 @@ impl PhotoCategory {
 
 /// What the job record keeps of a photo: enough to prove which bytes were meant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoRef {
     pub photo_id: Uuid,
     pub category: PhotoCategory,
@@ -134,6 +141,7 @@ pub struct PhotoRef {
 
 /// The customer's signature: the strokes are the evidence, the PNG is for people to look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignatureRef {
     pub signature_id: Uuid,
     /// SHA-256 of the stored stroke data.
@@ -143,6 +151,7 @@ pub struct SignatureRef {
 
 /// What happened. Field events come from the technician's device, the rest from the desk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
     // The desk's side.

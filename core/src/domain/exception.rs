@@ -8,6 +8,7 @@ use super::sla::TimerKind;
 
 /// domain.md, "Exceptions".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionKind {
     PickupDamaged,
@@ -101,6 +102,7 @@ impl ExceptionKind {
 
 /// The desk's decision on an exception.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionDecision {
     /// Go on with the job as it is (e.g. the ordering party accepts the damaged goods).
@@ -110,6 +112,7 @@ pub enum ExceptionDecision {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExceptionRecord {
     pub id: Uuid,
     pub kind: ExceptionKind,
@@ -137,6 +140,7 @@ impl ExceptionRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resolution {
     pub decision: ExceptionDecision,
     pub note: String,
@@ -146,6 +150,7 @@ pub struct Resolution {
 
 /// Why a late completion should be excused [000 一.4(1)].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExemptionReason {
     /// Storms, snow and the like.
@@ -159,6 +164,7 @@ pub enum ExemptionReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExemptionClaim {
     pub id: Uuid,
     pub timer: TimerKind,

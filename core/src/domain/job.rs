@@ -14,6 +14,7 @@ use super::event::{
 use super::exception::{ExceptionKind, ExceptionRecord, ExemptionClaim, Resolution};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     /// Install only.
@@ -36,6 +37,7 @@ impl JobKind {
 
 /// What the work is paid on [domain.md, "Intake"].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "basis", rename_all = "snake_case")]
 pub enum FeeBasis {
     InWarranty,
@@ -48,6 +50,7 @@ pub enum FeeBasis {
 
 /// The order as the desk took it. The desk owns it; the technician only reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobOrder {
     pub kind: JobKind,
     pub customer_name: String,
@@ -72,6 +75,7 @@ pub struct JobOrder {
 
 /// Where a job stands, as the technician's list and the desk's board show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Unassigned,
@@ -125,6 +129,7 @@ impl JobStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallRecord {
     pub event_id: Uuid,
     pub at: DateTime<Utc>,
@@ -133,6 +138,7 @@ pub struct CallRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PickupRecord {
     pub at: DateTime<Utc>,
     pub pieces: u32,
@@ -141,6 +147,7 @@ pub struct PickupRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChecklistAnswer {
     pub answer: bool,
     pub note: String,
@@ -148,6 +155,7 @@ pub struct ChecklistAnswer {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReturnVisit {
     pub at: DateTime<Utc>,
     pub quality: u8,
@@ -156,6 +164,7 @@ pub struct ReturnVisit {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Complaint {
     pub id: Uuid,
     pub filed_at: DateTime<Utc>,
@@ -172,6 +181,7 @@ pub struct Complaint {
 /// It is a cache of the event log, never the truth: replaying the log must give the same value
 /// (a property test holds us to it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobView {
     pub id: Uuid,
     pub order: JobOrder,

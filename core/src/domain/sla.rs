@@ -13,6 +13,7 @@ use super::event::CallOutcome;
 use super::job::{JobKind, JobView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TimerKind {
     /// Job created -> assigned to a technician.
@@ -53,6 +54,7 @@ impl TimerKind {
 
 /// Limits for one repair severity level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepairLimits {
     pub severity: u8,
     pub response_minutes: i64,
@@ -61,6 +63,7 @@ pub struct RepairLimits {
 
 /// An organisation's time limits and evidence minimums. `Default` is domain.md's table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Policy {
     pub dispatch_minutes: i64,
     pub first_contact_minutes: i64,
@@ -126,6 +129,7 @@ impl Default for Policy {
 
 /// One clock on one job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Timer {
     pub kind: TimerKind,
     /// The complaint a complaint clock belongs to.

@@ -189,6 +189,7 @@ pub struct Store {
     device_id: Uuid,
     /// Captures between their first file write and their record: housekeeping leaves the photo
     /// directory alone while any runs (they may be reusing a file it would delete).
+    #[cfg_attr(not(feature = "photo"), allow(dead_code))]
     captures: std::sync::atomic::AtomicUsize,
 }
 

@@ -102,30 +102,6 @@ impl DeskTime {
 }
 
 impl DeskAction {
-    /// From a JSON body of `route_action` with the target from the path.
-    pub fn from_json(
-        route_action: &str,
-        target: Option<Uuid>,
-        body: serde_json::Value,
-    ) -> ApiResult<DeskAction> {
-        let mut body = match body {
-            serde_json::Value::Object(m) => m,
-            _ => return Err(ApiError::bad_request("the body must be a JSON object")),
-        };
-        body.insert("action".into(), route_action.into());
-        if let Some(t) = target {
-            body.insert("target".into(), t.to_string().into());
-        }
-        serde_json::from_value(serde_json::Value::Object(body)).map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-body",
-                "The body does not match the schema",
-            )
-            .detail(e.to_string())
-        })
-    }
-
     /// From a console form's fields (strings), for `route_action`.
     pub fn from_form(
         route_action: &str,
@@ -211,6 +187,193 @@ impl DeskAction {
     }
 }
 
+// ---------------------------------------------------------------- the JSON API's bodies
+//
+// One typed body per route, so the API is strict (JSON booleans, numbers and RFC 3339 times;
+// what the schema forbids is 422) and its OpenAPI schema is the type itself. Each becomes the
+// one `DeskAction`; the console's forms reach the same type through `from_form`. Lengths and
+// blank text are the rulebook's to refuse (422 `invalid_input`), on the phone and here alike.
+
+/// `POST /v1/jobs/{id}/assign`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AssignRequest {
+    /// A technician of your organisation.
+    pub technician_id: Uuid,
+}
+
+/// `POST /v1/jobs/{id}/appointment`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AppointmentRequest {
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub note: String,
+}
+
+/// `POST /v1/jobs/{id}/order`: the whole order as it now stands.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AmendOrderRequest {
+    pub order: JobOrder,
+}
+
+/// `POST /v1/jobs/{id}/cancel`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CancelRequest {
+    #[schema(max_length = 1000)]
+    pub reason: String,
+}
+
+/// `POST /v1/jobs/{id}/exceptions/{eid}/resolve`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ResolveExceptionRequest {
+    pub decision: ExceptionDecision,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub note: String,
+}
+
+/// `POST /v1/jobs/{id}/exemptions/{cid}/decide`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DecideExemptionRequest {
+    pub granted: bool,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub note: String,
+}
+
+/// `POST /v1/jobs/{id}/return-visit`: the customer's ratings, 1 to 5.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ReturnVisitRequest {
+    #[schema(minimum = 1, maximum = 5)]
+    pub quality: u8,
+    #[schema(minimum = 1, maximum = 5)]
+    pub attitude: u8,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub note: String,
+}
+
+/// `POST /v1/jobs/{id}/complaints`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct FileComplaintRequest {
+    #[schema(max_length = 1000)]
+    pub note: String,
+}
+
+/// `POST /v1/jobs/{id}/complaints/{cid}/answer`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AnswerComplaintRequest {
+    pub accepted: bool,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub note: String,
+}
+
+/// `POST /v1/jobs/{id}/complaints/{cid}/close`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CloseComplaintRequest {
+    #[schema(max_length = 1000)]
+    pub result: String,
+}
+
+/// `POST /v1/jobs/{id}/conflicts/acknowledge`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct AcknowledgeConflictsRequest {
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub note: String,
+}
+
+impl From<AssignRequest> for DeskAction {
+    fn from(r: AssignRequest) -> Self {
+        DeskAction::Assign {
+            technician_id: r.technician_id,
+        }
+    }
+}
+
+impl From<AppointmentRequest> for DeskAction {
+    fn from(r: AppointmentRequest) -> Self {
+        DeskAction::Appointment {
+            at: DeskTime::Exact(r.at),
+            note: r.note,
+        }
+    }
+}
+
+impl From<AmendOrderRequest> for DeskAction {
+    fn from(r: AmendOrderRequest) -> Self {
+        DeskAction::Edit { order: r.order }
+    }
+}
+
+impl From<CancelRequest> for DeskAction {
+    fn from(r: CancelRequest) -> Self {
+        DeskAction::Cancel { reason: r.reason }
+    }
+}
+
+impl From<ReturnVisitRequest> for DeskAction {
+    fn from(r: ReturnVisitRequest) -> Self {
+        DeskAction::ReturnVisit {
+            quality: r.quality,
+            attitude: r.attitude,
+            note: r.note,
+        }
+    }
+}
+
+impl From<FileComplaintRequest> for DeskAction {
+    fn from(r: FileComplaintRequest) -> Self {
+        DeskAction::Complaint { note: r.note }
+    }
+}
+
+impl From<AcknowledgeConflictsRequest> for DeskAction {
+    fn from(r: AcknowledgeConflictsRequest) -> Self {
+        DeskAction::Acknowledge { note: r.note }
+    }
+}
+
+impl ResolveExceptionRequest {
+    pub fn on(self, target: Uuid) -> DeskAction {
+        DeskAction::Resolve {
+            target,
+            decision: self.decision,
+            note: self.note,
+        }
+    }
+}
+
+impl DecideExemptionRequest {
+    pub fn on(self, target: Uuid) -> DeskAction {
+        DeskAction::Decide {
+            target,
+            granted: self.granted,
+            note: self.note,
+        }
+    }
+}
+
+impl AnswerComplaintRequest {
+    pub fn on(self, target: Uuid) -> DeskAction {
+        DeskAction::Answer {
+            target,
+            accepted: self.accepted,
+            note: self.note,
+        }
+    }
+}
+
+impl CloseComplaintRequest {
+    pub fn on(self, target: Uuid) -> DeskAction {
+        DeskAction::Close {
+            target,
+            result: self.result,
+        }
+    }
+}
+
 /// A new job: created, given to a technician and booked in one request (all or none through
 /// `desk`), as the JSON API and the console's new-job form both make it.
 pub fn new_job_events(
@@ -231,7 +394,7 @@ pub fn new_job_events(
     bodies
 }
 
-/// Forms send every value as a string; JSON sends numbers and booleans. Both are read.
+/// Forms send every value as a string (and the JSON bodies above are strict types).
 mod lenient {
     use super::*;
 
@@ -288,12 +451,11 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let from_form = DeskAction::from_form("return-visit", &form).expect("form");
-        let from_json = DeskAction::from_json(
-            "return-visit",
-            None,
+        let from_json: DeskAction = serde_json::from_value::<ReturnVisitRequest>(
             serde_json::json!({"quality": 4, "attitude": 5, "note": "polite"}),
         )
-        .expect("json");
+        .expect("json")
+        .into();
         assert_eq!(format!("{from_form:?}"), format!("{from_json:?}"));
 
         let form: HashMap<String, String> =

@@ -2,12 +2,15 @@
 //! organisation and sees nothing else (design.md invariant 6).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use fieldcore::protocol::{
     EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, correct_event_time,
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{DeviceAuth, code_hash, new_token, token_hash};
@@ -17,13 +20,37 @@ use uuid::Uuid;
 
 pub const DEFAULT_PULL_LIMIT: usize = 200;
 pub const MAX_PULL_LIMIT: usize = 1000;
+/// The longest device name kept ("Li Wei's Pixel 7").
+pub const DEVICE_NAME_MAX_CHARS: usize = 200;
 
+/// The device API's routes, each with its OpenAPI operation.
+pub fn routes(push_body_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(enroll))
+        .routes(routes!(push).layer(DefaultBodyLimit::max(push_body_limit)))
+        .routes(routes!(pull))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/devices/enroll",
+    operation_id = "enrollDevice",
+    tag = "devices",
+    summary = "Enrol a phone with a one-time code from the desk; the token is the `deviceToken` bearer",
+    request_body = EnrollRequest,
+    responses(
+        (status = 200, description = "Enrolled", body = EnrollResponse),
+        (status = 400, description = "`device_name` blank or longer than 200 characters"),
+        (status = 401, description = "The code is unknown, used or expired"),
+        (status = 409, description = "This device id is enrolled for another technician"),
+    )
+)]
 pub async fn enroll(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> ApiResult<Json<EnrollResponse>> {
     let name = req.device_name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || req.device_name.chars().count() > DEVICE_NAME_MAX_CHARS {
         return Err(ApiError::bad_request(
             "device_name: 1 to 200 characters, please",
         ));
@@ -71,6 +98,23 @@ pub async fn enroll(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sync/push",
+    operation_id = "syncPush",
+    tag = "devices",
+    summary = "Send recorded events; each is judged on its own (accepted, duplicate or rejected)",
+    params(("Accept-Language" = Option<String>, Header, nullable = false,
+        description = "`zh…` for refusals in Chinese")),
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "One result per event, in order", body = PushResponse),
+        (status = 403, description = "The token belongs to another device"),
+        (status = 413, description = "More events than the server takes in one push"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("deviceToken" = []))
+)]
 pub async fn push(
     State(state): State<AppState>,
     DeviceAuth(who): DeviceAuth,
@@ -143,33 +187,58 @@ pub async fn push(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PullQuery {
+    /// Opaque: the `next_cursor` of the previous page, or none to start over.
+    #[param(pattern = r"^[0-9]{0,18}$")]
     pub cursor: Option<String>,
+    /// Events per page (200 without it).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
-/// The cursor is a feed position; devices treat it as opaque, so its form may change.
+/// The cursor is a feed position; devices treat it as opaque, so its form may change. Digits
+/// only, exactly as this server wrote it.
 fn parse_cursor(cursor: Option<&str>) -> ApiResult<i64> {
-    match cursor.map(str::trim) {
+    let invalid = || {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid-cursor", "Invalid cursor")
+            .detail("pass back a next_cursor this server gave, or none to start over")
+    };
+    match cursor {
         None | Some("") => Ok(0),
-        Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid-cursor", "Invalid cursor")
-                .detail("pass back a next_cursor this server gave, or none to start over")
-        }),
+        Some(c) if c.len() <= 18 && c.bytes().all(|b| b.is_ascii_digit()) => {
+            c.parse::<i64>().map_err(|_| invalid())
+        }
+        Some(_) => Err(invalid()),
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/sync/pull",
+    operation_id = "syncPull",
+    tag = "devices",
+    summary = "The technician's feed from a cursor: the desk's events and the jobs' events",
+    params(PullQuery),
+    responses(
+        (status = 200, description = "A page of the feed", body = PullResponse),
+        (status = 400, description = "An invalid cursor or limit"),
+    ),
+    security(("deviceToken" = []))
+)]
 pub async fn pull(
     State(state): State<AppState>,
     DeviceAuth(who): DeviceAuth,
     ApiQuery(q): ApiQuery<PullQuery>,
 ) -> ApiResult<Json<PullResponse>> {
     let after = parse_cursor(q.cursor.as_deref())?;
-    let limit = q
-        .limit
-        .unwrap_or(DEFAULT_PULL_LIMIT)
-        .clamp(1, MAX_PULL_LIMIT);
+    let limit = q.limit.unwrap_or(DEFAULT_PULL_LIMIT);
+    if !(1..=MAX_PULL_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: 1 to {MAX_PULL_LIMIT}"
+        )));
+    }
     let page = state.storage.feed(who.technician_id, after, limit).await?;
     Ok(Json(PullResponse {
         events: page.events,

@@ -5,19 +5,26 @@
 //! devices' events and fanned out to the technicians' feeds by the storage.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
-use fieldcore::domain::{Actor, Event, EventBody, JobOrder, JobView, Lang, Timer};
+use fieldcore::domain::{
+    Actor, Event, EventBody, JobKind, JobOrder, JobStatus, JobView, Lang, Timer,
+};
 use fieldcore::protocol::PushStatus;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::desk_action::DeskAction;
+use super::desk_action::{
+    AcknowledgeConflictsRequest, AmendOrderRequest, AnswerComplaintRequest, AppointmentRequest,
+    AssignRequest, CancelRequest, CloseComplaintRequest, DecideExemptionRequest, DeskAction,
+    FileComplaintRequest, ResolveExceptionRequest, ReturnVisitRequest,
+};
 use crate::AppState;
 use crate::auth::{DispatcherAuth, decoy_hash, hash_password, new_enrolment_code, new_token};
 use crate::auth::{code_hash, token_hash, verify_password};
@@ -27,55 +34,46 @@ use crate::storage::{
     UnreadableEntry, Writer,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/me", get(me))
-        .route("/v1/technicians", post(create_technician).get(technicians))
-        .route("/v1/technicians/{id}/enrolment-codes", post(enrolment_code))
-        .route("/v1/devices", get(devices))
-        .route("/v1/devices/{id}/revoke", post(revoke_device))
-        .route("/v1/jobs", post(create_job).get(jobs))
-        .route("/v1/jobs/{id}", get(job))
-        .route("/v1/jobs/{id}/assign", post(assign))
-        .route("/v1/jobs/{id}/appointment", post(appointment))
-        .route("/v1/jobs/{id}/order", post(amend_order))
-        .route("/v1/jobs/{id}/cancel", post(cancel))
-        .route(
-            "/v1/jobs/{id}/exceptions/{eid}/resolve",
-            post(resolve_exception),
-        )
-        .route(
-            "/v1/jobs/{id}/exemptions/{cid}/decide",
-            post(decide_exemption),
-        )
-        .route("/v1/jobs/{id}/return-visit", post(return_visit))
-        .route("/v1/jobs/{id}/complaints", post(file_complaint))
-        .route(
-            "/v1/jobs/{id}/complaints/{cid}/answer",
-            post(answer_complaint),
-        )
-        .route(
-            "/v1/jobs/{id}/complaints/{cid}/close",
-            post(close_complaint),
-        )
-        .route(
-            "/v1/jobs/{id}/conflicts/acknowledge",
-            post(acknowledge_conflicts),
-        )
-        .route("/v1/photos/{photo_id}", get(photo))
+/// The dispatcher API, each route with its OpenAPI operation (`routes!` keeps them together).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(create_technician, technicians))
+        .routes(routes!(enrolment_code))
+        .routes(routes!(devices))
+        .routes(routes!(revoke_device))
+        .routes(routes!(create_job, jobs))
+        .routes(routes!(job))
+        .routes(routes!(assign))
+        .routes(routes!(appointment))
+        .routes(routes!(amend_order))
+        .routes(routes!(cancel))
+        .routes(routes!(resolve_exception))
+        .routes(routes!(decide_exemption))
+        .routes(routes!(return_visit))
+        .routes(routes!(file_complaint))
+        .routes(routes!(answer_complaint))
+        .routes(routes!(close_complaint))
+        .routes(routes!(acknowledge_conflicts))
+        .routes(routes!(photo))
 }
+
+/// Text the rulebook refuses when blank (Rust's `trim().is_empty()`): at least one character
+/// that is not white space, written out because `\S` differs between regex dialects.
+pub const NON_BLANK: &str =
+    "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
 
 // ---------------------------------------------------------------- sessions
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
     pub token: String,
     pub dispatcher_id: Uuid,
@@ -84,6 +82,19 @@ pub struct LoginResponse {
     pub expires_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    operation_id = "login",
+    tag = "sessions",
+    summary = "Log a dispatcher in; the token is the `dispatcherSession` bearer",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 401, description = "Wrong email or password"),
+        (status = 429, description = "Too many failed logins for this account (`Retry-After`)"),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -135,12 +146,21 @@ async fn login_checked(state: &AppState, req: LoginRequest) -> ApiResult<Json<Lo
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    operation_id = "logout",
+    tag = "sessions",
+    summary = "End this session",
+    responses((status = 204, description = "The token no longer works")),
+    security(("dispatcherSession" = []))
+)]
 async fn logout(State(state): State<AppState>, auth: DispatcherAuth) -> ApiResult<StatusCode> {
     state.storage.delete_session(&auth.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     pub dispatcher_id: Uuid,
     pub organisation_id: Uuid,
@@ -149,6 +169,15 @@ pub struct Me {
     pub email: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    operation_id = "getMe",
+    tag = "sessions",
+    summary = "Who this session is",
+    responses((status = 200, description = "The dispatcher", body = Me)),
+    security(("dispatcherSession" = []))
+)]
 async fn me(State(state): State<AppState>, auth: DispatcherAuth) -> ApiResult<Json<Me>> {
     let org = organisation(&state, &auth).await?;
     let d = auth.dispatcher;
@@ -174,25 +203,54 @@ pub(crate) async fn organisation(
 
 // ---------------------------------------------------------------- technicians and devices
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewTechnician {
+    #[schema(
+        max_length = 200,
+        pattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 40)]
     pub phone: String,
 }
 
+/// The longest technician name and phone number kept.
+pub const TECHNICIAN_NAME_MAX_CHARS: usize = 200;
+pub const TECHNICIAN_PHONE_MAX_CHARS: usize = 40;
+
+#[utoipa::path(
+    post,
+    path = "/v1/technicians",
+    operation_id = "createTechnician",
+    tag = "technicians",
+    summary = "Add a technician",
+    request_body = NewTechnician,
+    responses(
+        (status = 201, description = "Added", body = Technician),
+        (status = 422, description = "A blank or over-long name or phone"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn create_technician(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiJson(req): ApiJson<NewTechnician>,
 ) -> ApiResult<(StatusCode, Json<Technician>)> {
     let name = req.name.trim();
-    if name.is_empty() {
+    if name.is_empty()
+        || req.name.chars().count() > TECHNICIAN_NAME_MAX_CHARS
+        || req.phone.chars().count() > TECHNICIAN_PHONE_MAX_CHARS
+    {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-body",
             "A technician needs a name",
-        ));
+        )
+        .detail(format!(
+            "name: 1 to {TECHNICIAN_NAME_MAX_CHARS} characters; phone: at most \
+             {TECHNICIAN_PHONE_MAX_CHARS}"
+        )));
     }
     let t = state
         .storage
@@ -201,6 +259,15 @@ async fn create_technician(
     Ok((StatusCode::CREATED, Json(t)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/technicians",
+    operation_id = "listTechnicians",
+    tag = "technicians",
+    summary = "The organisation's technicians",
+    responses((status = 200, description = "Technicians", body = Vec<Technician>)),
+    security(("dispatcherSession" = []))
+)]
 async fn technicians(
     State(state): State<AppState>,
     auth: DispatcherAuth,
@@ -213,12 +280,17 @@ async fn technicians(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NewCode {
+    /// How long the code stays usable; the server's default without it.
+    #[schema(minimum = 1, maximum = 10080)]
     pub ttl_minutes: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// The longest an enrolment code may be asked to live: a week.
+pub const CODE_TTL_MAX_MINUTES: i64 = 7 * 24 * 60;
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EnrolmentCode {
     /// Shown once to the dispatcher, who reads it to the technician.
     pub code: String,
@@ -226,25 +298,50 @@ pub struct EnrolmentCode {
     pub expires_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/technicians/{id}/enrolment-codes",
+    operation_id = "createEnrolmentCode",
+    tag = "technicians",
+    summary = "A one-time code the technician types into a new phone",
+    params(("id" = Uuid, Path, description = "Technician id")),
+    request_body(content = Option<NewCode>, description = "Optional: none, `null` or `{}` takes the server's default lifetime"),
+    responses(
+        (status = 201, description = "The code, shown once", body = EnrolmentCode),
+        (status = 404, description = "No such technician in your organisation"),
+        (status = 413, description = "Body too large"),
+        (status = 422, description = "The body does not match the schema"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn enrolment_code(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(technician_id): ApiPath<Uuid>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<EnrolmentCode>)> {
-    // The body is optional: none (or `{}`) takes the configured lifetime.
+    // The body is optional: none, `null` or `{}` takes the configured lifetime.
+    let invalid = |detail: String| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "The body does not match the schema",
+        )
+        .detail(detail)
+    };
     let req: NewCode = if body.iter().all(u8::is_ascii_whitespace) {
         NewCode::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-body",
-                "The body does not match the schema",
-            )
-            .detail(e.to_string())
-        })?
+        serde_json::from_slice::<Option<NewCode>>(&body)
+            .map_err(|e| invalid(e.to_string()))?
+            .unwrap_or_default()
     };
+    if req
+        .ttl_minutes
+        .is_some_and(|m| !(1..=CODE_TTL_MAX_MINUTES).contains(&m))
+    {
+        return Err(invalid(format!("ttl_minutes: 1 to {CODE_TTL_MAX_MINUTES}")));
+    }
     let org = auth.dispatcher.organisation_id;
     state
         .storage
@@ -254,7 +351,7 @@ async fn enrolment_code(
     let ttl = req
         .ttl_minutes
         .unwrap_or(state.config.enrolment_code_ttl_minutes)
-        .clamp(1, 7 * 24 * 60);
+        .clamp(1, CODE_TTL_MAX_MINUTES);
     let code = new_enrolment_code();
     let expires_at = state.config.clock.now() + Duration::minutes(ttl);
     state
@@ -271,6 +368,15 @@ async fn enrolment_code(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/devices",
+    operation_id = "listDevices",
+    tag = "technicians",
+    summary = "The organisation's enrolled devices",
+    responses((status = 200, description = "Devices", body = Vec<Device>)),
+    security(("dispatcherSession" = []))
+)]
 async fn devices(
     State(state): State<AppState>,
     auth: DispatcherAuth,
@@ -283,6 +389,19 @@ async fn devices(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{id}/revoke",
+    operation_id = "revokeDevice",
+    tag = "technicians",
+    summary = "Revoke a device: its token stops working at once",
+    params(("id" = Uuid, Path, description = "Device id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such device in your organisation"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn revoke_device(
     State(state): State<AppState>,
     auth: DispatcherAuth,
@@ -302,16 +421,17 @@ async fn revoke_device(
 
 // ---------------------------------------------------------------- jobs
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewJob {
     pub order: JobOrder,
     pub technician_id: Option<Uuid>,
     pub appointment_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PhotoInfo {
     pub photo_id: Uuid,
+    #[schema(value_type = fieldcore::domain::PhotoCategory)]
     pub category: String,
     pub sha256: String,
     pub uploaded: bool,
@@ -320,10 +440,10 @@ pub struct PhotoInfo {
 }
 
 /// A job as the desk sees it: the view, its clocks, every event with its times, the evidence.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct JobDetailResponse {
     pub view: JobView,
-    pub status: String,
+    pub status: JobStatus,
     pub timers: Vec<Timer>,
     pub timeline: Vec<TimelineEntry>,
     pub photos: Vec<PhotoInfo>,
@@ -335,7 +455,7 @@ pub struct JobDetailResponse {
 
 fn detail_response(org: &Organisation, d: JobDetail, now: DateTime<Utc>) -> JobDetailResponse {
     JobDetailResponse {
-        status: d.view.status().as_str().to_string(),
+        status: d.view.status(),
         timers: org.policy.timers(&d.view, now),
         photos: d
             .photos
@@ -368,6 +488,19 @@ async fn job_detail(
     Ok(detail_response(org, d, state.config.clock.now()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    operation_id = "getJob",
+    tag = "jobs",
+    summary = "One job: its view, clocks, timeline, photos and refusals",
+    params(("id" = Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn job(
     State(state): State<AppState>,
     auth: DispatcherAuth,
@@ -377,17 +510,20 @@ async fn job(
     Ok(Json(job_detail(&state, &org, id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobsQuery {
-    pub status: Option<String>,
+    /// Only jobs in this status.
+    pub status: Option<JobStatus>,
+    /// Only jobs of this technician.
     pub technician_id: Option<Uuid>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct JobSummary {
     pub id: Uuid,
-    pub kind: String,
-    pub status: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
     pub technician_id: Option<Uuid>,
     pub customer_name: String,
     pub address: String,
@@ -397,23 +533,28 @@ pub struct JobSummary {
     pub breached: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    operation_id = "listJobs",
+    tag = "jobs",
+    summary = "The organisation's jobs, newest first",
+    params(JobsQuery),
+    responses((status = 200, description = "Jobs", body = Vec<JobSummary>)),
+    security(("dispatcherSession" = []))
+)]
 async fn jobs(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiQuery(q): ApiQuery<JobsQuery>,
 ) -> ApiResult<Json<Vec<JobSummary>>> {
-    if let Some(s) = &q.status
-        && fieldcore::domain::JobStatus::parse(s).is_none()
-    {
-        return Err(ApiError::bad_request(format!("unknown status {s:?}")));
-    }
     let org = organisation(&state, &auth).await?;
     let rows = state
         .storage
         .jobs(
             org.id,
             JobFilter {
-                status: q.status,
+                status: q.status.map(|s| s.as_str().to_string()),
                 technician_id: q.technician_id,
             },
         )
@@ -425,8 +566,8 @@ async fn jobs(
                 let v = r.view;
                 JobSummary {
                     id: v.id,
-                    kind: v.order.kind.as_str().to_string(),
-                    status: v.status().as_str().to_string(),
+                    kind: v.order.kind,
+                    status: v.status(),
                     technician_id: v.technician_id,
                     breached: org.policy.timers(&v, now).iter().any(|t| t.breached),
                     customer_name: v.order.customer_name,
@@ -499,18 +640,15 @@ pub(crate) async fn desk(
     }
 }
 
-/// Run one desk action and answer with the job as it now stands.
-/// A desk action from a JSON body: the same [`DeskAction`] and mapping the console's forms use.
+/// Run one desk action and answer with the job as it now stands: the same [`DeskAction`] and
+/// mapping the console's forms use.
 async fn act(
     state: &AppState,
     auth: &DispatcherAuth,
     job_id: Uuid,
-    action: &str,
-    target: Option<Uuid>,
-    body: serde_json::Value,
+    action: DeskAction,
 ) -> ApiResult<Json<JobDetailResponse>> {
     let org = organisation(state, auth).await?;
-    let action = DeskAction::from_json(action, target, body)?;
     let event = action
         .into_event(state, auth, org.policy.calendar.offset())
         .await?;
@@ -531,6 +669,22 @@ pub(crate) async fn technician_of_org(
         .ok_or_else(|| ApiError::not_found("technician"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs",
+    operation_id = "createJob",
+    tag = "jobs",
+    summary = "Create a job, optionally assigned and booked (all or nothing)",
+    request_body = NewJob,
+    responses(
+        (status = 201, description = "The new job", body = JobDetailResponse),
+        (status = 404, description = "No such technician in your organisation"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn create_job(
     State(state): State<AppState>,
     auth: DispatcherAuth,
@@ -550,109 +704,337 @@ async fn create_job(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/assign",
+    operation_id = "assignJob",
+    tag = "jobs",
+    summary = "Give the job to a technician (or another one)",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+    ),
+    request_body = AssignRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn assign(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(body): ApiJson<AssignRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "assign", None, body).await
+    act(&state, &auth, id, body.into()).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/appointment",
+    operation_id = "bookAppointment",
+    tag = "jobs",
+    summary = "Book (or move) the visit",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+    ),
+    request_body = AppointmentRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn appointment(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(body): ApiJson<AppointmentRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "appointment", None, body).await
+    act(&state, &auth, id, body.into()).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/order",
+    operation_id = "amendOrder",
+    tag = "jobs",
+    summary = "Amend the order (the kind and, once accepted, the fee basis stay)",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+    ),
+    request_body = AmendOrderRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn amend_order(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(body): ApiJson<AmendOrderRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "edit", None, body).await
+    act(&state, &auth, id, body.into()).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/cancel",
+    operation_id = "cancelJob",
+    tag = "jobs",
+    summary = "Cancel the job",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+    ),
+    request_body = CancelRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn cancel(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(body): ApiJson<CancelRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "cancel", None, body).await
+    act(&state, &auth, id, body.into()).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/exceptions/{eid}/resolve",
+    operation_id = "resolveException",
+    tag = "jobs",
+    summary = "Decide an exception a technician raised",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+        ("eid" = Uuid, Path, description = "Exception id (`view.exceptions[].id`)"),
+    ),
+    request_body = ResolveExceptionRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn resolve_exception(
     State(state): State<AppState>,
     auth: DispatcherAuth,
-    ApiPath((id, exception_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiPath((id, target)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(body): ApiJson<ResolveExceptionRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "resolve", Some(exception_id), body).await
+    act(&state, &auth, id, body.on(target)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/exemptions/{cid}/decide",
+    operation_id = "decideExemption",
+    tag = "jobs",
+    summary = "Grant or refuse an exemption claim",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+        ("cid" = Uuid, Path, description = "Claim id (`view.exemptions[].id`)"),
+    ),
+    request_body = DecideExemptionRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn decide_exemption(
     State(state): State<AppState>,
     auth: DispatcherAuth,
-    ApiPath((id, claim_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiPath((id, target)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(body): ApiJson<DecideExemptionRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "decide", Some(claim_id), body).await
+    act(&state, &auth, id, body.on(target)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/return-visit",
+    operation_id = "recordReturnVisit",
+    tag = "jobs",
+    summary = "Record the customer's ratings from the return visit",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+    ),
+    request_body = ReturnVisitRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn return_visit(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(body): ApiJson<ReturnVisitRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "return-visit", None, body).await
+    act(&state, &auth, id, body.into()).await
 }
 
-/// The server mints the complaint id; it is the last entry of `view.complaints`.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/complaints",
+    operation_id = "fileComplaint",
+    tag = "jobs",
+    summary = "File a complaint (the server mints its id: the last of `view.complaints`)",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+    ),
+    request_body = FileComplaintRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn file_complaint(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(body): ApiJson<FileComplaintRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "complaint", None, body).await
+    act(&state, &auth, id, body.into()).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/complaints/{cid}/answer",
+    operation_id = "answerComplaint",
+    tag = "jobs",
+    summary = "Answer a complaint",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+        ("cid" = Uuid, Path, description = "Complaint id (`view.complaints[].id`)"),
+    ),
+    request_body = AnswerComplaintRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn answer_complaint(
     State(state): State<AppState>,
     auth: DispatcherAuth,
-    ApiPath((id, complaint_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiPath((id, target)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(body): ApiJson<AnswerComplaintRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "answer", Some(complaint_id), body).await
+    act(&state, &auth, id, body.on(target)).await
 }
 
-/// The desk has seen the field actions kept aside on the job (ADR 0007).
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/complaints/{cid}/close",
+    operation_id = "closeComplaint",
+    tag = "jobs",
+    summary = "Close a complaint with its result",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+        ("cid" = Uuid, Path, description = "Complaint id (`view.complaints[].id`)"),
+    ),
+    request_body = CloseComplaintRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
+async fn close_complaint(
+    State(state): State<AppState>,
+    auth: DispatcherAuth,
+    ApiPath((id, target)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(body): ApiJson<CloseComplaintRequest>,
+) -> ApiResult<Json<JobDetailResponse>> {
+    act(&state, &auth, id, body.on(target)).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/conflicts/acknowledge",
+    operation_id = "acknowledgeConflicts",
+    tag = "jobs",
+    summary = "The desk has seen the field actions kept aside on the job (ADR 0007)",
+    params(
+        ("id" = Uuid, Path, description = "Job id"),
+    ),
+    request_body = AcknowledgeConflictsRequest,
+    responses(
+        (status = 200, description = "The job as it now stands", body = JobDetailResponse),
+        (status = 404, description = "No such job in your organisation (rule `unknown_job`)"),
+        (status = 409, description = "The rulebook refused (see `rule`)"),
+        (status = 422, description = "Invalid input (rule `invalid_input`)"),
+        (status = 503, description = "Busy; nothing was stored (`Retry-After`)"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn acknowledge_conflicts(
     State(state): State<AppState>,
     auth: DispatcherAuth,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(body): ApiJson<AcknowledgeConflictsRequest>,
 ) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "acknowledge", None, body).await
-}
-
-async fn close_complaint(
-    State(state): State<AppState>,
-    auth: DispatcherAuth,
-    ApiPath((id, complaint_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(body): ApiJson<serde_json::Value>,
-) -> ApiResult<Json<JobDetailResponse>> {
-    act(&state, &auth, id, "close", Some(complaint_id), body).await
+    act(&state, &auth, id, body.into()).await
 }
 
 // ---------------------------------------------------------------- photos
 
+#[utoipa::path(
+    get,
+    path = "/v1/photos/{photo_id}",
+    operation_id = "getPhoto",
+    tag = "jobs",
+    summary = "A photo's bytes, served as what they are (JPEG or PNG; anything else as a download)",
+    params(("photo_id" = Uuid, Path, description = "Photo id")),
+    responses(
+        (status = 200, description = "The photo", content(
+            (crate::tus::Binary = "image/jpeg"),
+            (crate::tus::Binary = "image/png"),
+            (crate::tus::Binary = "application/octet-stream"),
+        )),
+        (status = 404, description = "No such photo, or not uploaded yet"),
+    ),
+    security(("dispatcherSession" = []))
+)]
 async fn photo(
     State(state): State<AppState>,
     auth: DispatcherAuth,

@@ -12,8 +12,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::SecondsFormat;
 use fieldcore::protocol::HEADER_SERVER_TIME;
 use tower::ServiceBuilder;
@@ -22,7 +21,14 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use serde::Serialize;
+use std::sync::Arc;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::AppState;
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 
 /// The language a request asks for (`Accept-Language`): Chinese for any `zh`, else English.
@@ -39,34 +45,45 @@ pub fn request_lang(headers: &axum::http::HeaderMap) -> fieldcore::domain::Lang 
     }
 }
 
+/// The API's routes with their OpenAPI operations, under the request timeout (tus is not: a
+/// chunk on a slow mobile link takes its time, and tus PATCH guards itself with a per-read
+/// timeout). The console is not part of the API (HTML, cookie sessions) and joins in `router`.
+pub fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(openapi))
+        .merge(device::routes(config.push_body_limit))
+        .merge(dispatcher::routes())
+        .layer(DefaultBodyLimit::max(config.json_body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.request_timeout_secs),
+        ))
+        .merge(crate::tus::routes())
+}
+
 /// Every route of the server, with its state.
 pub fn router(state: AppState) -> Router {
     let c = &state.config;
-    let api = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/v1/openapi.json", get(openapi))
-        .route("/v1/devices/enroll", post(device::enroll))
-        .route(
-            "/v1/sync/push",
-            post(device::push).layer(DefaultBodyLimit::max(c.push_body_limit)),
-        )
-        .route("/v1/sync/pull", get(device::pull))
-        .merge(dispatcher::routes())
-        .merge(crate::console::routes())
+    let (api, doc) = api_routes(c).split_for_parts();
+    let doc = Arc::new(crate::openapi::finish(doc, c));
+    let console = crate::console::routes()
         .layer(DefaultBodyLimit::max(c.json_body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(c.request_timeout_secs),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(c.request_timeout_secs),
         ));
-    // Uploads run without the request timeout: a chunk on a slow mobile link takes its time,
-    // and tus PATCH guards itself with a per-read timeout.
     let outer_body_limit = usize::try_from(c.max_upload_bytes)
         .unwrap_or(usize::MAX)
         .max(c.push_body_limit)
         .saturating_add(64 * 1024);
-    let app = Router::new()
-        .merge(api)
-        .merge(crate::tus::routes())
+    let app = api
+        .merge(console)
+        .layer(Extension(doc))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -245,7 +262,30 @@ async fn server_time(State(state): State<AppState>, req: Request, next: Next) ->
     res
 }
 
-async fn healthz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+/// What `/healthz` answers when the database does.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: HealthStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "server",
+    summary = "Whether this process and its database answer (for load balancers)",
+    responses(
+        (status = 200, description = "Serving", body = Health),
+        (status = 503, description = "The database does not answer"),
+    )
+)]
+async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     state.storage.health().await.map_err(|e| {
         tracing::error!(error = %e, "health check failed");
         ApiError::new(
@@ -254,11 +294,21 @@ async fn healthz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Va
             "The database does not answer",
         )
     })?;
-    Ok(Json(serde_json::json!({ "status": "ok" })))
+    Ok(Json(Health {
+        status: HealthStatus::Ok,
+    }))
 }
 
-async fn openapi() -> Json<serde_json::Value> {
-    Json(crate::openapi::document())
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    operation_id = "getOpenApi",
+    tag = "server",
+    summary = "This document",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object))
+)]
+async fn openapi(Extension(doc): Extension<Arc<serde_json::Value>>) -> Json<serde_json::Value> {
+    Json(doc.as_ref().clone())
 }
 
 async fn not_found() -> Response {

@@ -77,7 +77,7 @@ pub struct Dispatcher {
     pub password_hash: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Technician {
     pub id: Uuid,
     pub organisation_id: Uuid,
@@ -94,7 +94,7 @@ pub struct DeviceIdentity {
     pub organisation_id: Uuid,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Device {
     pub id: Uuid,
     pub technician_id: Uuid,
@@ -236,7 +236,7 @@ pub enum IdempotencyBegin {
 }
 
 /// One stored event as the desk's timeline shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     pub event: Event,
     pub server_received_at: DateTime<Utc>,
@@ -245,8 +245,10 @@ pub struct TimelineEntry {
 }
 
 /// A refused event, kept so the desk can see what a device tried.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rejection {
+    /// The event as the device sent it: it may break the limits it was refused for.
+    #[schema(value_type = Object)]
     pub event: Event,
     pub rule: String,
     pub message: String,
@@ -284,12 +286,22 @@ pub struct JobDetail {
 /// A stored event or rejection this build cannot read back (damaged, or stored by a build that
 /// accepted what this one cannot parse). One such row marks itself on the job's page; it never
 /// makes the whole job unreadable (a hostile phone must not be able to hide a job's evidence).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UnreadableEntry {
     /// `event` or `rejection`.
+    #[schema(value_type = UnreadableKind)]
     pub what: &'static str,
     pub id: String,
     pub problem: String,
+}
+
+/// What an unreadable entry was (the schema of [`UnreadableEntry::what`]).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum UnreadableKind {
+    Event,
+    Rejection,
 }
 
 /// Read each row; the ones that fail go to `unreadable` instead of failing the whole read.
