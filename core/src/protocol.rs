@@ -28,7 +28,14 @@ pub const CLOCK_JUMP_TOLERANCE_SECS: i64 = 120;
 pub struct EnrollRequest {
     pub code: String,
     pub device_id: Uuid,
-    /// Shown to dispatchers ("Li Wei's Pixel 7").
+    /// Shown to dispatchers ("Li Wei's Pixel 7"); not blank, at most 200 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 200,
+            pattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+        )
+    )]
     pub device_name: String,
 }
 

@@ -180,11 +180,85 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            )
+            .detail("send the body as Content-Type: application/json"));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(r) => Err(json_rejection(r)),
+            Err(r) => whole_numbers_as_integers::<T>(&bytes)
+                .map(ApiJson)
+                .ok_or_else(|| json_rejection(r)),
         }
     }
+}
+
+/// `application/json`, or any `+json` type, as axum's `Json` takes.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(t) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = t
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// JSON has one number type: `2.0` is the integer 2 to a JSON Schema and to many encoders, and
+/// a client that writes it must not be refused. Tried only after the body failed to decode as
+/// sent, so a body that decodes pays nothing: whole numbers written with a fraction (within
+/// 2^53, where a double holds them exactly) become integers, then the body decodes again.
+pub(crate) fn whole_numbers_as_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    fn fix(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+                let Some(f) = n.as_f64() else { return false };
+                if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                    // Exact: |f| <= 2^53 is an integer a double holds exactly.
+                    *v = serde_json::Value::from(f as i64);
+                    return true;
+                }
+                false
+            }
+            // Every member is fixed (no short cut): `|=`, not `any`.
+            serde_json::Value::Array(a) => {
+                let mut changed = false;
+                for x in a {
+                    changed |= fix(x);
+                }
+                changed
+            }
+            serde_json::Value::Object(o) => {
+                let mut changed = false;
+                for x in o.values_mut() {
+                    changed |= fix(x);
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !fix(&mut v) {
+        return None;
+    }
+    serde_json::from_value(v).ok()
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
@@ -228,4 +302,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn query_rejection(r: QueryRejection) -> ApiError {
     ApiError::bad_request(r.body_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Rating {
+        quality: u8,
+        at: f64,
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_that_integer() {
+        assert_eq!(
+            whole_numbers_as_integers::<Rating>(br#"{"quality": 4.0, "at": 1.5}"#),
+            Some(Rating {
+                quality: 4,
+                at: 1.5
+            })
+        );
+        // Not whole, out of range, or nothing to fix: still refused.
+        assert_eq!(
+            whole_numbers_as_integers::<Rating>(br#"{"quality": 4.5, "at": 1}"#),
+            None
+        );
+        assert_eq!(
+            whole_numbers_as_integers::<Rating>(br#"{"quality": 256.0, "at": 1}"#),
+            None
+        );
+        assert_eq!(
+            whole_numbers_as_integers::<Rating>(br#"{"quality": "4", "at": 1}"#),
+            None
+        );
+    }
 }

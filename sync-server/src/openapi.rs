@@ -94,11 +94,86 @@ pub fn finish(doc: utoipa::openapi::OpenApi, config: &Config) -> Value {
             }
         }
     }
+    integer_bounds(&mut v);
+    split_nullable(&mut v);
     let events = "/components/schemas/PushRequest/properties/events";
     if let Some(e) = v.pointer_mut(events).and_then(Value::as_object_mut) {
         e.insert("maxItems".into(), config.max_push_events.into());
     }
     v
+}
+
+/// The range of each sized integer (`u8` is `format: uint8`), as bounds a client and a test
+/// generator read: a `u8` field takes 0..=255, not any integer.
+fn integer_bounds(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            // utoipa spells the unsigned formats `u-int8` ...: written as `uint8` ... here.
+            if let Some(f) = o.get("format").and_then(Value::as_str)
+                && let Some(bits) = f.strip_prefix("u-int")
+            {
+                let fixed = format!("uint{bits}");
+                o.insert("format".into(), fixed.into());
+            }
+            let range: Option<(i64, i64)> = match o.get("format").and_then(Value::as_str) {
+                Some("int8") => Some((i8::MIN.into(), i8::MAX.into())),
+                Some("uint8") => Some((0, u8::MAX.into())),
+                Some("int16") => Some((i16::MIN.into(), i16::MAX.into())),
+                Some("uint16") => Some((0, u16::MAX.into())),
+                Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                Some("uint32") => Some((0, u32::MAX.into())),
+                Some("uint64") => Some((0, i64::MAX)),
+                _ => None,
+            };
+            if let Some((lo, hi)) = range {
+                o.entry("minimum").or_insert(lo.into());
+                o.entry("maximum").or_insert(hi.into());
+            }
+            o.values_mut().for_each(integer_bounds);
+        }
+        Value::Array(a) => a.iter_mut().for_each(integer_bounds),
+        _ => {}
+    }
+}
+
+/// `{"type": ["string", "null"], "format": "date-time"}` (utoipa's `Option<T>`) as the
+/// equivalent `anyOf` of the constrained type and `null`: test generators that read a type list
+/// drop the constraints of its non-null member (schemathesis sent `""` as a date-time).
+fn split_nullable(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let nullable_pair = o
+                .get("type")
+                .and_then(Value::as_array)
+                .filter(|t| t.len() == 2 && t.contains(&json!("null")))
+                .and_then(|t| t.iter().find(|x| *x != "null").cloned());
+            let constrained = o
+                .keys()
+                .any(|k| !matches!(k.as_str(), "type" | "description"));
+            if let (Some(inner), true) = (nullable_pair, constrained) {
+                let mut member = Map::new();
+                member.insert("type".into(), inner);
+                let keys: Vec<String> = o
+                    .keys()
+                    .filter(|k| !matches!(k.as_str(), "type" | "description"))
+                    .cloned()
+                    .collect();
+                for k in keys {
+                    if let Some(x) = o.remove(&k) {
+                        member.insert(k, x);
+                    }
+                }
+                o.remove("type");
+                o.insert(
+                    "anyOf".into(),
+                    json!([Value::Object(member), { "type": "null" }]),
+                );
+            }
+            o.values_mut().for_each(split_nullable);
+        }
+        Value::Array(a) => a.iter_mut().for_each(split_nullable),
+        _ => {}
+    }
 }
 
 fn complete_operation(path: &str, method: &str, tus: bool, op: &mut Value, config: &Config) {
@@ -273,9 +348,11 @@ mod tests {
             schema["type"]
                 .as_array()
                 .is_some_and(|t| t.contains(&json!("null")))
-                || schema["oneOf"]
-                    .as_array()
-                    .is_some_and(|o| o.iter().any(|x| x["type"] == "null"))
+                || ["oneOf", "anyOf"].iter().any(|k| {
+                    schema[k]
+                        .as_array()
+                        .is_some_and(|o| o.iter().any(|x| x["type"] == "null"))
+                })
         };
         for (schema, field) in [
             ("Device", "revoked_at"),
@@ -318,6 +395,64 @@ mod tests {
             s["PushRequest"]["properties"]["events"]["maxItems"],
             Config::default().max_push_events
         );
+    }
+
+    /// Every "not blank" pattern is the one the server means (`api::dispatcher::NON_BLANK`):
+    /// utoipa takes only literals, so the copies are checked here.
+    #[test]
+    fn every_text_pattern_is_the_servers_not_blank() {
+        fn patterns(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(p) = o.get("pattern").and_then(Value::as_str) {
+                        out.push(p.to_string());
+                    }
+                    o.values().for_each(|x| patterns(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| patterns(x, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        patterns(&doc(), &mut found);
+        let protocol = ["^1\\.0\\.0$", "^[0-9]{0,18}$", "^[!-~]{1,255}$"];
+        let mut blanks = 0;
+        for p in &found {
+            if p.starts_with("^(sha1 ") || protocol.contains(&p.as_str()) {
+                continue;
+            }
+            assert_eq!(p, crate::api::dispatcher::NON_BLANK);
+            blanks += 1;
+        }
+        assert!(blanks >= 8, "{found:?}");
+        let not_blank = lists_every_white_space(crate::api::dispatcher::NON_BLANK);
+        assert!(not_blank);
+    }
+
+    /// The pattern excludes exactly Rust's white space: each white-space character is listed.
+    fn lists_every_white_space(pattern: &str) -> bool {
+        let body = pattern
+            .strip_prefix("[^")
+            .and_then(|p| p.strip_suffix(']'))
+            .unwrap();
+        (0..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .all(|c| {
+                let escaped = format!("\\u{:04X}", c as u32);
+                let listed = match c {
+                    '\t' => body.contains("\\t"),
+                    '\n' => body.contains("\\n"),
+                    '\u{0B}' => body.contains("\\v"),
+                    '\u{0C}' => body.contains("\\f"),
+                    '\r' => body.contains("\\r"),
+                    ' ' => body.contains(' '),
+                    '\u{2000}'..='\u{200A}' => body.contains("\\u2000-\\u200A"),
+                    _ => body.contains(&escaped),
+                };
+                assert!(listed, "white space {:?} is not in {pattern}", c);
+                listed
+            })
     }
 
     #[test]

@@ -251,7 +251,7 @@ async fn discover(state: State<AppState>) -> Response {
     operation_id = "tusDiscoverUpload",
     tag = "uploads",
     summary = "tus discovery, at an upload's address",
-    params(("id" = Uuid, Path, description = "Upload id")),
+    params(("id" = String, Path, description = "Any upload's id: discovery does not look at it")),
     responses((status = 204, description = "What this tus server supports", headers(
         ("Tus-Version" = String, description = "1.0.0"),
         ("Tus-Extension" = String, description = "creation,checksum,termination,expiration"),
@@ -564,7 +564,7 @@ enum BodyEnd {
         ("id" = Uuid, Path, description = "Upload id"),
         ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$", description = "The protocol version: 1.0.0"),
         ("Upload-Offset" = u64, Header, description = "Where these bytes start: the server's offset"),
-        ("Upload-Checksum" = Option<String>, Header, nullable = false, pattern = r"^(sha1|sha256) [A-Za-z0-9+/]+={0,2}$", description = "`sha1` or `sha256` and the base64 digest of this chunk"),
+        ("Upload-Checksum" = Option<String>, Header, nullable = false, pattern = r"^(sha1 [A-Za-z0-9+/]{26}|sha256 [A-Za-z0-9+/]{42})[AEIMQUYcgkosw048]=$", description = "`sha1` or `sha256` and the base64 digest of this chunk"),
         ("X-HTTP-Method-Override" = Option<String>, Header, nullable = false, description = "Sent with POST by clients behind proxies that allow only GET and POST"),
     ),
     request_body(content = Binary, content_type = "application/offset+octet-stream", description = "The bytes"),

@@ -629,3 +629,87 @@ async fn problems_rate_limits_health_openapi_and_the_server_clock() {
     assert_problem(&v, 429, "/problems/rate-limited");
     w.server.shutdown().await;
 }
+
+/// What the OpenAPI document promises, the server holds to (schemathesis checks the same from
+/// outside in `scripts/test-openapi`): bounds are refused, not clamped; JSON bodies are their
+/// types (no "1" for true); a whole number written `4.0` is that integer.
+#[tokio::test]
+async fn the_server_holds_to_the_documents_bounds_and_types() {
+    let w = World::start().await;
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Li Wei").await;
+    let phone = w.device(&desk, tech).await;
+    let job = desk.job_for(tech).await;
+
+    for bad in ["0", "1001"] {
+        let res = phone
+            .http
+            .get(format!("{}/v1/sync/pull?limit={bad}", phone.base))
+            .bearer_auth(&phone.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "limit={bad}");
+    }
+    for bad in ["+5", "%205", "-1"] {
+        let res = phone
+            .http
+            .get(format!("{}/v1/sync/pull?cursor={bad}", phone.base))
+            .bearer_auth(&phone.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "cursor={bad}");
+    }
+
+    let (s, v) = desk
+        .post(
+            &format!("/v1/jobs/{job}/return-visit"),
+            json!({"quality": "4", "attitude": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = desk
+        .post(
+            &format!("/v1/jobs/{job}/appointment"),
+            json!({"at": (now() + Duration::days(1)).to_rfc3339(), "note": ""}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let (s, v) = desk
+        .post(
+            &format!("/v1/technicians/{tech}/enrolment-codes"),
+            json!({"ttl_minutes": 0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = desk
+        .post(
+            &format!("/v1/technicians/{tech}/enrolment-codes"),
+            json!({"ttl_minutes": 60.0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "a whole number as 60.0: {v}");
+    let (s, _) = desk
+        .post(
+            &format!("/v1/technicians/{tech}/enrolment-codes"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "null: the default lifetime");
+
+    let (s, _) = desk
+        .post("/v1/technicians", json!({"name": "x".repeat(201)}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let mut order = serde_json::to_value(fieldcore::fixtures::order(
+        fieldcore::domain::JobKind::Install,
+    ))
+    .unwrap();
+    order["severity"] = json!(9);
+    let (s, v) = desk.post("/v1/jobs", json!({ "order": order })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "severity 9: {v}");
+    w.server.shutdown().await;
+}

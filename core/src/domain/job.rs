@@ -43,6 +43,7 @@ pub enum FeeBasis {
     InWarranty,
     /// A locked quote: once accepted, the job is done at this price [000 一.1].
     Quoted {
+        #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10_000_000_000_i64))]
         amount_cents: i64,
     },
     StandardSchedule,
@@ -53,23 +54,55 @@ pub enum FeeBasis {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobOrder {
     pub kind: JobKind,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 200,
+            pattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+        )
+    )]
     pub customer_name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 500,
+            pattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+        )
+    )]
     pub address: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 40,
+            pattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+        )
+    )]
     pub phone: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub product_model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purchase_date: Option<NaiveDate>,
     /// The symptom (repair) or the work asked for.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 2000,
+            pattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+        )
+    )]
     pub work: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub ordering_party: String,
     /// Repair severity: 1 = service down ... 4 = intermittent [004 "故障划分"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4))]
     pub severity: Option<u8>,
     pub fee_basis: FeeBasis,
     /// Orders that must be verified (核销) with the customer's confirmation code.
     pub requires_verification: bool,
     /// Pieces the technician must collect (delivery jobs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 10000))]
     pub expected_pieces: Option<u32>,
 }
 

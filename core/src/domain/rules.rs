@@ -530,6 +530,9 @@ fn validate_order(kind: ActionKind, order: &JobOrder) -> Result<(), Refusal> {
     if order.kind == JobKind::Repair && !matches!(order.severity, Some(1..=4)) {
         return invalid("severity", "a repair needs a severity from 1 to 4");
     }
+    if order.severity.is_some_and(|s| !(1..=4).contains(&s)) {
+        return invalid("severity", "a severity is from 1 to 4");
+    }
     if order.kind == JobKind::DeliveryInstall && !matches!(order.expected_pieces, Some(1..)) {
         return invalid(
             "expected_pieces",

@@ -219,7 +219,10 @@ pub struct AmendOrderRequest {
 /// `POST /v1/jobs/{id}/cancel`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CancelRequest {
-    #[schema(max_length = 1000)]
+    #[schema(
+        max_length = 1000,
+        pattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub reason: String,
 }
 
@@ -256,7 +259,10 @@ pub struct ReturnVisitRequest {
 /// `POST /v1/jobs/{id}/complaints`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FileComplaintRequest {
-    #[schema(max_length = 1000)]
+    #[schema(
+        max_length = 1000,
+        pattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
+    )]
     pub note: String,
 }
 

@@ -332,9 +332,12 @@ async fn enrolment_code(
     let req: NewCode = if body.iter().all(u8::is_ascii_whitespace) {
         NewCode::default()
     } else {
-        serde_json::from_slice::<Option<NewCode>>(&body)
-            .map_err(|e| invalid(e.to_string()))?
-            .unwrap_or_default()
+        match serde_json::from_slice::<Option<NewCode>>(&body) {
+            Ok(code) => code,
+            Err(e) => crate::error::whole_numbers_as_integers::<Option<NewCode>>(&body)
+                .ok_or_else(|| invalid(e.to_string()))?,
+        }
+        .unwrap_or_default()
     };
     if req
         .ttl_minutes
