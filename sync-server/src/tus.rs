@@ -303,9 +303,12 @@ fn partial_path(state: &AppState, id: Uuid) -> std::path::PathBuf {
     state.config.upload_dir().join(id.to_string())
 }
 
-/// Where a blob lives, relative to the data directory.
+/// Where a blob lives, relative to the data directory. Callers pass a checked SHA-256 (64 hex
+/// digits); anything else still gets a path (no slicing panic), never one outside `blobs/`.
 pub fn blob_rel_path(sha256: &str) -> String {
-    format!("blobs/{}/{}", &sha256[..2], sha256)
+    let name: String = sha256.chars().filter(char::is_ascii_hexdigit).collect();
+    let dir = name.get(..2).unwrap_or("00");
+    format!("blobs/{dir}/{name}")
 }
 
 #[utoipa::path(
@@ -1064,6 +1067,16 @@ mod tests {
             resume_hash(&upload(333, Some(saved[..10].to_vec()))).is_none(),
             "a damaged state is not trusted"
         );
+    }
+
+    #[test]
+    fn a_blob_path_stays_under_blobs_whatever_it_is_given() {
+        let sha = "ab".repeat(32);
+        assert_eq!(blob_rel_path(&sha), format!("blobs/ab/{sha}"));
+        for odd in ["", "a", "../../etc/passwd", "é"] {
+            let p = blob_rel_path(odd);
+            assert!(p.starts_with("blobs/") && !p.contains(".."), "{odd:?}: {p}");
+        }
     }
 
     #[test]
