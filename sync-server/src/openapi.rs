@@ -89,7 +89,7 @@ pub fn finish(doc: utoipa::openapi::OpenApi, config: &Config) -> Value {
             };
             for (method, op) in item.iter_mut() {
                 if METHODS.contains(&method.as_str()) {
-                    complete_operation(path, method, tus, op, config);
+                    complete_operation(method, tus, op, config);
                 }
             }
         }
@@ -176,7 +176,7 @@ fn split_nullable(v: &mut Value) {
     }
 }
 
-fn complete_operation(path: &str, method: &str, tus: bool, op: &mut Value, config: &Config) {
+fn complete_operation(method: &str, tus: bool, op: &mut Value, config: &Config) {
     let security: Vec<String> = op
         .get("security")
         .and_then(Value::as_array)
@@ -194,7 +194,6 @@ fn complete_operation(path: &str, method: &str, tus: bool, op: &mut Value, confi
         .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
     // The idempotency layer's reach (crate::idempotency): the desk's POSTs.
     let idempotent = method == "post" && security.iter().any(|s| s == DISPATCHER_SESSION);
-    let _ = path;
 
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
