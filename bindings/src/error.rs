@@ -10,8 +10,10 @@ use fieldcore::photo::PhotoError;
 use fieldcore::store::{ActionError, StoreError};
 use fieldcore::sync::SyncError;
 
+use crate::sync_observer::{FailureKind, SyncFailure};
+
 /// Why a call into the core did not happen.
-#[derive(Debug, thiserror::Error, uniffi::Error)]
+#[derive(Debug, Clone, thiserror::Error, uniffi::Error)]
 pub enum CoreError {
     /// A rule of the rulebook said no. `rule` is the stable code (`Rule::code`, e.g.
     /// `not_checked_in`) to switch on; `detail` is the sentence for the technician, in the
@@ -49,6 +51,9 @@ pub enum CoreError {
     /// An argument from the app was not valid (a malformed id, date or language).
     #[error("{detail}")]
     InvalidInput { detail: String },
+    /// The sync was stopped through its interrupt handle: nothing done before is lost.
+    #[error("{detail}")]
+    Cancelled { detail: String },
 }
 
 /// Every error of the core, so [`map_error`] can take any of them.
@@ -138,6 +143,12 @@ pub(crate) fn map_error(error: impl Into<Internal>, lang: Lang) -> CoreError {
                 detail: e.to_string(),
             },
             SyncError::Store(s) => storage(&s),
+            SyncError::Cancelled => CoreError::Cancelled {
+                detail: match lang {
+                    Lang::En => "Sync cancelled: nothing is lost, it goes on next time".into(),
+                    Lang::ZhCn => "同步已取消:数据不会丢失,下次继续".into(),
+                },
+            },
         },
     }
 }
@@ -149,20 +160,44 @@ pub(crate) fn invalid(what: &str, value: &str, why: impl std::fmt::Display) -> C
     }
 }
 
+/// A failed sync as the observer and the scheduler see it, with the error `sync` returns.
+/// Whether it is transient and how long the server asked to wait come from the core's own
+/// error before it is flattened into a [`CoreError`].
+pub(crate) fn sync_failure(error: impl Into<Internal>, lang: Lang) -> (CoreError, SyncFailure) {
+    let error = error.into();
+    let (transient, retry_after) = match &error {
+        Internal::Sync(e) => (e.is_transient(), e.retry_after()),
+        _ => (false, None),
+    };
+    let core = map_error(error, lang);
+    let failure = SyncFailure {
+        kind: core.kind(),
+        http_status: match &core {
+            CoreError::Server { status, .. } if *status != 0 => Some(*status),
+            _ => None,
+        },
+        retry_after_secs: retry_after.map(|d| d.as_secs()),
+        transient,
+        detail: core.to_string(),
+    };
+    (core, failure)
+}
+
 impl CoreError {
-    /// A short stable name of the variant, for [`crate::SyncState::Failed`] and logs.
-    pub fn code(&self) -> &'static str {
+    /// Which kind of failure this is, for [`SyncFailure`] and logs.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            CoreError::Refused { .. } => "refused",
-            CoreError::NotEnrolled { .. } => "not_enrolled",
-            CoreError::Unauthorized { .. } => "unauthorized",
-            CoreError::EnrolmentRefused { .. } => "enrolment_refused",
-            CoreError::Network { .. } => "network",
-            CoreError::Server { .. } => "server",
-            CoreError::InvalidPhoto { .. } => "invalid_photo",
-            CoreError::StorageFull { .. } => "storage_full",
-            CoreError::Storage { .. } => "storage",
-            CoreError::InvalidInput { .. } => "invalid_input",
+            CoreError::Refused { .. } => FailureKind::Refused,
+            CoreError::NotEnrolled { .. } => FailureKind::NotEnrolled,
+            CoreError::Unauthorized { .. } => FailureKind::Unauthorized,
+            CoreError::EnrolmentRefused { .. } => FailureKind::EnrolmentRefused,
+            CoreError::Network { .. } => FailureKind::Network,
+            CoreError::Server { .. } => FailureKind::Server,
+            CoreError::InvalidPhoto { .. } => FailureKind::InvalidPhoto,
+            CoreError::StorageFull { .. } => FailureKind::StorageFull,
+            CoreError::Storage { .. } => FailureKind::Storage,
+            CoreError::InvalidInput { .. } => FailureKind::InvalidInput,
+            CoreError::Cancelled { .. } => FailureKind::Cancelled,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! The rules, the durability and the sync protocol all live in `fieldcore`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::NaiveDate;
@@ -13,35 +13,48 @@ use fieldcore::domain::{
 };
 use fieldcore::photo::{self, PhotoSource, PipelineConfig, Point, Signature, Stroke};
 use fieldcore::store::{HousekeepingPolicy, HousekeepingReport, JobFilter, Store, StoreOptions};
-use fieldcore::sync::{Progress, SyncClient, SyncConfig, SyncReport, enrolled_server};
+use fieldcore::sync::{
+    Interrupt, InterruptScope, Progress, SyncClient, SyncConfig, SyncReport, authorization,
+    enrolled_server, last_synced_at,
+};
 use uuid::Uuid;
 
-use crate::error::{CoreError, Internal, invalid, map_error};
+use crate::error::{CoreError, Internal, invalid, map_error, sync_failure};
+use crate::sync_gate::{Outcome, SyncGate};
 use crate::sync_observer::{SyncObserver, SyncState};
 use crate::types::{
     CapturedPhoto, CapturedSignature, CoreConfig, CoreStatus, Enrollment, JobDetail, JobSummary,
     RecordedEvent, SignatureStroke, job_detail,
 };
+use crate::watch::{JobWatcher, JobsWatcher, WatchHandle, Watches};
 
 /// The app core on this device: the technician's jobs, actions, evidence and sync.
 ///
 /// Thread-safe: every action is its own transaction, so the UI may act from any thread while a
 /// background thread syncs. Calls block (disk, and network for `enroll` and `sync`): call them
-/// off the main thread.
+/// off the main thread. Screens watch their data (`watch_jobs`, `watch_job`) rather than poll.
 #[derive(Debug, uniffi::Object)]
 pub struct FieldCore {
-    store: Store,
+    store: Arc<Store>,
     lang: Lang,
     /// The server named in the configuration, used until enrolment records one.
     configured_server: Option<String>,
     delete_original_photos: bool,
     pipeline: PipelineConfig,
-    /// One sync at a time: a second caller waits for the first to finish, then syncs again.
-    sync_lock: Mutex<()>,
+    /// One sync at a time; requests during one share one more sync after it.
+    sync_gate: SyncGate,
+    /// Stops running and waiting syncs (`sync_interrupt_handle`).
+    interrupt: Interrupt,
+    watches: Watches,
 }
 
 fn parse_id(what: &str, s: &str) -> Result<Uuid, CoreError> {
     Uuid::parse_str(s.trim()).map_err(|e| invalid(what, s, e))
+}
+
+fn parse_day(day: Option<String>) -> Result<Option<NaiveDate>, CoreError> {
+    day.map(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|e| invalid("day", &d, e)))
+        .transpose()
 }
 
 fn date(t: SystemTime) -> chrono::DateTime<chrono::Utc> {
@@ -56,6 +69,7 @@ impl FieldCore {
     fn act(&self, job_id: &str, body: EventBody) -> Result<RecordedEvent, CoreError> {
         let job = parse_id("job id", job_id)?;
         let event = self.store.act(job, body).map_err(|e| self.err(e))?;
+        self.watches.changed();
         Ok(event.into())
     }
 
@@ -82,14 +96,19 @@ impl FieldCore {
         if let Some(dir) = &config.photo_dir {
             options.photo_dir = PathBuf::from(dir);
         }
-        let store = Store::open_with(options).map_err(|e| map_error(e, lang))?;
+        let store = Arc::new(Store::open_with(options).map_err(|e| map_error(e, lang))?);
+        let watches = Watches::start(store.clone(), lang).map_err(|e| CoreError::Storage {
+            detail: format!("could not start the core's notifier thread: {e}"),
+        })?;
         Ok(Arc::new(FieldCore {
             store,
             lang,
             configured_server: config.server_url.filter(|s| !s.trim().is_empty()),
             delete_original_photos: config.delete_original_photos,
             pipeline: PipelineConfig::default(),
-            sync_lock: Mutex::new(()),
+            sync_gate: SyncGate::default(),
+            interrupt: Interrupt::new(),
+            watches,
         }))
     }
 
@@ -109,6 +128,8 @@ impl FieldCore {
                 .map_err(|e| self.err(e))?
                 .len() as u64,
             enrolled: enrolled_at.is_some(),
+            authorization: authorization(&self.store).map_err(|e| self.err(e))?,
+            last_synced_at: last_synced_at(&self.store).map_err(|e| self.err(e))?,
             server_url: enrolled_at.or_else(|| self.configured_server.clone()),
             technician_id: self
                 .store
@@ -130,6 +151,7 @@ impl FieldCore {
         let e = client
             .enroll(&self.store, &code, &device_name)
             .map_err(|e| self.err(e))?;
+        self.watches.changed();
         Ok(Enrollment {
             technician_id: e.technician_id.to_string(),
             technician_name: e.technician_name,
@@ -144,11 +166,7 @@ impl FieldCore {
         statuses: Vec<JobStatus>,
         day: Option<String>,
     ) -> Result<Vec<JobSummary>, CoreError> {
-        let day = day
-            .map(|d| {
-                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|e| invalid("day", &d, e))
-            })
-            .transpose()?;
+        let day = parse_day(day)?;
         let jobs = self
             .store
             .jobs(&JobFilter { statuses, day })
@@ -162,6 +180,32 @@ impl FieldCore {
         let detail = self.store.job(id).map_err(|e| self.err(e))?;
         let rulebook = self.store.rulebook();
         Ok(detail.map(|d| job_detail(d, &rulebook, self.lang)))
+    }
+
+    /// Watch the job list (`jobs` with the same arguments): the watcher hears the list now,
+    /// then again after every change that alters it (an action here, a photo, an applied pull
+    /// page). Keep the handle: cancelling or dropping it ends the watch.
+    pub fn watch_jobs(
+        &self,
+        statuses: Vec<JobStatus>,
+        day: Option<String>,
+        watcher: Arc<dyn JobsWatcher>,
+    ) -> Result<Arc<WatchHandle>, CoreError> {
+        let day = parse_day(day)?;
+        Ok(self
+            .watches
+            .watch_jobs(JobFilter { statuses, day }, watcher))
+    }
+
+    /// Watch one job (`job`): its detail now, then after every change to it (the desk's too,
+    /// once pulled). `None` while this device does not know the job.
+    pub fn watch_job(
+        &self,
+        job_id: String,
+        watcher: Arc<dyn JobWatcher>,
+    ) -> Result<Arc<WatchHandle>, CoreError> {
+        let id = parse_id("job id", &job_id)?;
+        Ok(self.watches.watch_job(id, watcher))
     }
 
     // ---- the technician's actions: each one durable, or refused with why ----
@@ -347,6 +391,7 @@ impl FieldCore {
                 &self.pipeline,
             )
             .map_err(|e| self.err(e))?;
+        self.watches.changed();
         if self.delete_original_photos {
             photo::remove_original(source).map_err(|e| self.err(e))?;
         }
@@ -393,6 +438,7 @@ impl FieldCore {
             .store
             .capture_signature(job, &signature)
             .map_err(|e| self.err(e))?;
+        self.watches.changed();
         Ok(CapturedSignature {
             signature_event_id: c.signature_event.id.to_string(),
             photo_event_id: c.photo_event.id.to_string(),
@@ -422,33 +468,73 @@ impl FieldCore {
 
     /// Push the outbox, pull the desk's changes, upload photos. Blocking, possibly for long
     /// (retries with backoff): call it from a background thread (WorkManager, BGTaskScheduler).
-    /// The observer hears `Started`, progress, then `Finished` or `Failed`; the same outcome is
-    /// returned. Actions on other threads go on meanwhile.
+    /// One runs at a time: a call during a sync waits for one more sync after it, which all
+    /// such calls share. The observer hears `Started`, progress, then `Finished`, `Failed` or
+    /// `Cancelled`; the same outcome is returned. Actions on other threads go on meanwhile.
     pub fn sync(&self, observer: Arc<dyn SyncObserver>) -> Result<SyncReport, CoreError> {
-        let _one_at_a_time = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
-        observer.on_state(SyncState::Started);
-        let outcome = self.sync_now(&*observer);
-        match &outcome {
-            Ok(report) => observer.on_state(SyncState::Finished {
+        // Taken now: an interrupt from here on stops this request, waiting or running.
+        let scope = self.interrupt.scope();
+        let (outcome, _ran) = self.sync_gate.run(|| {
+            observer.on_state(SyncState::Started);
+            self.sync_now(&*observer, &scope)
+        });
+        observer.on_state(match &outcome {
+            Ok(report) => SyncState::Finished {
                 report: report.clone(),
-            }),
-            Err(e) => observer.on_state(SyncState::Failed {
-                code: e.code().to_string(),
-                detail: e.to_string(),
-            }),
-        }
-        outcome
+            },
+            Err((CoreError::Cancelled { .. }, _)) => SyncState::Cancelled,
+            Err((_, failure)) => SyncState::Failed {
+                failure: failure.clone(),
+            },
+        });
+        outcome.map_err(|(e, _)| e)
+    }
+
+    /// The handle that stops syncs from another thread (an OS expiration handler, a stopped
+    /// worker, a Cancel button): every sync running or waiting when it is used ends with
+    /// `Cancelled` at its next step; later syncs run normally.
+    pub fn sync_interrupt_handle(&self) -> Arc<SyncInterruptHandle> {
+        Arc::new(SyncInterruptHandle {
+            interrupt: self.interrupt.clone(),
+        })
     }
 }
 
+/// Stops the syncs of one [`FieldCore`]; safe to use from any thread, at any time.
+#[derive(Debug, uniffi::Object)]
+pub struct SyncInterruptHandle {
+    interrupt: Interrupt,
+}
+
+#[uniffi::export]
+impl SyncInterruptHandle {
+    pub fn interrupt(&self) {
+        self.interrupt.interrupt();
+    }
+}
+
+/// The core's language for a device locale (BCP 47 or `zh_CN` style): `"en"` or `"zh-CN"`,
+/// the value `CoreConfig.language` takes.
+#[uniffi::export]
+pub fn language_for_locale(locale_tag: String) -> String {
+    Lang::for_locale(&locale_tag).tag().to_string()
+}
+
 impl FieldCore {
-    fn sync_now(&self, observer: &dyn SyncObserver) -> Result<SyncReport, CoreError> {
+    fn sync_now(&self, observer: &dyn SyncObserver, scope: &InterruptScope) -> Outcome {
+        let failed = |e: Internal| sync_failure(e, self.lang);
         let server = enrolled_server(&self.store)
-            .map_err(|e| self.err(e))?
+            .map_err(|e| failed(e.into()))?
             .or_else(|| self.configured_server.clone())
-            .ok_or_else(|| self.err(fieldcore::sync::SyncError::NotEnrolled))?;
-        let client = self.client(&server)?;
+            .ok_or_else(|| failed(fieldcore::sync::SyncError::NotEnrolled.into()))?;
+        let mut config = SyncConfig::new(&server);
+        config.lang = self.lang;
+        let client = SyncClient::new(config).map_err(|e| failed(e.into()))?;
         let progress = |p: Progress| {
+            if let Progress::Pulling { .. } = p {
+                // A pull page was applied: the desk's changes are in the store now.
+                self.watches.changed();
+            }
             observer.on_state(match p {
                 Progress::Pushing { sent, pending } => SyncState::Pushing { sent, pending },
                 Progress::Pulling { received } => SyncState::Pulling { received },
@@ -463,6 +549,9 @@ impl FieldCore {
                 },
             })
         };
-        client.sync(&self.store, &progress).map_err(|e| self.err(e))
+        let outcome = client.sync_interruptible(&self.store, &progress, scope);
+        // Push verdicts, uploads and the authorisation state show on screens too.
+        self.watches.changed();
+        outcome.map_err(|e| failed(e.into()))
     }
 }

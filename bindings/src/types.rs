@@ -14,7 +14,7 @@ use fieldcore::domain::{
     JobStatus, Lang, Missing, Packaging, Phase, PhotoCategory, TimerKind,
 };
 use fieldcore::store::{HousekeepingReport, PushState};
-use fieldcore::sync::SyncReport;
+use fieldcore::sync::{Authorization, SyncReport};
 
 // ---- the core's enums, exported as they are ----
 
@@ -186,7 +186,7 @@ pub struct SyncReport {
 // ---- records made for the app ----
 
 /// How to open the core. Paths are the app's private storage.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct CoreConfig {
     /// The SQLite file; its folder is created if needed.
     pub database_path: String,
@@ -206,26 +206,38 @@ pub struct CoreConfig {
 }
 
 /// The device at a glance, for the status line.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct CoreStatus {
     pub device_id: String,
     /// Events recorded here and not yet accepted by the server.
     pub outbox_len: u64,
     pub photos_awaiting_upload: u64,
     pub enrolled: bool,
+    /// Whether the server takes this device's syncs, as last heard (kept across restarts):
+    /// `Revoked` means the desk withdrew the device and the app shows enrolment again.
+    pub authorization: Authorization,
+    /// When the last whole sync finished, kept across restarts.
+    pub last_synced_at: Option<SystemTime>,
     pub server_url: Option<String>,
     pub technician_id: Option<String>,
 }
 
+#[uniffi::remote(Enum)]
+pub enum Authorization {
+    NotEnrolled,
+    Enrolled,
+    Revoked,
+}
+
 /// Who this device now belongs to.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Enrollment {
     pub technician_id: String,
     pub technician_name: String,
     pub organisation_name: String,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct JobSummary {
     pub job_id: String,
     pub kind: JobKind,
@@ -241,7 +253,7 @@ pub struct JobSummary {
 }
 
 /// One thing still needed before the job can be completed.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct MissingItem {
     /// Stable code: `check_in`, `completion_photos`, `signature`, ...
     pub what: String,
@@ -249,7 +261,7 @@ pub struct MissingItem {
     pub message: String,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct SlaTimer {
     pub kind: TimerKind,
     /// The complaint a complaint clock belongs to.
@@ -267,7 +279,7 @@ pub struct SlaTimer {
 }
 
 /// A checklist item with the technician's answer, in the configured language.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ChecklistEntry {
     pub item_id: String,
     pub phase: Phase,
@@ -278,7 +290,7 @@ pub struct ChecklistEntry {
     pub answered_at: Option<SystemTime>,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct CallEntry {
     pub event_id: String,
     pub at: SystemTime,
@@ -286,7 +298,7 @@ pub struct CallEntry {
     pub note: String,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct PickupEntry {
     pub at: SystemTime,
     pub pieces: u32,
@@ -294,7 +306,7 @@ pub struct PickupEntry {
     pub note: String,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct JobPhoto {
     pub photo_id: String,
     pub category: PhotoCategory,
@@ -302,7 +314,7 @@ pub struct JobPhoto {
     pub location: Option<GeoPoint>,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct JobException {
     pub exception_id: String,
     pub kind: ExceptionKind,
@@ -316,7 +328,7 @@ pub struct JobException {
     pub decision_note: Option<String>,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ExemptionEntry {
     pub claim_id: String,
     pub timer: TimerKind,
@@ -328,7 +340,7 @@ pub struct ExemptionEntry {
 }
 
 /// One line of the job's timeline.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct TimelineEntry {
     pub event_id: String,
     pub kind: ActionKind,
@@ -346,7 +358,7 @@ pub struct TimelineEntry {
 }
 
 /// Everything the job screen shows.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct JobDetail {
     pub job_id: String,
     pub kind: JobKind,
@@ -391,7 +403,7 @@ pub struct JobDetail {
 }
 
 /// An action that was recorded durably (it will be pushed on the next sync).
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct RecordedEvent {
     pub event_id: String,
     pub kind: ActionKind,
@@ -401,7 +413,7 @@ pub struct RecordedEvent {
     pub subject_id: Option<String>,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct CapturedPhoto {
     pub event_id: String,
     pub photo_id: String,
@@ -413,7 +425,7 @@ pub struct CapturedPhoto {
     pub thumb_path: String,
 }
 
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct CapturedSignature {
     pub signature_event_id: String,
     pub photo_event_id: String,
@@ -422,7 +434,7 @@ pub struct CapturedSignature {
 }
 
 /// One pen sample, in canvas pixels; `t_ms` since the signature started.
-#[derive(Debug, Clone, Copy, uniffi::Record)]
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
 pub struct SignaturePoint {
     pub x: f32,
     pub y: f32,
@@ -430,7 +442,7 @@ pub struct SignaturePoint {
 }
 
 /// Pen down to pen up.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct SignatureStroke {
     pub points: Vec<SignaturePoint>,
 }

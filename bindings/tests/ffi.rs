@@ -7,8 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use fieldcore::domain::{CallOutcome, JobKind, JobStatus, PhotoCategory};
 use fieldcore::fixtures::Desk;
+use fieldcore_ffi::types::JobSummary;
 use fieldcore_ffi::types::{CoreConfig, SignaturePoint, SignatureStroke};
-use fieldcore_ffi::{CoreError, FieldCore, SyncObserver, SyncState};
+use fieldcore_ffi::{
+    CoreError, FailureKind, FieldCore, JobsWatcher, SyncObserver, SyncState, WatchHandle,
+    language_for_locale, retry_delay_secs,
+};
 use uuid::Uuid;
 
 fn open(dir: &tempfile::TempDir, language: &str, server: Option<String>) -> Arc<FieldCore> {
@@ -123,7 +127,16 @@ fn many_threads_act_while_one_syncs() {
     );
     let states = observer.0.lock().unwrap();
     assert!(matches!(states.first(), Some(SyncState::Started)));
-    assert!(matches!(states.last(), Some(SyncState::Failed { code, .. }) if code == "network"));
+    let Some(SyncState::Failed { failure }) = states.last() else {
+        panic!("{:?}", states.last())
+    };
+    assert_eq!(failure.kind, FailureKind::Network);
+    assert!(failure.transient && failure.http_status.is_none());
+    assert_eq!(
+        retry_delay_secs(failure.clone(), 1),
+        Some(30),
+        "the platforms' schedulers retry a lost network"
+    );
 
     let status = core.status().unwrap();
     assert_eq!(status.outbox_len, recorded as u64);
@@ -260,4 +273,122 @@ fn a_signature_is_recorded_from_strokes() {
             .any(|p| p.category == PhotoCategory::Signature)
     );
     assert_eq!(core.status().unwrap().photos_awaiting_upload, 1);
+}
+
+/// Collects what a watcher hears, and lets a test wait for a value.
+#[derive(Default)]
+struct Heard(Mutex<Vec<Vec<JobSummary>>>, std::sync::Condvar);
+
+impl JobsWatcher for Heard {
+    fn on_jobs(&self, jobs: Vec<JobSummary>) {
+        self.0.lock().unwrap().push(jobs);
+        self.1.notify_all();
+    }
+}
+
+impl Heard {
+    /// Waits until some value told satisfies `f`; the values told so far on timeout.
+    fn wait_for(&self, f: impl Fn(&[JobSummary]) -> bool) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut heard = self.0.lock().unwrap();
+        loop {
+            if heard.iter().any(|jobs| f(jobs)) {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(format!("{heard:?}"));
+            }
+            heard = self.1.wait_timeout(heard, left).unwrap().0;
+        }
+    }
+}
+
+#[test]
+fn a_watched_job_list_is_told_after_each_change_and_not_after_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir, "en", None);
+    let jobs = with_jobs(&core, 2);
+    let heard = Arc::new(Heard::default());
+    let handle: Arc<WatchHandle> = core
+        .watch_jobs(vec![JobStatus::Accepted], None, heard.clone())
+        .unwrap();
+    heard
+        .wait_for(|list| list.is_empty())
+        .expect("told the list at once");
+
+    core.accept(jobs[0].clone()).unwrap();
+    heard
+        .wait_for(|list| list.len() == 1 && list[0].job_id == jobs[0])
+        .expect("told after the action");
+    // The list is unchanged by an action on a job it does not hold: nothing new is told.
+    let told = heard.0.lock().unwrap().len();
+    core.log_call(jobs[0].clone(), CallOutcome::Reached, String::new())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(heard.0.lock().unwrap().len(), told, "no news, no call");
+
+    handle.cancel();
+    core.accept(jobs[1].clone()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        heard.0.lock().unwrap().len(),
+        told,
+        "a cancelled watch hears nothing"
+    );
+    assert!(
+        core.watch_jobs(vec![], Some("28/11/2026".into()), heard.clone())
+            .is_err(),
+        "a malformed day is refused"
+    );
+}
+
+/// A sync stuck in backoff (nobody listens on port 9) stops at once through the interrupt
+/// handle; the next sync runs again.
+#[test]
+fn the_interrupt_handle_stops_a_sync_waiting_on_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir, "en", Some("http://127.0.0.1:9".into()));
+    with_jobs(&core, 1);
+    core.store()
+        .set_sync_value("device_token", Some("not-a-real-token"))
+        .unwrap();
+    let observer = Arc::new(Recorder::default());
+    let handle = core.sync_interrupt_handle();
+    let started = std::time::Instant::now();
+    let outcome = std::thread::scope(|s| {
+        let syncing = s.spawn(|| core.sync(observer.clone()));
+        while !observer
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|st| matches!(st, SyncState::Started))
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        handle.interrupt();
+        syncing.join().unwrap()
+    });
+    assert!(
+        matches!(outcome, Err(CoreError::Cancelled { .. })),
+        "{outcome:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(matches!(
+        observer.0.lock().unwrap().last(),
+        Some(SyncState::Cancelled)
+    ));
+    // Not stuck cancelled: the next sync goes to the network again (and fails there).
+    let again = core.sync(Arc::new(Recorder::default()));
+    assert!(matches!(again, Err(CoreError::Network { .. })), "{again:?}");
+}
+
+#[test]
+fn the_language_follows_the_locale() {
+    assert_eq!(language_for_locale("zh_CN".into()), "zh-CN");
+    assert_eq!(language_for_locale("zh-Hant-TW".into()), "zh-CN");
+    assert_eq!(language_for_locale("en-GB".into()), "en");
+    assert_eq!(language_for_locale("de".into()), "en");
 }

@@ -544,6 +544,15 @@ fn each_side_records_only_its_own_events() {
         },
         Rule::InvalidInput,
     );
+    // Without the customer's consent the technician may not move it: the desk decides.
+    job.refused(
+        EventBody::AppointmentRescheduled {
+            at: job.now + Duration::hours(6),
+            reason: "running late".into(),
+            customer_consented: false,
+        },
+        Rule::InvalidInput,
+    );
     job.ok(EventBody::AppointmentRescheduled {
         at: job.now + Duration::hours(6),
         reason: "stuck in traffic, customer agreed".into(),

@@ -113,6 +113,9 @@ enum Command {
         at: String,
         #[arg(long)]
         reason: String,
+        /// The customer agreed to the new time (without it the core refuses: ask the desk).
+        #[arg(long)]
+        customer_consented: bool,
     },
     /// Check in on arrival.
     Checkin {
@@ -388,12 +391,17 @@ fn run(cli: Cli, lang: Lang) -> Result<()> {
                 note: String::new(),
             },
         ),
-        Command::Reschedule { job: j, at, reason } => (
+        Command::Reschedule {
+            job: j,
+            at,
+            reason,
+            customer_consented,
+        } => (
             job(&j)?,
             EventBody::AppointmentRescheduled {
                 at: when::parse(&at, store.clock().now())?,
                 reason,
-                customer_consented: true,
+                customer_consented,
             },
         ),
         Command::Checkin { job: j, lat, lon } => (

@@ -33,6 +33,18 @@ impl Lang {
             _ => None,
         }
     }
+
+    /// The language for a device locale (a BCP 47 tag such as `zh-Hans-CN`, or Apple's and
+    /// Java's `zh_CN`): Chinese in any script or region reads the Simplified texts, which a
+    /// reader of Traditional follows better than English; everything else reads English.
+    pub fn for_locale(tag: &str) -> Lang {
+        let language = tag.trim().split(['-', '_']).next().unwrap_or_default();
+        if language.eq_ignore_ascii_case("zh") {
+            Lang::ZhCn
+        } else {
+            Lang::En
+        }
+    }
 }
 
 /// The rule that refused an action. The snake_case name is the stable code on the wire.
@@ -316,5 +328,20 @@ fn headline(rule: Rule, lang: Lang) -> &'static str {
             "The time on this action cannot be right; check the phone's date and time"
         }
         (Rule::ImplausibleTime, Lang::ZhCn) => "该操作的时间不可能正确,请检查手机的日期和时间",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn the_language_follows_the_device_locale() {
+        for tag in ["zh", "zh-CN", "zh-Hans-CN", "zh_TW", "ZH-hk"] {
+            assert_eq!(Lang::for_locale(tag), Lang::ZhCn, "{tag}");
+        }
+        for tag in ["en-US", "en_GB", "fr-FR", "", "zho", "-zh"] {
+            assert_eq!(Lang::for_locale(tag), Lang::En, "{tag}");
+        }
     }
 }

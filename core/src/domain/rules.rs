@@ -397,6 +397,18 @@ impl Rulebook {
             EventBody::AppointmentRescheduled { reason, .. } if reason.trim().is_empty() => {
                 return invalid("reason", "say why the visit moves");
             }
+            // The technician moves the visit only with the customer's agreement (domain.md,
+            // appointment); without it the desk decides, through a `reschedule_requested`
+            // exception. So the app must ask, and an unasked "yes" is not a default.
+            EventBody::AppointmentRescheduled {
+                customer_consented: false,
+                ..
+            } => {
+                return invalid(
+                    "customer_consented",
+                    "move the visit only with the customer's consent, or ask the desk",
+                );
+            }
             EventBody::ChecklistAnswered { item_id, .. }
                 if self.checklist.item(item_id).is_none() =>
             {

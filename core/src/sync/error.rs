@@ -34,6 +34,9 @@ pub enum SyncError {
     Protocol(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Stopped through its [`super::Interrupt`]: what was done before the stop is kept.
+    #[error("the sync was cancelled")]
+    Cancelled,
 }
 
 impl SyncError {
@@ -50,7 +53,7 @@ impl SyncError {
         }
     }
 
-    pub(crate) fn retry_after(&self) -> Option<Duration> {
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
             SyncError::Server { retry_after, .. } => *retry_after,
             _ => None,

@@ -12,16 +12,17 @@
 mod backoff;
 mod error;
 mod http;
+mod interrupt;
 mod upload;
 
-use std::thread::sleep;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, next_sync_delay};
 pub use error::SyncError;
+pub use interrupt::{Interrupt, InterruptScope};
 
 use crate::domain::Rulebook;
 use crate::protocol::{
@@ -33,6 +34,10 @@ use http::Http;
 const TOKEN_KEY: &str = "device_token";
 const CURSOR_KEY: &str = "pull_cursor";
 const SERVER_KEY: &str = "server_url";
+/// When the last sync finished whole (RFC 3339), for "last synced" on the phone.
+const LAST_SYNCED_KEY: &str = "last_synced_at";
+/// Set when the server refused the token (the desk revoked the device); cleared by enrolment.
+const REVOKED_KEY: &str = "revoked_at";
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
@@ -105,6 +110,15 @@ pub enum Progress {
     },
 }
 
+/// What every step of one sync works with.
+#[derive(Clone, Copy)]
+struct Session<'a> {
+    store: &'a Store,
+    token: &'a str,
+    progress: &'a dyn Fn(Progress),
+    scope: &'a InterruptScope,
+}
+
 #[derive(Debug, Clone)]
 pub struct SyncClient {
     config: SyncConfig,
@@ -160,6 +174,7 @@ impl SyncClient {
         store.set_sync_value(TOKEN_KEY, Some(&enrolled.token))?;
         store.set_sync_value(SERVER_KEY, Some(&self.config.base_url))?;
         store.set_sync_value(CURSOR_KEY, None)?;
+        store.set_sync_value(REVOKED_KEY, None)?;
         store.set_technician(enrolled.technician_id)?;
         store.set_rulebook(Rulebook::new(
             enrolled.policy.clone(),
@@ -179,24 +194,62 @@ impl SyncClient {
         store: &Store,
         progress: &dyn Fn(Progress),
     ) -> Result<SyncReport, SyncError> {
+        self.sync_interruptible(store, progress, &InterruptScope::never())
+    }
+
+    /// [`SyncClient::sync`], stopped with `Err(Cancelled)` at its next step once `scope` is
+    /// interrupted. Nothing done before the stop is lost or done twice (see [`interrupt`]).
+    ///
+    /// A whole sync records when it finished; a refused token marks the device revoked until
+    /// it enrols again. Both outlive the app's process (the phone shows them after a restart).
+    pub fn sync_interruptible(
+        &self,
+        store: &Store,
+        progress: &dyn Fn(Progress),
+        scope: &InterruptScope,
+    ) -> Result<SyncReport, SyncError> {
+        let outcome = self.sync_steps(store, progress, scope);
+        match &outcome {
+            Ok(_) => {
+                let now = store.clock().now().to_rfc3339();
+                store.set_sync_value(LAST_SYNCED_KEY, Some(&now))?;
+            }
+            Err(SyncError::Unauthorized) => {
+                let now = store.clock().now().to_rfc3339();
+                store.set_sync_value(REVOKED_KEY, Some(&now))?;
+            }
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    fn sync_steps(
+        &self,
+        store: &Store,
+        progress: &dyn Fn(Progress),
+        scope: &InterruptScope,
+    ) -> Result<SyncReport, SyncError> {
         let token = store.sync_value(TOKEN_KEY)?.ok_or(SyncError::NotEnrolled)?;
+        let session = Session {
+            store,
+            token: &token,
+            progress,
+            scope,
+        };
         let mut report = SyncReport::default();
-        self.push(store, &token, &mut report, progress)?;
-        self.pull(store, &token, &mut report, progress)?;
+        scope.check()?;
+        self.push(&session, &mut report)?;
+        self.pull(&session, &mut report)?;
         // The chunk size one photo earned carries over to the next: a network that held for
         // 8 MiB a moment ago need not be probed from 256 KiB again.
         let mut chunk_size = self.config.chunk_size.max(1);
         for photo in store.photos_awaiting_upload()? {
-            match self.upload_photo(
-                store,
-                &token,
-                &photo,
-                &mut chunk_size,
-                &mut report,
-                progress,
-            ) {
+            scope.check()?;
+            match self.upload_photo(&session, &photo, &mut chunk_size, &mut report) {
                 Ok(()) => {}
-                Err(e @ (SyncError::Unauthorized | SyncError::Store(_))) => return Err(e),
+                Err(e @ (SyncError::Unauthorized | SyncError::Store(_) | SyncError::Cancelled)) => {
+                    return Err(e);
+                }
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => report.errors.push(format!("photo {}: {e}", photo.photo_id)),
             }
@@ -204,14 +257,15 @@ impl SyncClient {
         Ok(report)
     }
 
-    fn push(
-        &self,
-        store: &Store,
-        token: &str,
-        report: &mut SyncReport,
-        progress: &dyn Fn(Progress),
-    ) -> Result<(), SyncError> {
+    fn push(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {
+        let Session {
+            store,
+            token,
+            progress,
+            scope,
+        } = *session;
         loop {
+            scope.check()?;
             let batch = store.pending_events(self.config.push_batch)?;
             if batch.is_empty() {
                 return Ok(());
@@ -221,7 +275,7 @@ impl SyncClient {
                 sent: report.events_sent,
                 pending,
             });
-            let response: PushResponse = self.retrying(report, |report| {
+            let response: PushResponse = self.retrying(report, scope, |report| {
                 let clock = store.clock();
                 let body = PushRequest {
                     device_id: store.device_id(),
@@ -282,16 +336,17 @@ impl SyncClient {
         }
     }
 
-    fn pull(
-        &self,
-        store: &Store,
-        token: &str,
-        report: &mut SyncReport,
-        progress: &dyn Fn(Progress),
-    ) -> Result<(), SyncError> {
+    fn pull(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {
+        let Session {
+            store,
+            token,
+            progress,
+            scope,
+        } = *session;
         loop {
+            scope.check()?;
             let cursor = store.sync_value(CURSOR_KEY)?.unwrap_or_default();
-            let page: PullResponse = self.retrying(report, |report| {
+            let page: PullResponse = self.retrying(report, scope, |report| {
                 let request = self
                     .http
                     .client()
@@ -338,6 +393,7 @@ impl SyncClient {
     fn retrying<T>(
         &self,
         report: &mut SyncReport,
+        scope: &InterruptScope,
         mut f: impl FnMut(&mut SyncReport) -> Result<T, SyncError>,
     ) -> Result<T, SyncError> {
         let mut attempt = 1;
@@ -346,10 +402,10 @@ impl SyncClient {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_transient() && attempt < self.config.backoff.attempts => {
                     report.retries += 1;
-                    sleep(
+                    scope.sleep(
                         e.retry_after()
                             .unwrap_or(self.config.backoff.delay(attempt)),
-                    );
+                    )?;
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
@@ -364,4 +420,32 @@ pub fn enrolled_server(store: &Store) -> Result<Option<String>, SyncError> {
         return Ok(None);
     }
     Ok(store.sync_value(SERVER_KEY)?)
+}
+
+/// Whether the server takes this device's syncs, as last heard; kept across restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorization {
+    /// No token yet: enrol with a code from the desk.
+    NotEnrolled,
+    Enrolled,
+    /// The server refused the token (the desk revoked the device): enrol again.
+    Revoked,
+}
+
+pub fn authorization(store: &Store) -> Result<Authorization, SyncError> {
+    Ok(if store.sync_value(TOKEN_KEY)?.is_none() {
+        Authorization::NotEnrolled
+    } else if store.sync_value(REVOKED_KEY)?.is_some() {
+        Authorization::Revoked
+    } else {
+        Authorization::Enrolled
+    })
+}
+
+/// When the last whole sync finished on this device, if one ever did.
+pub fn last_synced_at(store: &Store) -> Result<Option<SystemTime>, SyncError> {
+    Ok(store
+        .sync_value(LAST_SYNCED_KEY)?
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+        .map(SystemTime::from))
 }

@@ -12,13 +12,12 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::thread::sleep;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::error::SyncError;
-use super::{Progress, SyncClient, SyncReport};
+use super::{Progress, Session, SyncClient, SyncReport};
 use crate::protocol::upload_metadata as meta;
 use crate::store::{PendingPhoto, Store};
 
@@ -26,15 +25,19 @@ const TUS_VERSION: &str = "1.0.0";
 
 impl SyncClient {
     /// Upload one photo's stored bytes, resuming where the server says it stands.
-    pub(crate) fn upload_photo(
+    pub(super) fn upload_photo(
         &self,
-        store: &Store,
-        token: &str,
+        session: &Session,
         photo: &PendingPhoto,
         chunk_size: &mut usize,
         report: &mut SyncReport,
-        progress: &dyn Fn(Progress),
     ) -> Result<(), SyncError> {
+        let Session {
+            store,
+            token,
+            progress,
+            scope,
+        } = *session;
         let path = photo.path.clone();
         let io = |source| SyncError::PhotoFile {
             path: path.clone(),
@@ -46,7 +49,7 @@ impl SyncClient {
         let mut url = photo.upload_url.clone();
         let mut offset = 0;
         if let Some(u) = &url {
-            match self.retrying(report, |_| self.tus_offset(store, token, u)) {
+            match self.retrying(report, scope, |_| self.tus_offset(store, token, u)) {
                 Ok(o) => offset = o,
                 // Expired or swept on the server: start a new upload.
                 Err(SyncError::Server { status, .. }) if status == 404 || status == 410 => {
@@ -59,7 +62,9 @@ impl SyncClient {
         let url = match url {
             Some(u) => u,
             None => {
-                let u = self.retrying(report, |_| self.tus_create(store, token, photo, length))?;
+                let u = self.retrying(report, scope, |_| {
+                    self.tus_create(store, token, photo, length)
+                })?;
                 store.set_upload_url(photo.photo_id, Some(&u))?;
                 u
             }
@@ -69,6 +74,7 @@ impl SyncClient {
         let first_chunk = self.config.chunk_size.max(1);
         let max_chunk = self.config.max_chunk_size.max(first_chunk);
         while offset < length {
+            scope.check()?;
             // A fresh buffer each time: it moves into the request body rather than be copied.
             let mut chunk = Vec::with_capacity((*chunk_size as u64).min(length - offset) as usize);
             file.seek(SeekFrom::Start(offset)).map_err(io)?;
@@ -116,11 +122,12 @@ impl SyncClient {
                     if failures >= self.config.backoff.attempts {
                         return Err(e);
                     }
-                    sleep(
+                    scope.sleep(
                         e.retry_after()
                             .unwrap_or(self.config.backoff.delay(failures)),
-                    );
-                    offset = self.retrying(report, |_| self.tus_offset(store, token, &url))?;
+                    )?;
+                    offset =
+                        self.retrying(report, scope, |_| self.tus_offset(store, token, &url))?;
                 }
                 Err(e) => return Err(e),
             }

@@ -12,32 +12,58 @@ import app.fieldcore.ffi.ExemptionReason
 import app.fieldcore.ffi.FieldCore
 import app.fieldcore.ffi.GeoPoint
 import app.fieldcore.ffi.HousekeepingReport
+import app.fieldcore.ffi.InternalException
 import app.fieldcore.ffi.JobDetail
 import app.fieldcore.ffi.JobStatus
 import app.fieldcore.ffi.JobSummary
+import app.fieldcore.ffi.JobWatcher
+import app.fieldcore.ffi.JobsWatcher
 import app.fieldcore.ffi.Packaging
 import app.fieldcore.ffi.PhotoCategory
 import app.fieldcore.ffi.RecordedEvent
 import app.fieldcore.ffi.SignaturePoint
 import app.fieldcore.ffi.SignatureStroke
+import app.fieldcore.ffi.SyncFailure
 import app.fieldcore.ffi.SyncObserver
 import app.fieldcore.ffi.SyncReport
 import app.fieldcore.ffi.SyncState
 import app.fieldcore.ffi.TimerKind
+import app.fieldcore.ffi.languageForLocale
+import app.fieldcore.ffi.retryDelaySecs
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.channels.awaitClose
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
-import kotlinx.coroutines.sync.Mutex
-import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.withContext
 import java.io.File
+import java.time.Duration
 import java.time.Instant
 import java.time.LocalDate
+import java.util.Locale
 
 /** The language refusals, checklist texts and labels come in. */
-enum class Language(val tag: String) { EN("en"), ZH_CN("zh-CN") }
+enum class Language(val tag: String) {
+    EN("en"),
+    ZH_CN("zh-CN"),
+    ;
+
+    companion object {
+        /** The language for the device's locale, by the core's rule (any Chinese reads zh-CN). */
+        fun forLocale(locale: Locale): Language {
+            val tag = languageForLocale(locale.toLanguageTag())
+            return entries.firstOrNull { it.tag == tag } ?: EN
+        }
+    }
+}
 
 /** How to open the core: files in the app's private storage. */
 data class FieldCoreConfig(
@@ -59,7 +85,12 @@ sealed interface SyncStatus {
     data object Idle : SyncStatus
     data class Running(val stage: Stage) : SyncStatus
     data class Finished(val report: SyncReport, val at: Instant) : SyncStatus
-    data class Failed(val error: FieldCoreError, val at: Instant) : SyncStatus
+
+    /** [failure] says why (kind, HTTP status, Retry-After) and whether waiting may help. */
+    data class Failed(val failure: SyncFailure, val at: Instant) : SyncStatus
+
+    /** Stopped by [FieldCoreClient.cancelSync] (or the caller's cancellation); nothing lost. */
+    data class Cancelled(val at: Instant) : SyncStatus
 
     sealed interface Stage {
         data object Starting : Stage
@@ -88,9 +119,18 @@ class FieldCoreClient private constructor(
     /** The latest sync state, fed by the core's `SyncObserver`. */
     val syncStatus: StateFlow<SyncStatus> = _syncStatus.asStateFlow()
 
-    private val syncMutex = Mutex()
+    /** Stops the core's running and waiting syncs; usable from any thread. */
+    private val interrupt = core.syncInterruptHandle()
 
     companion object {
+        /**
+         * How long a background scheduler waits before syncing again after [failure], the
+         * [attempt]-th failure in a row (1 = first): the core's one retry rule. Null: do not
+         * retry on a timer, the technician must act (enrol again, free space).
+         */
+        fun retryDelay(failure: SyncFailure, attempt: Int): Duration? =
+            retryDelaySecs(failure, attempt.coerceAtLeast(0).toUInt())?.let { Duration.ofSeconds(it.toLong()) }
+
         /** Open (or create) the device's store. */
         suspend fun open(
             config: FieldCoreConfig,
@@ -122,6 +162,34 @@ class FieldCoreClient private constructor(
 
     /** The job screen's data, or null if this device does not know the job. */
     suspend fun job(jobId: String): JobDetail? = call { job(jobId) }
+
+    /**
+     * My jobs as they change: the list now, then again after every change that alters it (an
+     * action here, a photo, a pull page from the desk). Only the latest value is kept for a slow
+     * collector. Collecting registers a watch in the core; cancelling the collection ends it.
+     */
+    fun watchJobs(statuses: List<JobStatus> = emptyList(), day: LocalDate? = null): Flow<List<JobSummary>> =
+        callbackFlow {
+            val watcher = object : JobsWatcher {
+                override fun onJobs(jobs: List<JobSummary>) {
+                    trySend(jobs)
+                }
+            }
+            val handle = mapped { core.watchJobs(statuses, day?.toString(), watcher) }
+            awaitClose { handle.cancel(); handle.close() }
+        }.buffer(Channel.CONFLATED)
+
+    /** One job as it changes (the desk's changes too, once pulled); null while unknown here. */
+    fun watchJob(jobId: String): Flow<JobDetail?> =
+        callbackFlow {
+            val watcher = object : JobWatcher {
+                override fun onJob(job: JobDetail?) {
+                    trySend(job)
+                }
+            }
+            val handle = mapped { core.watchJob(jobId, watcher) }
+            awaitClose { handle.cancel(); handle.close() }
+        }.buffer(Channel.CONFLATED)
 
     // ---- the technician's actions: recorded durably offline, or FieldCoreError.Refused ----
 
@@ -198,19 +266,26 @@ class FieldCoreClient private constructor(
     // ---- sync ----
 
     /**
-     * Push, pull, upload. Runs on [io] and blocks a thread for the whole sync (retries included);
-     * one at a time. Progress goes to [syncStatus]. Cancelling the coroutine does not stop the
-     * sync already running in the core: it finishes (or fails) on its own, nothing is lost.
+     * Push, pull, upload, on [io] (a thread is blocked for the whole sync, retries included).
+     * The core runs one at a time: a call during a sync waits for one more sync after it, shared
+     * by all such calls. Progress goes to [syncStatus]. Cancelling the calling coroutine stops
+     * the core's sync at its next step (as [cancelSync] does) and waits for it to stop; what was
+     * done before is kept.
      */
-    suspend fun sync(): SyncReport = syncMutex.withLock {
-        withContext(io) {
-            try {
-                core.sync(observer)
-            } catch (e: CoreException) {
-                throw e.toFieldCoreError()
-            }
+    suspend fun sync(): SyncReport = coroutineScope {
+        // The outcome as a value: the core's `Cancelled` after our own cancellation must not
+        // fail the caller's scope in place of the CancellationException.
+        val running = async(io) { runCatching { mapped { core.sync(observer) } } }
+        try {
+            running.await().getOrThrow()
+        } catch (e: CancellationException) {
+            interrupt.interrupt()
+            throw e
         }
     }
+
+    /** Stop the running sync and any waiting for it ([sync] throws [FieldCoreError.Cancelled]). */
+    fun cancelSync() = interrupt.interrupt()
 
     private val observer = object : SyncObserver {
         override fun onState(state: SyncState) {
@@ -223,17 +298,24 @@ class FieldCoreClient private constructor(
                     SyncStatus.Stage.Uploading(state.photoId, state.sent.toLong(), state.total.toLong()),
                 )
                 is SyncState.Finished -> SyncStatus.Finished(state.report, Instant.now())
-                is SyncState.Failed -> SyncStatus.Failed(FieldCoreError.fromSyncFailure(state.code, state.detail), Instant.now())
+                is SyncState.Failed -> SyncStatus.Failed(state.failure, Instant.now())
+                is SyncState.Cancelled -> SyncStatus.Cancelled(Instant.now())
             }
         }
     }
 
-    override fun close() = core.close()
+    override fun close() {
+        interrupt.close()
+        core.close()
+    }
 }
 
+/** Every call into the bindings: the core's errors as [FieldCoreError], its internal ones too. */
 private inline fun <T> mapped(block: () -> T): T =
     try {
         block()
     } catch (e: CoreException) {
         throw e.toFieldCoreError()
+    } catch (e: InternalException) {
+        throw FieldCoreError.Internal(e.message ?: "internal error in the core", e)
     }

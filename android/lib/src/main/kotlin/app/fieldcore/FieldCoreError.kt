@@ -38,24 +38,14 @@ sealed class FieldCoreError(message: String, cause: Throwable? = null) : Excepti
     /** The app passed something malformed (a bug in the app, not the technician's doing). */
     class InvalidInput(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
 
-    /** Whether trying again later may succeed on its own. */
-    val isTransient: Boolean get() = this is Network || (this is Server && (status >= 500 || status == 429 || status == 408))
+    /** The sync was cancelled ([FieldCoreClient.cancelSync]); nothing is lost. */
+    class Cancelled(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
 
-    companion object {
-        /** The sync observer's `Failed(code, detail)`, as the same hierarchy. */
-        fun fromSyncFailure(code: String, detail: String): FieldCoreError = when (code) {
-            "not_enrolled" -> NotEnrolled(detail)
-            "unauthorized" -> Unauthorized(detail)
-            "enrolment_refused" -> EnrolmentRefused(detail)
-            "network" -> Network(detail)
-            "invalid_photo" -> InvalidPhoto(detail)
-            "storage_full" -> StorageFull(detail)
-            "storage" -> Storage(detail)
-            "invalid_input" -> InvalidInput(detail)
-            "refused" -> Refused("", detail, emptyList())
-            else -> Server(0, detail)
-        }
-    }
+    /**
+     * A failure inside the bindings themselves (a panic in the core, a library mismatch): a bug
+     * to report, caught here so the app shows it instead of crashing.
+     */
+    class Internal(message: String, cause: Throwable? = null) : FieldCoreError(message, cause)
 }
 
 /** The one mapping from the generated exceptions to [FieldCoreError]. */
@@ -70,4 +60,5 @@ internal fun CoreException.toFieldCoreError(): FieldCoreError = when (this) {
     is CoreException.StorageFull -> FieldCoreError.StorageFull(detail, this)
     is CoreException.Storage -> FieldCoreError.Storage(detail, this)
     is CoreException.InvalidInput -> FieldCoreError.InvalidInput(detail, this)
+    is CoreException.Cancelled -> FieldCoreError.Cancelled(detail, this)
 }

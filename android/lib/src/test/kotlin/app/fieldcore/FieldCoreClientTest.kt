@@ -16,12 +16,9 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
-import java.awt.Color
-import java.awt.image.BufferedImage
 import java.io.File
 import java.time.Duration
 import java.time.Instant
-import javax.imageio.ImageIO
 
 /**
  * The Kotlin library against the host-built core and, for the flows, a real sync-server on
@@ -47,30 +44,10 @@ class FieldCoreClientTest {
     }
 
     private suspend fun open(dir: File, server: TestServer?, language: Language = Language.EN) =
-        FieldCoreClient.open(
-            FieldCoreConfig(
-                databaseFile = File(dir, "core/fieldcore.db"),
-                serverUrl = server?.url,
-                language = language,
-            ),
-        )
-
-    /** A camera file: a JPEG with some structure, different for each [seed]. */
-    private fun cameraJpeg(dir: File, seed: Int): File {
-        val image = BufferedImage(1200, 900, BufferedImage.TYPE_INT_RGB)
-        val g = image.createGraphics()
-        g.color = Color(30 + seed * 40 % 200, 120, 200 - seed * 30 % 150)
-        g.fillRect(0, 0, 1200, 900)
-        g.color = Color.WHITE
-        g.fillOval(100 + seed * 50, 100, 500, 400)
-        g.dispose()
-        val file = File(dir, "camera-$seed.jpg")
-        check(ImageIO.write(image, "jpg", file))
-        return file
-    }
+        openClient(dir, server, language)
 
     @Test
-    fun `a new device is not enrolled and says so with a typed error`(@TempDir dir: File) = runBlocking {
+    fun `a new device is not enrolled and says so with a typed error`(@TempDir dir: File) = runBlocking<Unit> {
         open(dir, null).use { client ->
             val status = client.status()
             assertFalse(status.enrolled)
@@ -85,7 +62,7 @@ class FieldCoreClientTest {
     }
 
     @Test
-    fun `a whole visit offline, then synced, reaches the desk completed with its photos`(@TempDir dir: File) = runBlocking {
+    fun `a whole visit offline, then synced, reaches the desk completed with its photos`(@TempDir dir: File) = runBlocking<Unit> {
         val server = requireServer()
         val desk = Desk(server.url)
         val technician = desk.technician("李师傅")
@@ -154,7 +131,7 @@ class FieldCoreClientTest {
     }
 
     @Test
-    fun `a refused action throws the rule and the message in zh-CN`(@TempDir dir: File) = runBlocking {
+    fun `a refused action throws the rule and the message in zh-CN`(@TempDir dir: File) = runBlocking<Unit> {
         val server = requireServer()
         val desk = Desk(server.url)
         val technician = desk.technician("张师傅")

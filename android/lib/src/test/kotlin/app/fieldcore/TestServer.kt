@@ -93,14 +93,42 @@ class Desk(private val base: String) {
     }
 
     /** An install job for the technician, not booked yet (the technician books it). */
-    fun installJob(technicianId: String): String {
-        val order = """{"kind":"install","customer_name":"王女士","address":"上海市浦东新区世纪大道 100 号 12 楼",
+    fun installJob(technicianId: String): String = createJob(
+        technicianId,
+        """{"kind":"install","customer_name":"王女士","address":"上海市浦东新区世纪大道 100 号 12 楼",
             |"phone":"+86 138 0000 0000","product_model":"KFR-35GW","work":"install the air conditioner",
-            |"ordering_party":"Example Mall","fee_basis":{"basis":"in_warranty"},"requires_verification":true}""".trimMargin()
+            |"ordering_party":"Example Mall","fee_basis":{"basis":"in_warranty"},"requires_verification":true}""".trimMargin(),
+    )
+
+    /** A delivery-and-install job: [expectedPieces] to collect at the logistics point, then install. */
+    fun deliveryJob(technicianId: String, expectedPieces: Int): String = createJob(
+        technicianId,
+        """{"kind":"delivery_install","customer_name":"陈先生","address":"上海市徐汇区漕溪北路 18 号 3 楼",
+            |"phone":"+86 137 0000 0000","product_model":"BCD-470","work":"deliver and install the refrigerator",
+            |"ordering_party":"Example Mall","fee_basis":{"basis":"in_warranty"},"requires_verification":true,
+            |"expected_pieces":$expectedPieces}""".trimMargin(),
+    )
+
+    /** A repair job of [severity] (1 = service down ... 4 = intermittent), on the standard fee schedule. */
+    fun repairJob(technicianId: String, severity: Int = 2): String = createJob(
+        technicianId,
+        """{"kind":"repair","customer_name":"刘女士","address":"上海市静安区南京西路 1 号 8 楼",
+            |"phone":"+86 136 0000 0000","product_model":"XQG100","work":"the washing machine does not drain",
+            |"ordering_party":"Example Mall","fee_basis":{"basis":"standard_schedule"},"requires_verification":false,
+            |"severity":$severity}""".trimMargin(),
+    )
+
+    private fun createJob(technicianId: String, order: String): String {
         val (status, body) = send("POST", "/v1/jobs", """{"order":$order,"technician_id":"$technicianId"}""")
         check(status == 201) { "job: $status $body" }
         // The detail starts with the view, whose first field is the job's id.
         return body.jsonString("id")
+    }
+
+    /** The desk gives the job to another technician (the first one's phone sees it reassigned away). */
+    fun reassign(jobId: String, technicianId: String) {
+        val (status, body) = send("POST", "/v1/jobs/$jobId/assign", """{"technician_id":"$technicianId"}""")
+        check(status in 200..299) { "assign: $status $body" }
     }
 
     fun jobDetail(jobId: String): String {
