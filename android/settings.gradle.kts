@@ -15,4 +15,4 @@ dependencyResolutionManagement {
     }
 }
 rootProject.name = "fieldcore"
-include(":lib", ":app")
+include(":lib", ":ui", ":app")

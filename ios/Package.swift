@@ -19,6 +19,9 @@ let package = Package(
             name: "FieldCore",
             dependencies: ["FieldCoreFFIC"],
             path: "Sources/FieldCore",
+            // The required-reason APIs the Rust core calls (file timestamps through stat, an
+            // uptime clock); the app's own manifest lists what the app collects.
+            resources: [.copy("PrivacyInfo.xcprivacy")],
             linkerSettings: [.linkedLibrary("c++"), .linkedFramework("SystemConfiguration")]
         ),
     ]

@@ -1,5 +1,6 @@
-// The Android app: a thin Compose shell over :lib. Every decision (what is allowed, what is
-// missing, timers, sync) comes from the core through FieldCoreClient.
+// The Android app: the platform shell around the shared screens (:ui) and the Kotlin library
+// (:lib). It holds Android glue only (activity, camera, location, WorkManager, manifest); every
+// decision (what is allowed, what is missing, timers, retries) comes from the core.
 plugins {
     id("com.android.application")
     id("org.jetbrains.kotlin.android")
@@ -26,16 +27,30 @@ android {
         targetCompatibility = JavaVersion.VERSION_17
     }
     kotlinOptions { jvmTarget = "17" }
+    buildTypes {
+        release {
+            // R8: JNA and the generated bindings are kept by lib/consumer-rules.pro and
+            // proguard-rules.pro (JNA reaches them by reflection from native code).
+            isMinifyEnabled = true
+            isShrinkResources = true
+            proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"), "proguard-rules.pro")
+        }
+    }
+    packaging {
+        // The .so files stay uncompressed in the APK so they load in place; AGP 8.5.1+ aligns
+        // them on 16 KB (Android 15 16 KB page sizes).
+        jniLibs.useLegacyPackaging = false
+    }
 }
 
 dependencies {
     implementation(project(":lib"))
+    implementation(project(":ui"))
     implementation(platform("androidx.compose:compose-bom:2024.12.01"))
     implementation("androidx.compose.material3:material3")
     implementation("androidx.compose.ui:ui")
     implementation("androidx.activity:activity-compose:1.9.3")
-    implementation("androidx.lifecycle:lifecycle-viewmodel-compose:2.8.7")
     implementation("androidx.lifecycle:lifecycle-runtime-compose:2.8.7")
-    implementation("androidx.navigation:navigation-compose:2.8.5")
+    implementation("androidx.core:core-ktx:1.15.0")
     implementation("androidx.work:work-runtime-ktx:2.10.0")
 }

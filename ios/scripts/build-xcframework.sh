@@ -12,9 +12,34 @@ case "$profile" in dev) out="debug" ;; *) out="$profile" ;; esac
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 export IPHONEOS_DEPLOYMENT_TARGET=15.0
 
+# SQLite's Apple-only "locking style" code calls statfs/fstatfs to tell file systems apart:
+# required-reason disk-space APIs the app has no reason to declare. The app's database is a
+# local file in its container, where plain POSIX locks (SQLite's default elsewhere) are right.
 for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
-  cargo build -p fieldcore-ffi --lib --locked --profile "$profile" --target "$target"
+  LIBSQLITE3_FLAGS="-DSQLITE_ENABLE_LOCKING_STYLE=0" \
+    cargo build -p fieldcore-ffi --lib --locked --profile "$profile" --target "$target"
 done
+
+# The device library's required-reason API symbols must be declared in the package's privacy
+# manifest (https://developer.apple.com/documentation/bundleresources/describing-use-of-required-reason-api).
+manifest=ios/Sources/FieldCore/PrivacyInfo.xcprivacy
+imports=$(nm -u -j "$target_dir/aarch64-apple-ios/$out/libfieldcore_ffi.a" 2>/dev/null | sort -u)
+require_declared() {
+  local category=$1; shift
+  for sym in "$@"; do
+    if grep -qx "_$sym" <<<"$imports"; then
+      if ! grep -q "<string>$category</string>" "$manifest"; then
+        echo "error: libfieldcore_ffi.a calls $sym ($category), not declared in $manifest" >&2
+        exit 1
+      fi
+      echo "required-reason API: $sym ($category, declared)"
+    fi
+  done
+}
+require_declared NSPrivacyAccessedAPICategoryFileTimestamp \
+  stat fstat fstatat lstat getattrlist getattrlistbulk fgetattrlist getattrlistat
+require_declared NSPrivacyAccessedAPICategoryDiskSpace statfs fstatfs statvfs fstatvfs
+require_declared NSPrivacyAccessedAPICategorySystemBootTime mach_absolute_time
 
 # Generated Swift, header and module map (library mode, from the host build).
 scripts/bindings >/dev/null

@@ -1,65 +1,69 @@
-// The thin SwiftUI app: every decision comes from the core through FieldCoreClient.
-import BackgroundTasks
+// The iOS shell: SwiftUI screens and platform glue (store opening, background tasks, camera).
+// Every decision (what is allowed, what completion needs, timers, retries) comes from the core
+// through FieldCoreClient.
 import FieldCore
-import Network
 import SwiftUI
+import UIKit
 
 @main
+@MainActor
 struct FieldCoreApp: App {
-    @StateObject private var model = AppModel()
+    @UIApplicationDelegateAdaptor(AppDelegate.self) private var delegate
+    @Environment(\.scenePhase) private var scenePhase
+
     var body: some Scene {
-        WindowGroup { JobListView().environmentObject(model) }
+        WindowGroup { RootView(model: AppModel.shared) }
+            .onChange(of: scenePhase) { phase in
+                switch phase {
+                case .active: AppModel.shared.syncSoon()
+                case .background: BackgroundSync.schedule()
+                default: break
+                }
+            }
     }
 }
 
 @MainActor
-final class AppModel: ObservableObject {
-    static let syncTask = "app.fieldcore.sync" // also in Info.plist BGTaskSchedulerPermittedIdentifiers
-    static let serverURL = "https://sync.example.invalid"
+final class AppDelegate: NSObject, UIApplicationDelegate {
+    func application(_ application: UIApplication,
+                     didFinishLaunchingWithOptions launchOptions: [UIApplication.LaunchOptionsKey: Any]? = nil) -> Bool {
+        // BGTaskScheduler requires every launch handler registered before launch finishes.
+        BackgroundSync.register()
+        // Start opening the store now (off the main thread), for a background launch too.
+        AppModel.shared.open()
+        return true
+    }
+}
 
-    let core: FieldCoreClient
-    private let path = NWPathMonitor()
+/// The store's state decides the first screen: opening, a recoverable error, or the jobs.
+struct RootView: View {
+    @ObservedObject var model: AppModel
 
-    init() {
-        let dir = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
-            .appendingPathComponent("fieldcore", isDirectory: true)
-        let lang: Language = Locale.preferredLanguages.first?.hasPrefix("zh") == true ? .zhCN : .en
-        core = try! FieldCoreClient(database: dir.appendingPathComponent("fieldcore.db"),
-                                    serverURL: Self.serverURL, language: lang)
-        registerBackgroundSync()
-        // Sync as soon as the network returns.
-        path.pathUpdateHandler = { [weak self] p in
-            guard p.status == .satisfied else { return }
-            Task { @MainActor in self?.syncSoon() }
+    var body: some View {
+        switch model.state {
+        case .opening:
+            ProgressView()
+        case let .failed(message):
+            OpenFailedView(message: message) { model.open() }
+        case let .open(client):
+            JobListView()
+                .environmentObject(client)
+                .environmentObject(model)
         }
-        path.start(queue: DispatchQueue(label: "fieldcore.network"))
     }
+}
 
-    func syncSoon() {
-        Task { try? await core.sync() }
-    }
+/// The store did not open: why, and a retry. Nothing recorded is touched.
+struct OpenFailedView: View {
+    let message: String
+    let retry: () -> Void
 
-    private func registerBackgroundSync() {
-        BGTaskScheduler.shared.register(forTaskWithIdentifier: Self.syncTask, using: nil) { task in
-            Task { @MainActor in
-                self.scheduleBackgroundSync()
-                do {
-                    try await self.core.sync()
-                    // Tidy storage only after a sync went through; its failure is not the sync's.
-                    _ = try? await self.core.housekeeping()
-                    task.setTaskCompleted(success: true)
-                } catch {
-                    task.setTaskCompleted(success: false)
-                }
-            }
+    var body: some View {
+        VStack(alignment: .leading, spacing: 16) {
+            Text("The job store could not be opened").font(.title2)
+            Text(message)
+            Button("Try again", action: retry).buttonStyle(.borderedProminent)
         }
-        scheduleBackgroundSync()
-    }
-
-    func scheduleBackgroundSync() {
-        let request = BGProcessingTaskRequest(identifier: Self.syncTask)
-        request.requiresNetworkConnectivity = true
-        request.earliestBeginDate = Date(timeIntervalSinceNow: 15 * 60)
-        try? BGTaskScheduler.shared.submit(request)
+        .padding()
     }
 }

@@ -1,62 +1,87 @@
 import FieldCore
 import SwiftUI
 
-/// My jobs, the sync line, enrolment for a new device.
+/// My jobs (live from the core's watch), the sync line, and enrolment for a new or withdrawn
+/// device.
 struct JobListView: View {
-    @EnvironmentObject var model: AppModel
+    @EnvironmentObject private var client: FieldCoreClient
+    @EnvironmentObject private var model: AppModel
     @State private var jobs: [JobSummary] = []
     @State private var status: CoreStatus?
-    @State private var code = ""
     @State private var error: String?
 
     var body: some View {
         NavigationStack {
+            content
+                .navigationTitle("Jobs")
+                .navigationDestination(for: String.self) { JobView(jobId: $0) }
+        }
+        .task { await refreshStatus() }
+        .task {
+            do {
+                for try await jobs in client.watchJobs() { self.jobs = jobs }
+            } catch {
+                self.error = error.localizedDescription
+            }
+        }
+        // Outbox counts and the authorisation change with syncs.
+        .onReceive(client.$syncStatus) { _ in Task { await refreshStatus() } }
+    }
+
+    @ViewBuilder private var content: some View {
+        switch status?.authorization {
+        case .notEnrolled?:
+            EnrolView(revoked: false) { await refreshStatus() }
+        case .revoked?:
+            EnrolView(revoked: true) { await refreshStatus() }
+        default:
             List {
-                Section { Text(syncLine) }
-                if status?.enrolled == false {
-                    Section("Enrol") {
-                        TextField("Enrolment code from the desk", text: $code)
-                        Button("Enrol") { Task { await enroll() } }
-                    }
-                }
+                Section { SyncLine(status: status) }
                 if let error { Text(error).foregroundStyle(.red) }
                 ForEach(jobs, id: \.jobId) { job in
-                    NavigationLink(value: job.jobId) {
-                        VStack(alignment: .leading) {
-                            Text(job.customerName).font(.headline)
-                            Text(job.address).font(.subheadline)
-                            Text("\(String(describing: job.kind)) · \(String(describing: job.status))")
-                            if let at = job.appointmentAt { Text(at, style: .time) }
-                        }
-                    }
+                    NavigationLink(value: job.jobId) { JobRow(job: job) }
                 }
             }
-            .navigationTitle("Jobs")
-            .navigationDestination(for: String.self) { JobView(jobId: $0) }
-            .refreshable { _ = try? await model.core.sync(); await reload() }
-            .task { await reload() }
-            .onReceive(model.core.$syncStatus) { _ in Task { await reload() } }
+            .refreshable { model.syncSoon() }
         }
     }
 
-    private var syncLine: String {
-        switch model.core.syncStatus {
-        case let .running(state): return "Syncing… \(state)"
-        case let .failed(_, message, _): return "Not synced: \(message)"
-        default: return "\(status?.outboxLen ?? 0) to send, \(status?.photosAwaitingUpload ?? 0) photos to upload"
+    private func refreshStatus() async {
+        do { status = try await client.status() } catch { self.error = error.localizedDescription }
+    }
+}
+
+private struct JobRow: View {
+    let job: JobSummary
+
+    var body: some View {
+        VStack(alignment: .leading) {
+            Text(job.customerName).font(.headline)
+            Text(job.address).font(.subheadline)
+            Text("\(String(describing: job.kind)) · \(String(describing: job.status))")
+            if job.reassignedAway { Text("Given to another technician").foregroundStyle(.orange) }
+            if let at = job.appointmentAt { Text(at, format: .dateTime.month().day().hour().minute()) }
         }
     }
+}
 
-    private func reload() async {
-        status = try? await model.core.status()
-        jobs = (try? await model.core.jobs()) ?? []
-    }
+/// What the last sync did and what is still to send; the failure in the core's words.
+private struct SyncLine: View {
+    @EnvironmentObject private var client: FieldCoreClient
+    let status: CoreStatus?
 
-    private func enroll() async {
-        do {
-            _ = try await model.core.enroll(serverURL: AppModel.serverURL, code: code, deviceName: UIDevice.current.name)
-            try await model.core.sync()
-            await reload()
-        } catch { self.error = error.localizedDescription }
+    var body: some View {
+        VStack(alignment: .leading) {
+            switch client.syncStatus {
+            case .running: Text("Syncing…")
+            case let .failed(failure, _): Text("Not synced: \(failure.detail)")
+            case let .cancelled(at): Text("Sync stopped at \(at.formatted(date: .omitted, time: .shortened)); it goes on next time")
+            case .idle, .finished: EmptyView()
+            }
+            if let status {
+                Text("\(status.outboxLen) to send, \(status.photosAwaitingUpload) photos to upload")
+                if let at = status.lastSyncedAt { Text("Last synced \(at.formatted(date: .abbreviated, time: .shortened))") }
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 package app.fieldcore
 
+import app.fieldcore.ffi.Authorization
 import app.fieldcore.ffi.CallOutcome
 import app.fieldcore.ffi.CapturedPhoto
 import app.fieldcore.ffi.CapturedSignature
@@ -143,7 +144,7 @@ class FieldCoreClient private constructor(
                 language = config.language.tag,
                 deleteOriginalPhotos = config.deleteOriginalPhotos,
             )
-            FieldCoreClient(mapped { FieldCore(ffi) }, io)
+            FieldCoreClient(mapped { FieldCore(ffi) }, io).apply { refreshAuthorization() }
         }
     }
 
@@ -154,7 +155,22 @@ class FieldCoreClient private constructor(
     suspend fun status(): CoreStatus = call { status() }
 
     suspend fun enroll(serverUrl: String, code: String, deviceName: String): Enrollment =
-        call { enroll(serverUrl, code, deviceName) }
+        call { enroll(serverUrl, code, deviceName) }.also { refreshAuthorization() }
+
+    private val _authorization = MutableStateFlow(Authorization.NOT_ENROLLED)
+
+    /**
+     * Whether the server takes this device's syncs, as the core last heard (kept across
+     * restarts): the app shows enrolment unless [Authorization.ENROLLED]. Read when the client
+     * opens, after an enrolment and after every sync, so a revocation shows the moment a sync
+     * meets it.
+     */
+    val authorization: StateFlow<Authorization> = _authorization.asStateFlow()
+
+    /** The core's own answer: no rule about which failure means what is kept here. */
+    private fun refreshAuthorization() {
+        _authorization.value = mapped { core.status() }.authorization
+    }
 
     /** My jobs in appointment order; empty [statuses] means all. */
     suspend fun jobs(statuses: List<JobStatus> = emptyList(), day: LocalDate? = null): List<JobSummary> =
@@ -275,7 +291,9 @@ class FieldCoreClient private constructor(
     suspend fun sync(): SyncReport = coroutineScope {
         // The outcome as a value: the core's `Cancelled` after our own cancellation must not
         // fail the caller's scope in place of the CancellationException.
-        val running = async(io) { runCatching { mapped { core.sync(observer) } } }
+        val running = async(io) {
+            runCatching { mapped { core.sync(observer) } }.also { runCatching { refreshAuthorization() } }
+        }
         try {
             running.await().getOrThrow()
         } catch (e: CancellationException) {

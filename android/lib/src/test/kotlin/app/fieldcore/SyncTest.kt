@@ -144,7 +144,9 @@ class SyncTest {
             assertNotNull(client.status().lastSyncedAt)
             client.accept(job)
             desk.revoke(deviceId)
+            assertEquals(Authorization.ENROLLED, client.authorization.value)
             assertThrows<FieldCoreError.Unauthorized> { client.sync() }
+            assertEquals(Authorization.REVOKED, client.authorization.value, "the app turns to enrolment at once")
             val failed = client.syncStatus.value as SyncStatus.Failed
             assertEquals(FailureKind.UNAUTHORIZED, failed.failure.kind)
             assertNull(FieldCoreClient.retryDelay(failed.failure, 1), "no timer brings a revoked device back")
@@ -152,10 +154,12 @@ class SyncTest {
         openClient(dir, server).use { client ->
             val status = client.status()
             assertEquals(Authorization.REVOKED, status.authorization, "the app opens on enrolment again")
+            assertEquals(Authorization.REVOKED, client.authorization.value)
             assertNotNull(status.lastSyncedAt)
             assertEquals(1uL, status.outboxLen, "the unsynced acceptance is kept")
             client.enroll(server.url, desk.enrolmentCode(technician), "JUnit phone")
             assertEquals(Authorization.ENROLLED, client.status().authorization)
+            assertEquals(Authorization.ENROLLED, client.authorization.value)
             assertEquals(1u, client.sync().accepted)
         }
         assertTrue(Regex("\"accepted_at\"\\s*:\\s*\"").containsMatchIn(desk.jobDetail(job)))

@@ -131,6 +131,17 @@ class Desk(private val base: String) {
         check(status in 200..299) { "assign: $status $body" }
     }
 
+    /** A stored photo's bytes as the desk downloads them: the evidence the ordering party sees. */
+    fun photo(photoId: String): ByteArray {
+        val request = HttpRequest.newBuilder(URI.create("$base/v1/photos/$photoId"))
+            .header("authorization", "Bearer $token")
+            .GET()
+            .build()
+        val response = http.send(request, HttpResponse.BodyHandlers.ofByteArray())
+        check(response.statusCode() == 200) { "photo $photoId: ${response.statusCode()}" }
+        return response.body()
+    }
+
     fun jobDetail(jobId: String): String {
         val (status, body) = send("GET", "/v1/jobs/$jobId")
         check(status == 200) { "job detail: $status $body" }

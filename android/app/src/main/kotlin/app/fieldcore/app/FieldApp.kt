@@ -1,39 +1,30 @@
 package app.fieldcore.app
 
 import android.app.Application
-import app.fieldcore.FieldCoreClient
-import app.fieldcore.FieldCoreConfig
-import app.fieldcore.Language
 import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Deferred
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.async
-import java.io.File
-import java.util.Locale
 
-/** Holds the one FieldCoreClient of the process and schedules background sync. */
+/**
+ * The process: opens the core once (off the main thread, see [CoreHolder]) and makes sure the
+ * periodic background sync is scheduled. Activities and workers reach both through
+ * [fieldApp].
+ */
 class FieldApp : Application() {
-    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    /** Lives as long as the process; work that must outlive a screen runs here. */
+    val appScope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
 
-    lateinit var core: Deferred<FieldCoreClient>
+    lateinit var core: CoreHolder
+        private set
+
+    lateinit var sync: SyncScheduler
         private set
 
     override fun onCreate() {
         super.onCreate()
-        val language = if (Locale.getDefault().language == "zh") Language.ZH_CN else Language.EN
-        core = scope.async {
-            FieldCoreClient.open(
-                FieldCoreConfig(
-                    databaseFile = File(noBackupFilesDir, "fieldcore/fieldcore.db"),
-                    photoDir = File(filesDir, "photos"),
-                    serverUrl = BuildConfig.SERVER_URL,
-                    language = language,
-                ),
-            )
-        }
-        SyncWorker.schedule(this)
+        core = CoreHolder(this, appScope).also { it.open() }
+        sync = SyncScheduler(this, appScope).also { it.schedulePeriodic() }
     }
 }
 
-suspend fun android.content.Context.fieldCore(): FieldCoreClient = (applicationContext as FieldApp).core.await()
+val android.content.Context.fieldApp: FieldApp get() = applicationContext as FieldApp

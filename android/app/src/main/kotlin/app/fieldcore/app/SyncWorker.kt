@@ -1,62 +1,104 @@
 package app.fieldcore.app
 
 import android.content.Context
-import androidx.work.BackoffPolicy
-import androidx.work.Constraints
+import android.util.Log
 import androidx.work.CoroutineWorker
-import androidx.work.ExistingPeriodicWorkPolicy
-import androidx.work.ExistingWorkPolicy
-import androidx.work.NetworkType
-import androidx.work.OneTimeWorkRequestBuilder
-import androidx.work.PeriodicWorkRequestBuilder
-import androidx.work.WorkManager
+import androidx.work.ForegroundInfo
 import androidx.work.WorkerParameters
+import app.fieldcore.FieldCoreClient
 import app.fieldcore.FieldCoreError
-import java.util.concurrent.TimeUnit
+import app.fieldcore.SyncStatus
+import kotlinx.coroutines.CancellationException
 
 /**
- * Syncs when the network is there: WorkManager holds the work until the CONNECTED constraint
- * is met, so a sync runs as soon as the network returns. The core decides everything else
- * (what to push, retries inside one sync); this only maps the outcome to WorkManager's.
+ * One background sync. WorkManager runs it when the network is there (CONNECTED constraint),
+ * stops it when the system says so, and retries it when this worker returns `retry`; the core
+ * decides everything else: what to push, retries inside the sync, and (through
+ * `FieldCoreClient.retryDelay`) whether a failed sync is worth retrying at all.
  */
 class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
-    override suspend fun doWork(): Result = try {
-        val core = applicationContext.fieldCore()
-        core.sync()
-        // Storage is tidied only after a sync went through; a failure here is not the sync's.
-        runCatching { core.housekeeping() }
-        Result.success()
-    } catch (e: FieldCoreError) {
-        when {
-            e.isTransient -> Result.retry()
-            else -> Result.failure() // not enrolled / unauthorized: the UI asks to enrol
+
+    override suspend fun doWork(): Result {
+        // Opening failed (shown on screen with a retry): nothing to sync this run.
+        val client = applicationContext.fieldApp.core.awaitClient() ?: return Result.failure()
+        return try {
+            keepAliveForUploads(client)
+            client.syncUntilStopped()
+            tidy(client)
+            Result.success()
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: FieldCoreError) {
+            afterFailure(client)
+        } catch (e: Exception) {
+            // Anything the library did not map: a bug, not something a retry fixes.
+            Log.e(TAG, "sync failed unexpectedly", e)
+            Result.failure()
         }
     }
 
-    companion object {
-        private val online = Constraints.Builder().setRequiredNetworkType(NetworkType.CONNECTED).build()
+    /**
+     * The core's answer, not a rule of ours: a delay means "worth retrying" (WorkManager's
+     * backoff spaces the retries), none means the technician must act (enrol again, free space)
+     * and the next run waits for them. A worker stopped by the system is rescheduled by
+     * WorkManager whatever it returns.
+     */
+    private fun afterFailure(client: FieldCoreClient): Result {
+        if (isStopped) return Result.retry()
+        val failure = (client.syncStatus.value as? SyncStatus.Failed)?.failure ?: return Result.failure()
+        // runAttemptCount is 0 on the first run; the core counts failures from 1.
+        val delay = FieldCoreClient.retryDelay(failure, runAttemptCount + 1)
+        return if (delay == null) Result.failure() else Result.retry()
+    }
 
-        /** A periodic sync, and one right away when the network is (or comes) back. */
-        fun schedule(context: Context) {
-            val wm = WorkManager.getInstance(context)
-            wm.enqueueUniquePeriodicWork(
-                "fieldcore-sync-periodic",
-                ExistingPeriodicWorkPolicy.KEEP,
-                PeriodicWorkRequestBuilder<SyncWorker>(15, TimeUnit.MINUTES).setConstraints(online).build(),
-            )
-            syncSoon(context)
+    /**
+     * Runs the sync. When WorkManager stops this worker (constraints lost, quota, the dataSync
+     * time limit) the coroutine is cancelled; the core's blocking sync is interrupted through
+     * `cancelSync` and ends at its next step with nothing lost. (`FieldCoreClient.sync` also
+     * interrupts on cancellation; saying it here keeps the worker's contract visible.)
+     */
+    private suspend fun FieldCoreClient.syncUntilStopped() {
+        try {
+            sync()
+        } catch (e: CancellationException) {
+            cancelSync()
+            throw e
         }
+    }
 
-        /** After an action: sync as soon as there is a network. */
-        fun syncSoon(context: Context) {
-            WorkManager.getInstance(context).enqueueUniqueWork(
-                "fieldcore-sync-now",
-                ExistingWorkPolicy.REPLACE,
-                OneTimeWorkRequestBuilder<SyncWorker>()
-                    .setConstraints(online)
-                    .setBackoffCriteria(BackoffPolicy.EXPONENTIAL, 30, TimeUnit.SECONDS)
-                    .build(),
-            )
+    /**
+     * Photo uploads can outlast the ordinary 10-minute window: with photos waiting, ask to run
+     * as a dataSync foreground service. Android 12+ refuses that from the background (the
+     * exception is caught): the upload then runs as ordinary work and the core's resumable
+     * upload picks up where it stopped next time.
+     */
+    private suspend fun keepAliveForUploads(client: FieldCoreClient) {
+        val photos = try {
+            client.status().photosAwaitingUpload
+        } catch (e: FieldCoreError) {
+            return // the sync itself will meet (and report) the same trouble
         }
+        if (photos == 0uL) return
+        try {
+            setForeground(getForegroundInfo())
+        } catch (e: IllegalStateException) {
+            Log.i(TAG, "foreground service not allowed now; syncing as ordinary work", e)
+        }
+    }
+
+    /** Storage is tidied only after a sync went through; a failure here is not the sync's. */
+    private suspend fun tidy(client: FieldCoreClient) {
+        try {
+            client.housekeeping()
+        } catch (e: FieldCoreError) {
+            Log.w(TAG, "housekeeping failed", e)
+        }
+    }
+
+    /** Used by WorkManager for expedited work on Android 11 and lower, and by [keepAliveForUploads]. */
+    override suspend fun getForegroundInfo(): ForegroundInfo = SyncNotification.foregroundInfo(applicationContext)
+
+    private companion object {
+        const val TAG = "FieldCoreSync"
     }
 }
