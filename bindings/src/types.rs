@@ -390,6 +390,9 @@ pub struct JobDetail {
     pub cancel_reason: Option<String>,
     /// What the technician may do now, in the usual order of a visit.
     pub next_actions: Vec<ActionKind>,
+    /// The photo categories the core accepts now: the cameras to offer (the signature's image
+    /// is made from the strokes, never photographed).
+    pub photo_categories: Vec<PhotoCategory>,
     /// What completion still needs (empty: ready to complete).
     pub completion_missing: Vec<MissingItem>,
     pub timers: Vec<SlaTimer>,
@@ -582,6 +585,7 @@ pub(crate) fn job_detail(
         cancelled_at: opt_time(v.cancelled_at),
         cancel_reason: v.cancel_reason,
         next_actions: d.next_actions,
+        photo_categories: d.photo_categories,
         completion_missing: d
             .completion_missing
             .iter()

@@ -131,6 +131,27 @@ impl Rulebook {
             .collect()
     }
 
+    /// The categories a photo may be taken in now, by the same rules that check the photo's
+    /// record, so the app offers exactly the cameras the core will accept. The signature's
+    /// image is not among them: the core renders it from the customer's strokes.
+    pub fn photo_categories(&self, job: &JobView, technician_id: Uuid) -> Vec<PhotoCategory> {
+        let actor = Actor::Technician {
+            technician_id,
+            device_id: Uuid::nil(),
+        };
+        if self
+            .guard_state(job, &actor, ActionKind::PhotoCaptured)
+            .is_err()
+        {
+            return Vec::new();
+        }
+        PhotoCategory::ALL
+            .into_iter()
+            .filter(|c| *c != PhotoCategory::Signature)
+            .filter(|c| photo_category_allowed(job, *c).is_ok())
+            .collect()
+    }
+
     /// What still stands between the job and its completion.
     pub fn completion_missing(&self, job: &JobView) -> Vec<Missing> {
         let mut missing = Vec::new();
@@ -421,28 +442,7 @@ impl Rulebook {
                 if !is_sha256_hex(&photo.sha256) {
                     return invalid("sha256", "not a SHA-256 in hex");
                 }
-                match photo.category {
-                    PhotoCategory::Pickup if job.order.kind != JobKind::DeliveryInstall => {
-                        return Err(Refusal::new(Rule::NotADeliveryJob, kind));
-                    }
-                    PhotoCategory::Completion | PhotoCategory::Receipt
-                        if job.checked_in_at.is_none() =>
-                    {
-                        return Err(Refusal::missing(
-                            Rule::NotCheckedIn,
-                            kind,
-                            vec![Missing::CheckIn],
-                        ));
-                    }
-                    PhotoCategory::Signature if job.work_done_at.is_none() => {
-                        return Err(Refusal::missing(
-                            Rule::WorkNotDone,
-                            kind,
-                            vec![Missing::WorkMarkedDone],
-                        ));
-                    }
-                    _ => {}
-                }
+                photo_category_allowed(job, photo.category)?;
             }
             EventBody::SignatureCaptured { signature }
                 if signature.stroke_count == 0 || !is_sha256_hex(&signature.strokes_sha256) =>
@@ -558,4 +558,24 @@ fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether a photo of `category` belongs to the job now: pickup photos only on a delivery,
+/// completion and receipt photos only on site, the signature's image only once the work is done.
+fn photo_category_allowed(job: &JobView, category: PhotoCategory) -> Result<(), Refusal> {
+    let kind = ActionKind::PhotoCaptured;
+    match category {
+        PhotoCategory::Pickup if job.order.kind != JobKind::DeliveryInstall => {
+            Err(Refusal::new(Rule::NotADeliveryJob, kind))
+        }
+        PhotoCategory::Completion | PhotoCategory::Receipt if job.checked_in_at.is_none() => Err(
+            Refusal::missing(Rule::NotCheckedIn, kind, vec![Missing::CheckIn]),
+        ),
+        PhotoCategory::Signature if job.work_done_at.is_none() => Err(Refusal::missing(
+            Rule::WorkNotDone,
+            kind,
+            vec![Missing::WorkMarkedDone],
+        )),
+        _ => Ok(()),
+    }
 }

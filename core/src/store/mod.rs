@@ -32,8 +32,8 @@ pub use photos::PendingPhoto;
 pub use schema::{CURRENT_VERSION, V1 as SCHEMA_V1};
 
 use crate::domain::{
-    ActionKind, Actor, Event, EventBody, JobKind, JobStatus, JobView, Missing, Refusal, Rule,
-    Rulebook, Timer,
+    ActionKind, Actor, Event, EventBody, JobKind, JobStatus, JobView, Missing, PhotoCategory,
+    Refusal, Rule, Rulebook, Timer,
 };
 
 /// Where an event stands with the server.
@@ -128,6 +128,8 @@ pub struct JobDetail {
     /// See [`JobSummary::reassigned_away`].
     pub reassigned_away: bool,
     pub next_actions: Vec<ActionKind>,
+    /// The photo categories the core accepts now (`Rulebook::photo_categories`).
+    pub photo_categories: Vec<PhotoCategory>,
     pub completion_missing: Vec<Missing>,
     pub timers: Vec<Timer>,
     pub timeline: Vec<TimelineEntry>,
@@ -537,21 +539,27 @@ impl Store {
                     next
                 }
             };
-            let known: Option<Option<i64>> = tx
+            let known: Option<(Option<i64>, String, Option<String>)> = tx
                 .query_row(
-                    "SELECT confirmed_seq FROM events WHERE id = ?1",
+                    "SELECT confirmed_seq, body, conflict FROM events WHERE id = ?1",
                     params![event.id.to_string()],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
             match known {
-                Some(Some(seq)) if seq >= 0 => {
+                Some((Some(seq), _, _)) if seq >= 0 => {
                     out.already_known += 1;
                     continue;
                 }
-                Some(_) => {
+                Some((_, body, conflict)) => {
                     // Our own event, echoed (or one kept from before schema v3, pulled again):
-                    // the server's copy (its corrected time) and its place.
+                    // the server's copy (its corrected time) and its place. The server keeps
+                    // each device's events in the order they were recorded, so an echo that
+                    // matches the stored copy and clears no conflict changes nothing the view
+                    // shows: confirm it without a rebuild (the common case, and the cost of a
+                    // large push's echo; docs/benchmarks.md, sync_push).
+                    let echoed = serde_json::to_string(event)?;
+                    let changes_view = echoed != body || conflict.is_some();
                     let seq = place();
                     tx.execute(
                         "UPDATE events SET body = ?2, confirmed_seq = ?3, conflict = NULL,
@@ -559,9 +567,11 @@ impl Store {
                             push_state = CASE WHEN push_state IN ('duplicate', 'remote')
                                               THEN push_state ELSE 'accepted' END
                          WHERE id = ?1",
-                        params![event.id.to_string(), serde_json::to_string(event)?, seq],
+                        params![event.id.to_string(), echoed, seq],
                     )?;
-                    touched.insert(event.job_id);
+                    if changes_view {
+                        touched.insert(event.job_id);
+                    }
                     out.confirmed += 1;
                     continue;
                 }
@@ -649,9 +659,12 @@ impl Store {
         let timeline = timeline(&conn, job_id)?;
         drop(conn);
         let rulebook = self.rulebook();
-        let next_actions = match technician {
-            Some(t) => rulebook.next_actions(&view, t),
-            None => Vec::new(),
+        let (next_actions, photo_categories) = match technician {
+            Some(t) => (
+                rulebook.next_actions(&view, t),
+                rulebook.photo_categories(&view, t),
+            ),
+            None => (Vec::new(), Vec::new()),
         };
         Ok(Some(JobDetail {
             status: view.status(),
@@ -659,6 +672,7 @@ impl Store {
             completion_missing: rulebook.completion_missing(&view),
             timers: rulebook.policy.timers(&view, self.server_now()?),
             next_actions,
+            photo_categories,
             timeline,
             view,
         }))

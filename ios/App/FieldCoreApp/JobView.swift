@@ -14,7 +14,7 @@ struct JobView: View {
     @State private var loaded = false
     @State private var message: String?
     @State private var sheet: JobSheet?
-    @State private var camera: PhotoCategory?
+    @State private var camera: CameraRequest?
     @State private var signing = false
     @State private var code = ""
 
@@ -44,10 +44,10 @@ struct JobView: View {
             }
         }
         .sheet(item: $sheet) { sheet in sheetView(sheet) }
-        .sheet(item: $camera) { category in
+        .sheet(item: $camera) { request in
             CameraView { file in
                 camera = nil
-                if let file { act { try await $0.capturePhoto(jobId, category: category, file: file) } }
+                if let file { act { try await $0.capturePhoto(jobId, category: request.category, file: file) } }
             }
             .ignoresSafeArea()
         }
@@ -86,7 +86,8 @@ struct JobView: View {
             if can(.logisticsArrived) { Button("Goods arrived…") { sheet = .goodsArrived } }
             if can(.appointmentBooked) { Button("Book the visit…") { sheet = .book } }
             if can(.appointmentRescheduled) { Button("Reschedule the visit…") { sheet = .reschedule } }
-            if can(.photoCaptured) || can(.pickupRecorded) { Button("Photograph the goods") { openCamera(.pickup) } }
+            // The cameras the core accepts now (the same rule that checks the photo's record).
+            if j.photoCategories.contains(.pickup) { Button("Photograph the goods") { openCamera(.pickup) } }
             if can(.pickupRecorded) { Button("Record the pickup…") { sheet = .pickup } }
             if let pickup = j.pickup {
                 Text("Picked up \(pickup.pieces) pieces, \(String(describing: pickup.packaging))")
@@ -109,8 +110,8 @@ struct JobView: View {
     private func completion(_ j: JobDetail) -> some View {
         Section("Completion") {
             Text("\(j.photos.count) photos")
-            Button("Completion photo") { openCamera(.completion) }
-            Button("Receipt photo") { openCamera(.receipt) }
+            if j.photoCategories.contains(.completion) { Button("Completion photo") { openCamera(.completion) } }
+            if j.photoCategories.contains(.receipt) { Button("Receipt photo") { openCamera(.receipt) } }
             if !j.signatureCaptured { Button("Customer signs…") { signing = true } }
             if can(.confirmationCodeEntered) {
                 TextField("Customer's confirmation code", text: $code)
@@ -156,7 +157,7 @@ struct JobView: View {
                 return
             }
             if await AVCaptureDevice.requestAccess(for: .video) {
-                camera = category
+                camera = CameraRequest(category: category)
             } else {
                 message = String(localized: "Allow the camera in Settings to photograph the job.")
             }
@@ -200,4 +201,9 @@ private struct ChecklistRow: View {
     }
 }
 
-extension PhotoCategory: @retroactive Identifiable { public var id: Self { self } }
+/// The camera sheet's item. A wrapper rather than a conformance of the bindings' PhotoCategory to
+/// Identifiable: that would be retroactive (`@retroactive` needs Swift 6; the README allows Xcode 15).
+struct CameraRequest: Identifiable {
+    let category: PhotoCategory
+    var id: PhotoCategory { category }
+}

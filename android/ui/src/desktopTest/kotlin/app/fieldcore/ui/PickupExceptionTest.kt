@@ -56,4 +56,34 @@ class PickupExceptionTest {
         visit.hands.scrolledTo(Tags.EXCEPTIONS)
         visit.hands.screenshot("08-delivery-damaged-pickup")
     }
+
+    @Test fun `an exception raised by hand carries its photo to the desk`() {
+        visit = Visit(rule, tmp.root, "韩师傅")
+        val jobId = visit.desk.installJob(visit.technician)
+        visit.launch()
+        visit.enrol()
+        visit.sync()
+        visit.open(jobId)
+        visit.accept()
+        visit.logCall(CallOutcome.REACHED, "visit agreed")
+        visit.book(LocalDateTime.now().plusMinutes(30))
+        visit.checkIn()
+
+        visit.hands.click(Tags.EXCEPTION_OPEN)
+        visit.hands.click(Tags.exceptionKind(ExceptionKind.EXTRA_FEE_NEEDED))
+        visit.hands.type(Tags.EXCEPTION_NOTE, "the wall bracket is not on the order")
+        val photos = visit.job().photos.size
+        visit.hands.click(Tags.photo(PhotoCategory.EXCEPTION))
+        visit.awaitCore("exception photo stored") { it.photos.size == photos + 1 }
+        visit.hands.click(Tags.EXCEPTION_SUBMIT)
+        visit.awaitCore("exception raised") { j -> j.exceptions.any { it.kind == ExceptionKind.EXTRA_FEE_NEEDED } }
+        visit.hands.waitFor(Tags.exception(ExceptionKind.EXTRA_FEE_NEEDED))
+        val photo = visit.job().photos.single { it.category == PhotoCategory.EXCEPTION }
+
+        visit.sync()
+        val onDesk = visit.desk.jobDetail(jobId)
+        assertTrue(onDesk, onDesk.contains("\"extra_fee_needed\""))
+        val attached = Regex("\"photo_ids\"\\s*:\\s*\\[[^\\]]*\"${photo.photoId}\"")
+        assertTrue("the desk sees the exception with its photo: $onDesk", attached.containsMatchIn(onDesk))
+    }
 }

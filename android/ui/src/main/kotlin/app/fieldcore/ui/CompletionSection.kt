@@ -39,11 +39,10 @@ internal fun CompletionSection(j: JobDetail, next: Set<ActionKind>, strings: Str
     SectionTitle(strings.evidence)
     val onSite = j.photos.count { it.category == PhotoCategory.COMPLETION || it.category == PhotoCategory.RECEIPT }
     Text(strings.photoCount(onSite), Modifier.testTag(Tags.PHOTO_COUNT))
-    if (ActionKind.PHOTO_CAPTURED in next) {
-        Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-            PhotoButton(strings.completionPhoto, PhotoCategory.COMPLETION, actions)
-            PhotoButton(strings.receiptPhoto, PhotoCategory.RECEIPT, actions)
-        }
+    Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+        // The cameras the core accepts now: on site, completion and receipt.
+        if (PhotoCategory.COMPLETION in j.photoCategories) PhotoButton(strings.completionPhoto, PhotoCategory.COMPLETION, actions)
+        if (PhotoCategory.RECEIPT in j.photoCategories) PhotoButton(strings.receiptPhoto, PhotoCategory.RECEIPT, actions)
     }
     if (j.signatureCaptured) {
         Text(strings.signatureCaptured, Modifier.testTag(Tags.SIGNATURE_CAPTURED))

@@ -16,6 +16,7 @@ import androidx.compose.ui.unit.dp
 import app.fieldcore.ffi.ActionKind
 import app.fieldcore.ffi.ExceptionKind
 import app.fieldcore.ffi.JobDetail
+import app.fieldcore.ffi.PhotoCategory
 
 /**
  * The job's exceptions (the technician's and those the core raised itself, e.g. from a damaged
@@ -39,14 +40,21 @@ internal fun ExceptionsSection(j: JobDetail, next: Set<ActionKind>, strings: Str
             }
         }
     }
-    if (canRaise) RaiseException(strings, actions)
+    if (canRaise) RaiseException(j, strings, actions)
 }
 
+/**
+ * The form: the kind, what happened, and photos of it (exception photos, attached to this
+ * exception as evidence for the ordering party).
+ */
 @Composable
-private fun RaiseException(strings: Strings, actions: JobActions) {
+private fun RaiseException(j: JobDetail, strings: Strings, actions: JobActions) {
     var open by rememberSaveable { mutableStateOf(false) }
     var kind by rememberSaveable { mutableStateOf<ExceptionKind?>(null) }
     var note by rememberSaveable { mutableStateOf("") }
+    // Comma-separated: a plain String survives process death on every platform's saver.
+    var photoIdList by rememberSaveable { mutableStateOf("") }
+    val photoIds = photoIdList.split(',').filter { it.isNotEmpty() }
     if (!open) {
         OutlinedButton({ open = true }, Modifier.testTag(Tags.EXCEPTION_OPEN)) { Text(strings.raiseException) }
         return
@@ -54,11 +62,19 @@ private fun RaiseException(strings: Strings, actions: JobActions) {
     Text(strings.exceptionKind, style = MaterialTheme.typography.labelLarge)
     RadioChoices(ExceptionKind.entries, kind, { kind = it }, strings::exceptionKind, Tags::exceptionKind)
     NoteField(note, { note = it }, strings.note, Tags.EXCEPTION_NOTE)
+    Text(strings.photoCount(photoIds.size), Modifier.testTag(Tags.EXCEPTION_PHOTOS), style = MaterialTheme.typography.bodySmall)
+    if (PhotoCategory.EXCEPTION in j.photoCategories) {
+        OutlinedButton(
+            { actions.takePhoto(PhotoCategory.EXCEPTION) { id -> photoIdList = (photoIds + id).joinToString(",") } },
+            Modifier.testTag(Tags.photo(PhotoCategory.EXCEPTION)),
+            enabled = !actions.busy,
+        ) { Text(strings.exceptionPhoto) }
+    }
     val chosen = kind
-    ActionButton(strings.raise, Tags.EXCEPTION_SUBMIT, actions, enabled = chosen != null && note.isNotBlank()) {
+    ActionButton(strings.raise, Tags.EXCEPTION_SUBMIT, actions, enabled = chosen != null) {
         if (chosen != null) {
-            actions.record(onRecorded = { open = false; kind = null; note = "" }) {
-                raiseException(actions.jobId, chosen, note.trim())
+            actions.record(onRecorded = { open = false; kind = null; note = ""; photoIdList = "" }) {
+                raiseException(actions.jobId, chosen, note.trim(), photoIds)
             }
         }
     }

@@ -30,8 +30,7 @@ import app.fieldcore.ffi.PhotoCategory
 internal fun PickupSection(j: JobDetail, next: Set<ActionKind>, strings: Strings, actions: JobActions) {
     if (j.kind != JobKind.DELIVERY_INSTALL) return
     val canRecord = ActionKind.PICKUP_RECORDED in next
-    // Pickup photos belong to the trip to the logistics point: before check-in at the customer's.
-    val canPhoto = ActionKind.PHOTO_CAPTURED in next && j.goodsArrivedAt != null && j.checkedInAt == null
+    val canPhoto = PhotoCategory.PICKUP in j.photoCategories
     val pickupPhotos = j.photos.count { it.category == PhotoCategory.PICKUP }
     if (j.pickup == null && !canRecord && !canPhoto) return
 

@@ -104,6 +104,7 @@ interface Strings {
     fun photoCount(n: Int): String
     val completionPhoto: String
     val receiptPhoto: String
+    val exceptionPhoto: String
 
     val signature: String
     val signatureClear: String

@@ -97,6 +97,7 @@ internal object EnStrings : Strings {
     override fun photoCount(n: Int) = "$n photos"
     override val completionPhoto = "Completion photo"
     override val receiptPhoto = "Photo of the signed receipt"
+    override val exceptionPhoto = "Photograph what is wrong"
 
     override val signature = "Customer's signature (the customer signs, never the technician)"
     override val signatureClear = "Clear"

@@ -97,6 +97,7 @@ internal object ZhCnStrings : Strings {
     override fun photoCount(n: Int) = "照片 $n 张"
     override val completionPhoto = "完工照片"
     override val receiptPhoto = "签字回执照片"
+    override val exceptionPhoto = "拍摄异常情况"
 
     override val signature = "客户签名（须客户本人签，师傅不得代签）"
     override val signatureClear = "清除"

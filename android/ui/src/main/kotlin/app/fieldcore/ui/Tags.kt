@@ -99,6 +99,7 @@ object Tags {
     fun exceptionKind(kind: ExceptionKind) = "exception.kind.${kind.name}"
     const val EXCEPTION_OPEN = "exception.open"
     const val EXCEPTION_NOTE = "exception.note"
+    const val EXCEPTION_PHOTOS = "exception.photos"
     const val EXCEPTION_SUBMIT = "exception.submit"
 
     const val CONFLICTS = "conflicts.list"
