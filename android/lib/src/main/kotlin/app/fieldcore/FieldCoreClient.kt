@@ -291,8 +291,13 @@ class FieldCoreClient private constructor(
     suspend fun sync(): SyncReport = coroutineScope {
         // The outcome as a value: the core's `Cancelled` after our own cancellation must not
         // fail the caller's scope in place of the CancellationException.
+        // This call's own observer keeps its failure: the shared status may already show
+        // another caller's sync by the time this one throws.
+        val mine = CallObserver(observer)
         val running = async(io) {
-            runCatching { mapped { core.sync(observer) } }.also { runCatching { refreshAuthorization() } }
+            runCatching { mapped { core.sync(mine) } }
+                .onFailure { e -> if (e is FieldCoreError) e.syncFailure = mine.failure }
+                .also { runCatching { refreshAuthorization() } }
         }
         try {
             running.await().getOrThrow()
@@ -304,6 +309,16 @@ class FieldCoreClient private constructor(
 
     /** Stop the running sync and any waiting for it ([sync] throws [FieldCoreError.Cancelled]). */
     fun cancelSync() = interrupt.interrupt()
+
+    /** Forwards to [shared] and remembers the failure this call heard. */
+    private class CallObserver(private val shared: SyncObserver) : SyncObserver {
+        @Volatile var failure: SyncFailure? = null
+
+        override fun onState(state: SyncState) {
+            if (state is SyncState.Failed) failure = state.failure
+            shared.onState(state)
+        }
+    }
 
     private val observer = object : SyncObserver {
         override fun onState(state: SyncState) {

@@ -1,12 +1,20 @@
 package app.fieldcore
 
 import app.fieldcore.ffi.CoreException
+import app.fieldcore.ffi.SyncFailure
 
 /**
  * Why a call into the core did not happen, by what the app can do about it. [message] is always
  * meant for the technician (refusals in the configured language).
  */
 sealed class FieldCoreError(message: String, cause: Throwable? = null) : Exception(message, cause) {
+    /**
+     * On an error thrown by [FieldCoreClient.sync]: the typed failure of that very sync (kind,
+     * HTTP status, Retry-After, transient), for the caller's scheduler. Null elsewhere.
+     */
+    var syncFailure: SyncFailure? = null
+        internal set
+
     /** A rule said no. Switch on [rule] (stable code, e.g. `not_checked_in`); show [message]. */
     class Refused(val rule: String, message: String, val missing: List<String>, cause: Throwable? = null) :
         FieldCoreError(message, cause)

@@ -75,7 +75,8 @@ class SyncTest {
     @Test
     fun `a lost network fails typed and transient, retried by the core's schedule`(@TempDir dir: File) = runBlocking<Unit> {
         enrolledThenServerGone(dir).use { client ->
-            assertThrows<FieldCoreError.Network> { client.sync() }
+            val thrown = assertThrows<FieldCoreError.Network> { client.sync() }
+            assertEquals(FailureKind.NETWORK, thrown.syncFailure?.kind, "the call's own failure travels with the error")
             val failed = client.syncStatus.value as SyncStatus.Failed
             assertEquals(FailureKind.NETWORK, failed.failure.kind)
             assertTrue(failed.failure.transient)

@@ -5,15 +5,22 @@ import android.content.pm.PackageManager
 import android.os.Build
 import android.os.Bundle
 import androidx.activity.ComponentActivity
+import androidx.activity.compose.BackHandler
 import androidx.activity.compose.setContent
 import androidx.activity.enableEdgeToEdge
 import androidx.activity.result.contract.ActivityResultContracts
+import androidx.compose.foundation.layout.Box
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.safeDrawingPadding
 import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.Surface
 import androidx.compose.runtime.getValue
+import androidx.compose.ui.Modifier
 import androidx.core.content.ContextCompat
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import app.fieldcore.ui.App
 import app.fieldcore.ui.Strings
+import app.fieldcore.ui.rememberAppNavigation
 
 /**
  * The one activity: the shared screens (`app.fieldcore.ui.App`) once the core is open, a
@@ -40,7 +47,14 @@ class MainActivity : ComponentActivity() {
                 when (val s = state) {
                     CoreState.Opening -> OpeningScreen()
                     is CoreState.Failed -> OpenFailedScreen(s.message, onRetry = core::open)
-                    is CoreState.Open -> App(s.client, platform, strings)
+                    // Edge-to-edge (enableEdgeToEdge, enforced at targetSdk 35): the shared
+                    // screens do not pad the system bars, the IME or cutouts themselves.
+                    is CoreState.Open -> Surface(Modifier.fillMaxSize()) {
+                        val navigation = rememberAppNavigation()
+                        // System Back goes where the on-screen Back goes; at the list it leaves.
+                        BackHandler(enabled = navigation.canGoBack) { navigation.back() }
+                        Box(Modifier.safeDrawingPadding()) { App(s.client, platform, strings, navigation) }
+                    }
                 }
             }
         }

@@ -7,7 +7,6 @@ import androidx.work.ForegroundInfo
 import androidx.work.WorkerParameters
 import app.fieldcore.FieldCoreClient
 import app.fieldcore.FieldCoreError
-import app.fieldcore.SyncStatus
 import kotlinx.coroutines.CancellationException
 
 /**
@@ -29,7 +28,7 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
         } catch (e: CancellationException) {
             throw e
         } catch (e: FieldCoreError) {
-            afterFailure(client)
+            afterFailure(e)
         } catch (e: Exception) {
             // Anything the library did not map: a bug, not something a retry fixes.
             Log.e(TAG, "sync failed unexpectedly", e)
@@ -43,9 +42,10 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
      * and the next run waits for them. A worker stopped by the system is rescheduled by
      * WorkManager whatever it returns.
      */
-    private fun afterFailure(client: FieldCoreClient): Result {
+    private fun afterFailure(error: FieldCoreError): Result {
         if (isStopped) return Result.retry()
-        val failure = (client.syncStatus.value as? SyncStatus.Failed)?.failure ?: return Result.failure()
+        // This sync's own failure (the shared status may show a foreground sync by now).
+        val failure = error.syncFailure ?: return Result.failure()
         // runAttemptCount is 0 on the first run; the core counts failures from 1.
         val delay = FieldCoreClient.retryDelay(failure, runAttemptCount + 1)
         return if (delay == null) Result.failure() else Result.retry()
