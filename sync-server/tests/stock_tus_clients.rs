@@ -247,9 +247,11 @@ impl Scene {
 
     fn client(&self, c: Client, base: &str, photo: &PhotoRef, file: &Path) -> Option<Command> {
         let mut cmd = c.command()?;
+        // The token as `--token=...`: a base64url token may start with '-', which a positional
+        // argument would have parsed as an option (a flaky failure, one token in 64).
         cmd.args([
             base,
-            &self.phone.token,
+            &format!("--token={}", self.phone.token),
             &file.display().to_string(),
             &photo.photo_id.to_string(),
             &self.job.to_string(),

@@ -1,6 +1,7 @@
 // Upload one file with the stock tus-js-client, to prove the server speaks standard tus.
-// Usage: node upload.mjs <base_url> <token> <file> <photo_id> <job_id> <sha256>
+// Usage: node upload.mjs <base_url> --token=<token> <file> <photo_id> <job_id> <sha256>
 //          [--chunk BYTES] [--override] [--url UPLOAD_URL]
+// (--token= form: a base64url token may start with '-', which would read as an option.)
 // --override sends PATCH as POST with X-HTTP-Method-Override; --url resumes a known upload.
 // Prints "url <upload url>" as soon as the upload exists, "uploaded <url>" at the end.
 import { readFileSync } from "node:fs";
@@ -13,9 +14,11 @@ const { values, positionals } = parseArgs({
     chunk: { type: "string", default: String(64 * 1024) },
     override: { type: "boolean", default: false },
     url: { type: "string" },
+    token: { type: "string" },
   },
 });
-const [base, token, file, photoId, jobId, sha256] = positionals;
+const [base, file, photoId, jobId, sha256] = positionals;
+const token = values.token;
 const data = readFileSync(file);
 
 const upload = new tus.Upload(data, {

@@ -1,7 +1,8 @@
 """Upload one file with the stock tuspy client, to prove the server speaks standard tus.
 
-Usage: python upload.py <base_url> <token> <file> <photo_id> <job_id> <sha256>
+Usage: python upload.py <base_url> --token=<token> <file> <photo_id> <job_id> <sha256>
            [--chunk BYTES] [--url UPLOAD_URL]
+(--token= form: a base64url token may start with '-'.)
 --url resumes a known upload. Prints "url <upload url>" as soon as the upload exists and
 "uploaded <url>" at the end. tuspy retries a failed chunk (a cut connection, a 423) after a
 HEAD for the server's offset.
@@ -12,8 +13,9 @@ import argparse
 from tusclient import client
 
 p = argparse.ArgumentParser()
-for name in ("base", "token", "file", "photo_id", "job_id", "sha256"):
+for name in ("base", "file", "photo_id", "job_id", "sha256"):
     p.add_argument(name)
+p.add_argument("--token", required=True)
 p.add_argument("--chunk", type=int, default=64 * 1024)
 p.add_argument("--url")
 a = p.parse_args()
