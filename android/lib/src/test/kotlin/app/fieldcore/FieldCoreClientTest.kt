@@ -5,15 +5,11 @@ import app.fieldcore.ffi.GeoPoint
 import app.fieldcore.ffi.JobStatus
 import app.fieldcore.ffi.PhotoCategory
 import kotlinx.coroutines.runBlocking
-import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertTrue
-import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
@@ -24,31 +20,10 @@ import java.time.Instant
  * The Kotlin library against the host-built core and, for the flows, a real sync-server on
  * 127.0.0.1: what the Android app does, minus the UI.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class FieldCoreClientTest {
-    private var server: TestServer? = null
-
-    @BeforeAll
-    fun startServer() {
-        if (TestServer.binary != null) server = TestServer.start()
-    }
-
-    @AfterAll
-    fun stopServer() {
-        server?.close()
-    }
-
-    private fun requireServer(): TestServer {
-        assumeTrue(server != null, "no sync-server binary (fieldcore.server.bin): run scripts/test-kotlin")
-        return server!!
-    }
-
-    private suspend fun open(dir: File, server: TestServer?, language: Language = Language.EN) =
-        openClient(dir, server, language)
-
+class FieldCoreClientTest : WithServer() {
     @Test
     fun `a new device is not enrolled and says so with a typed error`(@TempDir dir: File) = runBlocking<Unit> {
-        open(dir, null).use { client ->
+        openClient(dir, null).use { client ->
             val status = client.status()
             assertFalse(status.enrolled)
             assertEquals(0uL, status.outboxLen)
@@ -68,7 +43,7 @@ class FieldCoreClientTest {
         val technician = desk.technician("李师傅")
         val jobId = desk.installJob(technician)
 
-        open(dir, server).use { client ->
+        openClient(dir, server).use { client ->
             val enrolled = client.enroll(server.url, desk.enrolmentCode(technician), "JUnit phone")
             assertEquals(technician, enrolled.technicianId)
             client.sync()
@@ -136,7 +111,7 @@ class FieldCoreClientTest {
         val desk = Desk(server.url)
         val technician = desk.technician("张师傅")
         val jobId = desk.installJob(technician)
-        open(dir, server, Language.ZH_CN).use { client ->
+        openClient(dir, server, Language.ZH_CN).use { client ->
             client.enroll(server.url, desk.enrolmentCode(technician), "JUnit phone")
             client.sync()
             client.accept(jobId)

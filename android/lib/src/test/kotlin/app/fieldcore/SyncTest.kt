@@ -9,16 +9,13 @@ import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
@@ -28,25 +25,7 @@ import java.time.Duration
  * Sync as the app's status line and scheduler see it: typed failures, the core's retry rule,
  * cancellation (by call and by coroutine), coalescing, and the state kept across restarts.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class SyncTest {
-    private var server: TestServer? = null
-
-    @BeforeAll
-    fun startServer() {
-        if (TestServer.binary != null) server = TestServer.start()
-    }
-
-    @AfterAll
-    fun stopServer() {
-        server?.close()
-    }
-
-    private fun requireServer(): TestServer {
-        assumeTrue(server != null, "no sync-server binary (fieldcore.server.bin): run scripts/test-kotlin")
-        return server!!
-    }
-
+class SyncTest : WithServer() {
     /** A client enrolled with a server of its own that is then stopped: the network is gone. */
     private suspend fun enrolledThenServerGone(dir: File): FieldCoreClient {
         assumeTrue(TestServer.binary != null, "no sync-server binary")

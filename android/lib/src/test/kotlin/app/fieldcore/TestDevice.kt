@@ -1,5 +1,9 @@
 package app.fieldcore
 
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assumptions.assumeTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.TestInstance
 import java.awt.Color
 import java.awt.image.BufferedImage
 import java.io.File
@@ -33,4 +37,28 @@ fun cameraJpeg(dir: File, seed: Int): File {
 fun Desk.revoke(deviceId: String) {
     val (status, body) = send("POST", "/v1/devices/$deviceId/revoke", "{}")
     check(status in 200..299) { "revoke: $status $body" }
+}
+
+/**
+ * A test class with one real sync-server for all its tests, started when the binary is given
+ * (`fieldcore.server.bin`, set by scripts/test-kotlin); a test that needs it is skipped without.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class WithServer {
+    private var server: TestServer? = null
+
+    @BeforeAll
+    fun startServer() {
+        if (TestServer.binary != null) server = TestServer.start()
+    }
+
+    @AfterAll
+    fun stopServer() {
+        server?.close()
+    }
+
+    protected fun requireServer(): TestServer {
+        assumeTrue(server != null, "no sync-server binary (fieldcore.server.bin): run scripts/test-kotlin")
+        return server!!
+    }
 }

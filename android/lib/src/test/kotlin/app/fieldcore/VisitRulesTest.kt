@@ -4,13 +4,9 @@ import app.fieldcore.ffi.ExceptionKind
 import app.fieldcore.ffi.Packaging
 import app.fieldcore.ffi.PhotoCategory
 import kotlinx.coroutines.runBlocking
-import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
-import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
@@ -19,25 +15,7 @@ import java.time.Instant
 import java.util.Locale
 
 /** What the app must ask the technician, enforced by the core rather than assumed by a shell. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class VisitRulesTest {
-    private var server: TestServer? = null
-
-    @BeforeAll
-    fun startServer() {
-        if (TestServer.binary != null) server = TestServer.start()
-    }
-
-    @AfterAll
-    fun stopServer() {
-        server?.close()
-    }
-
-    private fun requireServer(): TestServer {
-        assumeTrue(server != null, "no sync-server binary (fieldcore.server.bin): run scripts/test-kotlin")
-        return server!!
-    }
-
+class VisitRulesTest : WithServer() {
     @Test
     fun `a damaged, short pickup raises both exceptions with its photos, and the desk sees them`(@TempDir dir: File) = runBlocking<Unit> {
         val server = requireServer()

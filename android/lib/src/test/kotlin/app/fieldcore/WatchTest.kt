@@ -9,37 +9,15 @@ import kotlinx.coroutines.flow.transformWhile
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
-import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
 
 /** The screens' data as flows: told after local actions and after the desk's changes arrive. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class WatchTest {
-    private var server: TestServer? = null
-
-    @BeforeAll
-    fun startServer() {
-        if (TestServer.binary != null) server = TestServer.start()
-    }
-
-    @AfterAll
-    fun stopServer() {
-        server?.close()
-    }
-
-    private fun requireServer(): TestServer {
-        assumeTrue(server != null, "no sync-server binary (fieldcore.server.bin): run scripts/test-kotlin")
-        return server!!
-    }
-
+class WatchTest : WithServer() {
     @Test
     fun `the job list flow follows the technician's own actions`(@TempDir dir: File) = runBlocking<Unit> {
         val server = requireServer()
