@@ -73,10 +73,11 @@ impl FieldCore {
         Ok(event.into())
     }
 
-    fn client(&self, base_url: &str) -> Result<SyncClient, CoreError> {
+    /// The sync client for `base_url`, speaking the technician's language (enrolment and sync).
+    fn client(&self, base_url: &str) -> Result<SyncClient, fieldcore::sync::SyncError> {
         let mut config = SyncConfig::new(base_url);
         config.lang = self.lang;
-        SyncClient::new(config).map_err(|e| self.err(e))
+        SyncClient::new(config)
     }
 
     /// The store underneath, for this crate's Rust tests and Rust callers (not exported).
@@ -147,7 +148,7 @@ impl FieldCore {
         code: String,
         device_name: String,
     ) -> Result<Enrollment, CoreError> {
-        let client = self.client(&server_url)?;
+        let client = self.client(&server_url).map_err(|e| self.err(e))?;
         let e = client
             .enroll(&self.store, &code, &device_name)
             .map_err(|e| self.err(e))?;
@@ -527,9 +528,7 @@ impl FieldCore {
             .map_err(|e| failed(e.into()))?
             .or_else(|| self.configured_server.clone())
             .ok_or_else(|| failed(fieldcore::sync::SyncError::NotEnrolled.into()))?;
-        let mut config = SyncConfig::new(&server);
-        config.lang = self.lang;
-        let client = SyncClient::new(config).map_err(|e| failed(e.into()))?;
+        let client = self.client(&server).map_err(|e| failed(e.into()))?;
         let progress = |p: Progress| {
             if let Progress::Pulling { .. } = p {
                 // A pull page was applied: the desk's changes are in the store now.
