@@ -4,6 +4,10 @@
 //!
 //! Run: `CARGO_TARGET_DIR=... cargo bench -p fieldcore --bench photo_pipeline -j 1`
 //! Needs `djpeg`/`cjpeg` (Debian `libjpeg-turbo-progs`). One thread throughout.
+//! Also printed: `ssim` of the 2048 px pixels the pipeline encodes (decoded at a reduced DCT scale,
+//! then resized) against a full 12 MP decode resized to the same size with the same filter (what
+//! the pipeline did before ADR 0002's DCT-domain decode), target >= 0.98; and of the stored JPEG
+//! against the same reference, so the reduced decode's cost reads against the q82 encode's.
 //! The last line is `ratio photo_pipeline <ours/libjpeg-turbo>`.
 
 use std::fs::File;
@@ -11,6 +15,8 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use fieldcore::photo::{self, PhotoSource, PipelineConfig};
 use image::{Rgb, RgbImage};
 
@@ -57,6 +63,9 @@ fn main() -> ExitCode {
         "photo_pipeline output {}x{} bytes {} thumb_bytes {}",
         out.width, out.height, out.bytes, thumb_len
     );
+
+    let (ssim_pixels, ssim_stored) = quality(&camera, &out.path);
+    println!("ssim scaled_decode_vs_full_decode {ssim_pixels:.4} stored_jpeg {ssim_stored:.4}");
 
     let mut turbo = Vec::new();
     for run in 0..=RUNS {
@@ -167,6 +176,78 @@ fn camera_photo(width: u32, height: u32) -> Vec<u8> {
         .encode_image(&img)
         .expect("encode");
     out
+}
+
+/// SSIM against the reference (full 12 MP decode, Catmull-Rom resize to the stored size): of the
+/// pixels the pipeline encodes (reduced-scale decode, same resize: the quality cost of decoding
+/// in the DCT domain), and of the stored photo itself (that cost plus the q82 encode's).
+fn quality(camera: &[u8], stored: &Path) -> (f64, f64) {
+    let stored = image::open(stored).expect("stored photo").into_rgb8();
+    let (w, h) = stored.dimensions();
+    let full = image::load_from_memory(camera)
+        .expect("full decode")
+        .into_rgb8();
+    let reference = resize(&full, w, h);
+    let mut decompress = mozjpeg::Decompress::new_mem(camera).expect("header");
+    decompress.scale(5); // what the pipeline picks for 4032 px and a 2048 px target
+    let mut started = decompress.rgb().expect("start");
+    let (sw, sh) = (started.width() as u32, started.height() as u32);
+    let pixels: Vec<u8> = started.read_scanlines().expect("decode");
+    let scaled = resize(&RgbImage::from_raw(sw, sh, pixels).expect("scaled"), w, h);
+    (ssim(&scaled, &reference), ssim(&stored, &reference))
+}
+
+fn resize(image: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let src = ImageRef::new(
+        image.width(),
+        image.height(),
+        image.as_raw(),
+        PixelType::U8x3,
+    )
+    .expect("source");
+    let mut dst = Image::new(w, h, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .expect("resize");
+    RgbImage::from_raw(w, h, dst.into_vec()).expect("resized")
+}
+
+/// Mean SSIM over 8x8 luma windows (step 4), the usual constants for 8-bit data.
+fn ssim(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let luma = |img: &RgbImage| -> Vec<f64> {
+        img.pixels()
+            .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+            .collect()
+    };
+    let (la, lb) = (luma(a), luma(b));
+    let (w, h) = (a.width() as usize, a.height() as usize);
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let (mut total, mut windows) = (0.0, 0usize);
+    for y in (0..h.saturating_sub(8)).step_by(4) {
+        for x in (0..w.saturating_sub(8)).step_by(4) {
+            let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for dy in 0..8 {
+                for dx in 0..8 {
+                    let i = (y + dy) * w + x + dx;
+                    let (va, vb) = (la[i], lb[i]);
+                    sa += va;
+                    sb += vb;
+                    saa += va * va;
+                    sbb += vb * vb;
+                    sab += va * vb;
+                }
+            }
+            let n = 64.0;
+            let (ma, mb) = (sa / n, sb / n);
+            let (va, vb, cov) = (saa / n - ma * ma, sbb / n - mb * mb, sab / n - ma * mb);
+            total += ((2.0 * ma * mb + c1) * (2.0 * cov + c2))
+                / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+            windows += 1;
+        }
+    }
+    total / windows as f64
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -255,3 +255,50 @@ fn an_exif_thumbnails_end_marker_does_not_hide_truncation() {
         PhotoError::Corrupt(_)
     ));
 }
+
+/// An end-of-image marker in the middle of the scan: the file ends with a proper EOI, so the
+/// truncation check passes, but half the picture is missing. libjpeg would fill the rest with
+/// grey and only warn; the pipeline refuses it, so a half photo is never stored as evidence.
+#[test]
+fn a_scan_cut_by_a_marker_is_corrupt() {
+    let mut bytes = jpeg(&textured(400, 300, 13), 90);
+    let sos = bytes
+        .windows(2)
+        .position(|w| w == [0xFF, 0xDA])
+        .expect("a scan");
+    let middle = sos + (bytes.len() - sos) / 2;
+    // Not inside a stuffed FF 00 pair: step past any FF.
+    let at = (middle..bytes.len())
+        .find(|&i| bytes[i - 1] != 0xFF && bytes[i] != 0xFF)
+        .unwrap();
+    bytes.splice(at..at, [0xFF, 0xD9]);
+    match reject(&bytes, &PipelineConfig::default()) {
+        PhotoError::Corrupt(why) => assert!(why.contains("damaged"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A progressive JPEG makes libjpeg buffer every DCT coefficient of the full-size image (two bytes
+/// per sample) whatever the output scale: a 7000 x 7000 progressive header asks for ~294 MB
+/// before the first pixel and is refused from the header; the same size in baseline, decoded at
+/// 3/8 scale, is not.
+#[test]
+fn a_progressive_header_too_large_to_buffer_is_refused() {
+    let mut progressive = jpeg_claiming(7000, 7000);
+    let sof = progressive
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .unwrap();
+    progressive[sof + 1] = 0xC2;
+    match reject(&progressive, &PipelineConfig::default()) {
+        PhotoError::TooLargeToDecode { width, height, .. } => {
+            assert_eq!((width, height), (7000, 7000))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Baseline at that size passes the limits and fails only on its (16 x 16) data.
+    match reject(&jpeg_claiming(7000, 7000), &PipelineConfig::default()) {
+        PhotoError::Corrupt(_) => {}
+        other => panic!("{other:?}"),
+    }
+}

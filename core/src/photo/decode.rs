@@ -10,6 +10,7 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, RgbImage};
 
 use super::PhotoSource;
 use super::error::PhotoError;
+use super::jpeg;
 use super::limits::{self, Format, PipelineConfig};
 
 /// Pixels as the camera stored them, plus the EXIF rotation still to apply. Orientation is applied
@@ -47,10 +48,19 @@ pub(crate) fn read_source<'a>(
     }
 }
 
-/// Sniff, check the header's dimensions, then decode with limits set. Alpha is flattened on white
-/// because the stored format is JPEG and a transparent receipt scan must not turn black.
+/// Sniff, check the header's dimensions, then decode with limits set. JPEG goes to libjpeg at a
+/// reduced DCT scale (`jpeg.rs`); PNG to the `image` crate. Alpha is flattened on white because
+/// the stored format is JPEG and a transparent receipt scan must not turn black.
 pub(crate) fn decode(bytes: &[u8], config: &PipelineConfig) -> Result<Decoded, PhotoError> {
     let format = limits::sniff(bytes)?;
+    if format == Format::Jpeg {
+        let Some(layout) = jpeg_layout(bytes) else {
+            return Err(PhotoError::Corrupt(
+                "the JPEG data is cut off before its end".into(),
+            ));
+        };
+        return jpeg::decode(bytes, layout.progressive, config);
+    }
     let reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
     let mut decoder = reader.into_decoder().map_err(from_image)?;
     let (width, height) = decoder.dimensions();
@@ -62,15 +72,9 @@ pub(crate) fn decode(bytes: &[u8], config: &PipelineConfig) -> Result<Decoded, P
         decoder.color_type() == image::ColorType::Rgb8,
         config,
     )?;
-    if format == Format::Jpeg && !jpeg_is_complete(bytes) {
-        return Err(PhotoError::Corrupt(
-            "the JPEG data is cut off before its end".into(),
-        ));
-    }
     decoder
         .set_limits(limits::decoder_limits(config))
         .map_err(from_image)?;
-    // A garbled EXIF block must not cost the technician the photo: fall back to "as stored".
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(from_image)?;
     Ok(Decoded {
@@ -96,18 +100,27 @@ fn flatten_on_white(image: DynamicImage) -> RgbImage {
     out
 }
 
-/// The JPEG decoder is lenient and paints a truncated file's missing rows grey, which would store a
-/// half photo as evidence. A complete JPEG has an EOI marker after its first scan; inside
-/// entropy-coded data 0xFF is always stuffed, so an FF D9 there can only be a real marker.
-/// Segments before the scan are skipped by length, so an EXIF thumbnail's EOI does not count.
-fn jpeg_is_complete(b: &[u8]) -> bool {
+/// What the marker walk learnt of a complete JPEG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct JpegLayout {
+    /// A progressive frame (SOF2/6/10/14): libjpeg then buffers the whole image's coefficients.
+    progressive: bool,
+}
+
+/// The layout of a complete JPEG, or `None` when the file is cut off. JPEG decoders are lenient
+/// and paint a truncated file's missing rows grey, which would store a half photo as evidence. A
+/// complete JPEG has an EOI marker after its first scan; inside entropy-coded data 0xFF is always
+/// stuffed, so an FF D9 there can only be a real marker. Segments before the scan are skipped by
+/// length, so an EXIF thumbnail's EOI does not count.
+fn jpeg_layout(b: &[u8]) -> Option<JpegLayout> {
     let mut i = 2; // after SOI
+    let mut progressive = false;
     loop {
         while i + 1 < b.len() && b[i] == 0xFF && b[i + 1] == 0xFF {
             i += 1; // fill bytes
         }
         if i + 4 > b.len() || b[i] != 0xFF {
-            return false;
+            return None;
         }
         let marker = b[i + 1];
         match marker {
@@ -115,13 +128,15 @@ fn jpeg_is_complete(b: &[u8]) -> bool {
                 i += 2;
                 continue;
             }
-            0xD9 => return false,
+            0xD9 => return None,
+            0xC2 | 0xC6 | 0xCA | 0xCE => progressive = true,
             _ => {}
         }
         let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
         let next = i + 2 + len;
         if marker == 0xDA {
-            return next <= b.len() && b[next..].windows(2).rev().any(|w| w == [0xFF, 0xD9]);
+            let complete = next <= b.len() && b[next..].windows(2).rev().any(|w| w == [0xFF, 0xD9]);
+            return complete.then_some(JpegLayout { progressive });
         }
         i = next;
     }

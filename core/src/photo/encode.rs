@@ -1,8 +1,8 @@
 //! Downscale and re-encode. Re-encoding from pixels is also what strips EXIF (GPS, serial
 //! numbers) from the stored file: nothing but pixels goes in.
 //!
-//! `fast_image_resize` (SIMD convolution) and `jpeg-encoder` are used instead of `image`'s own
-//! resize and JPEG encoder because they are 15x and 3x faster here (see ADR 0002).
+//! `fast_image_resize` (SIMD convolution) is used instead of `image`'s own resize because it is
+//! 15x faster here; the JPEG encode is libjpeg-turbo's (`jpeg.rs`). See ADR 0002.
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
@@ -48,22 +48,6 @@ pub(crate) fn resize_ref(
         .map_err(internal)?;
     RgbImage::from_raw(width, height, dst.into_vec())
         .ok_or_else(|| PhotoError::Corrupt("resized buffer has the wrong size".into()))
-}
-
-/// Baseline JPEG, 4:2:0, no metadata segments beyond JFIF.
-pub(crate) fn jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
-    let (w, h) = image.dimensions();
-    let too_big = || PhotoError::Corrupt(format!("{w}x{h} is too large for a JPEG"));
-    let (w16, h16) = (
-        u16::try_from(w).map_err(|_| too_big())?,
-        u16::try_from(h).map_err(|_| too_big())?,
-    );
-    let mut out = Vec::with_capacity(image.as_raw().len() / 8);
-    let encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
-    encoder
-        .encode(image.as_raw(), w16, h16, jpeg_encoder::ColorType::Rgb)
-        .map_err(|e| PhotoError::Corrupt(format!("JPEG encoding failed: {e}")))?;
-    Ok(out)
 }
 
 fn internal(e: impl std::fmt::Display) -> PhotoError {

@@ -47,7 +47,9 @@ impl Default for PipelineConfig {
 /// The formats we decode. Everything else is refused by name before a decoder sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
+    /// Decoded by libjpeg (`jpeg.rs`).
     Jpeg,
+    /// Decoded by the `image` crate.
     Png,
 }
 

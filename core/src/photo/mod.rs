@@ -15,6 +15,7 @@ mod decode;
 mod encode;
 mod error;
 pub(crate) mod files;
+mod jpeg;
 mod limits;
 mod orient;
 mod signature;
@@ -69,12 +70,12 @@ pub fn process(
     let (fw, fh) = encode::fit(w, h, config.long_edge);
     let full = encode::resize(decoded.rgb, fw, fh)?;
     let full = orient::apply(full, decoded.orientation);
-    let full_jpeg = encode::jpeg(&full, config.jpeg_quality)?;
+    let full_jpeg = jpeg::encode(&full, config.jpeg_quality)?;
     let (width, height) = full.dimensions();
     let (tw, th) = encode::fit(width, height, config.thumb_long_edge);
     let thumb = encode::resize_ref(&full, tw, th)?;
     drop(full);
-    let thumb_jpeg = encode::jpeg(&thumb, config.jpeg_quality)?;
+    let thumb_jpeg = jpeg::encode(&thumb, config.jpeg_quality)?;
 
     let sha256 = files::sha256_hex(&full_jpeg);
     let thumb_sha256 = files::sha256_hex(&thumb_jpeg);
