@@ -10,7 +10,7 @@ use super::error::StoreError;
 use crate::domain::sla::Policy;
 
 /// Schema version this code writes.
-pub const CURRENT_VERSION: u32 = 3;
+pub const CURRENT_VERSION: u32 = 4;
 
 /// Version 1: the first layout (device identity, jobs, the event log with its outbox, sync state).
 pub const V1: &str = r#"
@@ -110,6 +110,13 @@ CREATE INDEX events_confirmed ON events(job_id, confirmed_seq);
 DELETE FROM sync_state WHERE key = 'pull_cursor';
 "#;
 
+/// The job list asks, for every listing, which jobs this device worked on (`origin = 'local'`):
+/// without an index that read every event, 17 ms of a 20 ms start-up budget on a phone holding
+/// 50 000 events (`benches/startup.rs`). The partial index holds only this device's own events.
+pub const V4: &str = r#"
+CREATE INDEX events_local ON events(job_id) WHERE origin = 'local';
+"#;
+
 /// Settings that cannot be changed inside a transaction, run on every open.
 pub fn setup_pragmas(conn: &Connection) -> Result<(), StoreError> {
     // WAL: readers never block the writer, and a commit is one append + fsync of the log.
@@ -149,6 +156,7 @@ pub fn migrate(conn: &mut Connection, policy: &Policy) -> Result<(), StoreError>
             0 => tx.execute_batch(V1)?,
             1 => upgrade_to_2(&tx, policy)?,
             2 => tx.execute_batch(V3)?,
+            3 => tx.execute_batch(V4)?,
             _ => unreachable!("versions above are handled"),
         }
         tx.pragma_update(None, "user_version", version + 1)?;
