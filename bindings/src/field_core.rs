@@ -530,13 +530,15 @@ impl FieldCore {
             .ok_or_else(|| failed(fieldcore::sync::SyncError::NotEnrolled.into()))?;
         let client = self.client(&server).map_err(|e| failed(e.into()))?;
         let progress = |p: Progress| {
-            if let Progress::Pulling { .. } = p {
-                // A pull page was applied: the desk's changes are in the store now.
+            if let Progress::Pulled { .. } = p {
+                // The pull is applied and its views rebuilt: the desk's changes are in the store.
                 self.watches.changed();
             }
             observer.on_state(match p {
                 Progress::Pushing { sent, pending } => SyncState::Pushing { sent, pending },
-                Progress::Pulling { received } => SyncState::Pulling { received },
+                Progress::Pulling { received } | Progress::Pulled { received } => {
+                    SyncState::Pulling { received }
+                }
                 Progress::Uploading {
                     photo_id,
                     sent,

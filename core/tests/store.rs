@@ -345,6 +345,68 @@ fn a_cancellation_from_the_desk_stops_local_actions() {
     );
 }
 
+/// A pull's pages mark the jobs they touch and the views are rebuilt once, after the last page
+/// (one rebuild per job per pull, not per page). Nothing reads a stale view meanwhile: an action
+/// and every read settle first, and a pull cut off between pages (the app killed) is settled by
+/// the next open.
+#[test]
+fn a_pull_cut_between_pages_leaves_no_stale_view_behind() {
+    let d = device();
+    let job = d.receive_job(JobKind::Install);
+    let cancel = |at| {
+        d.desk.event(
+            job,
+            at,
+            EventBody::JobCancelled {
+                reason: "customer withdrew".into(),
+            },
+        )
+    };
+    let stored_status = |path: &std::path::Path| -> String {
+        Connection::open(path)
+            .expect("open")
+            .query_row(
+                "SELECT status FROM jobs WHERE id = ?1",
+                params![job.to_string()],
+                |r| r.get(0),
+            )
+            .expect("row")
+    };
+    d.store
+        .apply_pull_page(&[cancel(t0() + Duration::hours(1))], &[10], "cursor", "c1")
+        .expect("page");
+    assert_eq!(
+        stored_status(&d.path),
+        "assigned",
+        "the page only marks the job"
+    );
+    // The killed app: the next open rebuilds before anything reads.
+    let d = d.reopen();
+    assert_eq!(stored_status(&d.path), "cancelled");
+    assert_eq!(d.store.settle().expect("settle"), 0);
+
+    // Reads and actions settle too.
+    let job2 = d.receive_job(JobKind::Install);
+    let cancel2 = d.desk.event(
+        job2,
+        t0() + Duration::hours(2),
+        EventBody::JobCancelled {
+            reason: "customer withdrew".into(),
+        },
+    );
+    d.store
+        .apply_pull_page(&[cancel2], &[11], "cursor", "c2")
+        .expect("page");
+    assert!(matches!(
+        d.store.act(job2, EventBody::JobAccepted),
+        Err(ActionError::Refused(r)) if r.rule == Rule::JobCancelled
+    ));
+    assert_eq!(
+        d.store.job(job2).expect("q").expect("job").status,
+        JobStatus::Cancelled
+    );
+}
+
 /// A database made by the first schema version, with work in it, upgrades in place the way a
 /// phone would on an app update: nothing lost, new columns backfilled.
 #[test]

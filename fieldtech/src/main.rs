@@ -571,7 +571,9 @@ fn sync(store: &Store, out: &render::Out, chunk_size: usize) -> Result<()> {
         Progress::Pushing { sent, pending } => {
             bar.set_message(format!("pushing: {sent} sent, {pending} pending"))
         }
-        Progress::Pulling { received } => bar.set_message(format!("pulling: {received} received")),
+        Progress::Pulling { received } | Progress::Pulled { received } => {
+            bar.set_message(format!("pulling: {received} received"))
+        }
         Progress::Uploading {
             photo_id,
             sent,

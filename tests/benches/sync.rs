@@ -2,6 +2,9 @@
 //!
 //! - `sync_push`: 10 000 events pushed by the device client (batched) / the same number of events
 //!   sent as 10 000 single bare HTTP POSTs to the same server's push endpoint.
+//! - `sync_push_floor`: the same timed sync / the work the server cannot avoid: the same 10 000
+//!   events' rows (id, job, JSON body) inserted into a SQLite table on the same disk in as many
+//!   `synchronous = FULL` transactions as the client sends batches (one per 200 events).
 //! - `photo_upload`: a 50 MB photo set through tus by the device client / one plain HTTP PUT of
 //!   the same bytes on the same loopback (an axum handler in this process that streams the body
 //!   to a file in the server's data directory and fsyncs it, as the server does with uploads).
@@ -58,10 +61,41 @@ fn sync_push(server: &Server, phone: &Device, jobs: &[uuid::Uuid]) {
         phone.act(jobs[n % JOBS], call(n));
     }
     let client = phone.client();
+    let pending = phone.store.pending_events(EVENTS).expect("pending");
+    let phases = std::sync::Mutex::new((None, None));
     let start = Instant::now();
-    let report = client.sync(&phone.store, &|_| {}).expect("sync");
+    let report = client
+        .sync(&phone.store, &|p| {
+            let mut ph = phases.lock().expect("phases");
+            match p {
+                fieldcore::sync::Progress::Pulling { .. } if ph.0.is_none() => {
+                    ph.0 = Some(start.elapsed())
+                }
+                fieldcore::sync::Progress::Pulled { .. } => ph.1 = Some(start.elapsed()),
+                _ => {}
+            }
+        })
+        .expect("sync");
     let batched = start.elapsed();
+    let (first_page, pulled) = phases.into_inner().expect("phases");
+    let ms = |d: Option<std::time::Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
+    println!(
+        "sync_push phases_ms push+first_page {:.0} pull_done {:.0}",
+        ms(first_page),
+        ms(pulled)
+    );
     assert_eq!(report.accepted as usize, EVENTS);
+    let batches = EVENTS.div_ceil(fieldcore::sync::SyncConfig::new(server.url()).push_batch);
+    let floor = insert_floor(&pending, batches);
+    println!(
+        "sync_push_floor events {EVENTS} client_batched_ms {:.0} sqlite_full_inserts_ms {:.0}",
+        batched.as_secs_f64() * 1e3,
+        floor.as_secs_f64() * 1e3
+    );
+    println!(
+        "ratio sync_push_floor {:.2}",
+        batched.as_secs_f64() / floor.as_secs_f64()
+    );
 
     // The same number of fresh events, one POST each, over one keep-alive connection.
     let token = phone
@@ -117,6 +151,49 @@ fn sync_push(server: &Server, phone: &Device, jobs: &[uuid::Uuid]) {
         "ratio sync_push {:.3}",
         batched.as_secs_f64() / single.as_secs_f64()
     );
+}
+
+/// The same events' rows into a SQLite table (WAL, `synchronous = FULL`, on the target dir's
+/// disk), `batches` transactions: the durable write a push cannot do without.
+fn insert_floor(events: &[fieldcore::domain::Event], batches: usize) -> std::time::Duration {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let mut conn = rusqlite::Connection::open(dir.path().join("floor.db")).expect("open");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("full");
+    conn.execute_batch(
+        "CREATE TABLE events (id TEXT PRIMARY KEY, job_id TEXT NOT NULL, body TEXT NOT NULL)",
+    )
+    .expect("table");
+    let rows: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.id.to_string(),
+                e.job_id.to_string(),
+                serde_json::to_string(e).expect("json"),
+            )
+        })
+        .collect();
+    let per = rows.len().div_ceil(batches.max(1));
+    let start = Instant::now();
+    for chunk in rows.chunks(per) {
+        let tx = conn.transaction().expect("begin");
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO events (id, job_id, body) VALUES (?1, ?2, ?3)")
+                .expect("prepare");
+            for (id, job, body) in chunk {
+                insert
+                    .execute(rusqlite::params![id, job, body])
+                    .expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    start.elapsed()
 }
 
 fn photo_upload(server: &Server, phone: &Device, job: uuid::Uuid) {

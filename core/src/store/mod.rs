@@ -269,6 +269,8 @@ impl Store {
             }
             None => rulebook,
         };
+        // A pull cut off between its pages (the app killed, the battery out) left views stale.
+        settle_locked(&mut conn, &rulebook)?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
@@ -320,7 +322,10 @@ impl Store {
     }
 
     /// Apply a pull page and remember its cursor, in one transaction: a crash leaves either both
-    /// or neither, so a page is never skipped and applying one twice is harmless.
+    /// or neither, so a page is never skipped and applying one twice is harmless. The views of
+    /// the jobs it touched are marked stale, not rebuilt: the puller calls [`Store::settle`]
+    /// after its last page, and every read of a view settles first, so no caller sees a stale
+    /// view.
     pub fn apply_pull_page(
         &self,
         events: &[Event],
@@ -391,6 +396,8 @@ impl Store {
     ) -> Result<Vec<Event>, ActionError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rulebook = self.rulebook();
+        settle_in(&tx, &rulebook)?;
         let (technician, mut last_seq): (Option<String>, i64) =
             tx.query_row("SELECT technician_id, last_seq FROM device", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -400,7 +407,6 @@ impl Store {
             None => return Err(ActionError::NotEnrolled),
         };
         let offset = clock_offset_ms(&tx)?;
-        let rulebook = self.rulebook();
         let mut view = None;
         let mut out = Vec::new();
         for (body, file) in items {
@@ -506,6 +512,7 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = self.apply_remote_in(&tx, events, None)?;
+        settle_in(&tx, &self.rulebook())?;
         tx.commit()?;
         Ok(out)
     }
@@ -515,8 +522,9 @@ impl Store {
     ///
     /// Pulled events are the server's log (ADR 0007): each takes its place by the server's
     /// sequence (`seqs`; without them, from a server that predates them, arrival order); this
-    /// device's own events come back too, and take their place with the server's corrected time. Every job the page touched is then rebuilt: the
-    /// server's log replayed, this device's unconfirmed events re-applied on top.
+    /// device's own events come back too, and take their place with the server's corrected time. Every
+    /// job the page touched is marked stale, to be rebuilt by [`settle_in`]: the server's log
+    /// replayed, this device's unconfirmed events re-applied on top.
     pub(crate) fn apply_remote_in(
         &self,
         tx: &Transaction<'_>,
@@ -601,15 +609,24 @@ impl Store {
             touched.insert(event.job_id);
             out.applied += 1;
         }
+        let mut mark =
+            tx.prepare_cached("INSERT OR IGNORE INTO stale_jobs (job_id) VALUES (?1)")?;
         for job_id in touched {
-            rebuild_view(tx, job_id, &rulebook)?;
+            mark.execute(params![job_id.to_string()])?;
         }
         Ok(out)
     }
 
+    /// Rebuild every view a pull left stale, in one transaction; returns how many. Cheap when
+    /// there are none (one indexed read), so every reader calls it.
+    pub fn settle(&self) -> Result<usize, StoreError> {
+        settle_locked(&mut self.lock(), &self.rulebook())
+    }
+
     /// My jobs, by status and by day, in appointment order (unbooked last).
     pub fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobSummary>, StoreError> {
-        let conn = self.lock();
+        let mut conn = self.lock();
+        settle_locked(&mut conn, &self.rulebook())?;
         let me: Option<String> =
             conn.query_row("SELECT technician_id FROM device", [], |r| r.get(0))?;
         let Some(me) = me else {
@@ -652,7 +669,8 @@ impl Store {
     /// One job with its timeline, next allowed actions and SLA timers as of now.
     pub fn job(&self, job_id: Uuid) -> Result<Option<JobDetail>, StoreError> {
         let technician = self.technician_id()?;
-        let conn = self.lock();
+        let mut conn = self.lock();
+        settle_locked(&mut conn, &self.rulebook())?;
         let Some(view) = load_view(&conn, job_id)? else {
             return Ok(None);
         };
@@ -691,7 +709,9 @@ impl Store {
 
     /// The job's stored view, exactly as persisted (no recomputation).
     pub fn view(&self, job_id: Uuid) -> Result<Option<JobView>, StoreError> {
-        load_view(&self.lock(), job_id)
+        let mut conn = self.lock();
+        settle_locked(&mut conn, &self.rulebook())?;
+        load_view(&conn, job_id)
     }
 
     /// Every job id on this device.
@@ -938,6 +958,34 @@ fn timeline(conn: &Connection, job_id: Uuid) -> Result<Vec<TimelineEntry>, Store
 /// Whether the desk gave this job to someone other than `me` (a technician id as stored).
 fn reassigned_away(view: &JobView, me: &str) -> bool {
     view.technician_id.map(|t| t.to_string()).as_deref() != Some(me)
+}
+
+/// [`settle_in`] in its own immediate transaction, when anything is stale.
+fn settle_locked(conn: &mut Connection, rulebook: &Rulebook) -> Result<usize, StoreError> {
+    let any: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM stale_jobs)", [], |r| r.get(0))?;
+    if !any {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = settle_in(&tx, rulebook)?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Rebuild the views marked stale and clear the marks, inside the caller's transaction.
+fn settle_in(tx: &Connection, rulebook: &Rulebook) -> Result<usize, StoreError> {
+    let stale: Vec<String> = {
+        let mut stmt = tx.prepare_cached("SELECT job_id FROM stale_jobs")?;
+        stmt.query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    for job in &stale {
+        rebuild_view(tx, parse_uuid(job)?, rulebook)?;
+    }
+    if !stale.is_empty() {
+        tx.execute("DELETE FROM stale_jobs", [])?;
+    }
+    Ok(stale.len())
 }
 
 /// Rebuild a job's view as the rebase defines it (ADR 0007): the server's log replayed in the

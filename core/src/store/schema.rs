@@ -113,8 +113,14 @@ DELETE FROM sync_state WHERE key = 'pull_cursor';
 /// The job list asks, for every listing, which jobs this device worked on (`origin = 'local'`):
 /// without an index that read every event, 17 ms of a 20 ms start-up budget on a phone holding
 /// 50 000 events (`benches/startup.rs`). The partial index holds only this device's own events.
+///
+/// `stale_jobs`: jobs whose events a pull page changed and whose view is rebuilt once, after the
+/// pull's last page, instead of after every page (a 10 000-event echo in 20 pages rebuilt each
+/// job 20 times, replaying its growing log each time). Written in the page's transaction, so a
+/// crash between pages leaves the mark, and the next open (or the next read of any view) rebuilds.
 pub const V4: &str = r#"
 CREATE INDEX events_local ON events(job_id) WHERE origin = 'local';
+CREATE TABLE stale_jobs (job_id TEXT PRIMARY KEY REFERENCES jobs(id)) WITHOUT ROWID;
 "#;
 
 /// Settings that cannot be changed inside a transaction, run on every open.

@@ -100,7 +100,12 @@ pub enum Progress {
         sent: u32,
         pending: u64,
     },
+    /// A pull page was stored; the views it touched are rebuilt when the pull ends.
     Pulling {
+        received: u32,
+    },
+    /// The pull is over and every view it touched is rebuilt: the moment to re-read jobs.
+    Pulled {
         received: u32,
     },
     Uploading {
@@ -336,7 +341,18 @@ impl SyncClient {
         }
     }
 
+    /// Pull pages until the server has no more, then rebuild the views they touched once (also
+    /// when a page failed: what was stored is shown).
     fn pull(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {
+        let pulled = self.pull_pages(session, report);
+        session.store.settle()?;
+        (session.progress)(Progress::Pulled {
+            received: report.events_received,
+        });
+        pulled
+    }
+
+    fn pull_pages(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {
         let Session {
             store,
             token,
