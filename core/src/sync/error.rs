@@ -61,8 +61,8 @@ impl SyncError {
     }
 }
 
-impl From<reqwest::Error> for SyncError {
-    fn from(e: reqwest::Error) -> Self {
+impl From<ureq::Error> for SyncError {
+    fn from(e: ureq::Error) -> Self {
         // Keep the whole chain: "error sending request" alone tells support nothing.
         let mut msg = e.to_string();
         let mut source = std::error::Error::source(&e);

@@ -1,51 +1,85 @@
 //! The HTTP seam: one blocking client, the device's clock headers on every request, problem
 //! documents decoded into typed errors, and a clock offset sample from every response.
+//!
+//! The client is `ureq` (ADR 0010): blocking like the sync itself, no async runtime, rustls with
+//! the `ring` provider and the OS trust store (platform verifier). It is what the phone library
+//! carries, so its size counts: reqwest with tokio, hyper, h2 and aws-lc was most of the
+//! library (`docs/benchmarks.md`, "mobile library size").
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::RETRY_AFTER;
+use serde::de::DeserializeOwned;
+use ureq::http::Response;
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::{Agent, Body, RequestBuilder};
 
 use super::error::SyncError;
 use crate::domain::Lang;
 use crate::protocol::{HEADER_DEVICE_MONOTONIC, HEADER_DEVICE_TIME, HEADER_SERVER_TIME, Problem};
 use crate::store::Clock;
 
+/// The largest answer read into memory: a pull page of 500 events with long notes is a few
+/// megabytes; a server (or a captive portal) sending more is not believed.
+const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
-    client: Client,
+    agent: Agent,
     base_url: String,
+    lang: Lang,
 }
 
 /// One response, with what it told us about the server's clock.
 pub(crate) struct Answer {
-    pub response: Response,
+    pub response: Response<Body>,
     /// Server clock minus device clock, estimated NTP-style from this round trip.
     pub offset_ms: Option<i64>,
 }
 
+impl Answer {
+    /// The body as JSON, within [`MAX_ANSWER_BYTES`].
+    pub fn json<T: DeserializeOwned>(mut self) -> Result<T, SyncError> {
+        self.response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_json()
+            .map_err(|e| SyncError::Protocol(e.to_string()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
 impl Http {
     pub fn new(base_url: &str, timeout: Duration, lang: Lang) -> Result<Http, SyncError> {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::ACCEPT_LANGUAGE,
-            reqwest::header::HeaderValue::from_static(lang.tag()),
-        );
-        let client = Client::builder()
-            .default_headers(headers)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout)
+        let agent = Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(timeout))
+            // Non-2xx answers are read here, as problem documents.
+            .http_status_as_error(false)
             .user_agent(concat!("fieldcore/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
+            .build()
+            .new_agent();
         Ok(Http {
-            client,
+            agent,
             base_url: base_url.trim_end_matches('/').to_string(),
+            lang,
         })
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    pub fn agent(&self) -> &Agent {
+        &self.agent
     }
 
     /// An absolute URL for a path (`/v1/...`) or a `Location` the server returned.
@@ -57,21 +91,24 @@ impl Http {
         }
     }
 
-    /// Send with the clock headers; turn non-2xx answers into typed errors.
-    pub fn send(
+    /// Send with the clock headers (`dispatch` sends the body, or none); turn non-2xx answers
+    /// into typed errors.
+    pub fn send<B>(
         &self,
-        request: RequestBuilder,
+        request: RequestBuilder<B>,
         clock: &dyn Clock,
         token: Option<&str>,
+        dispatch: impl FnOnce(RequestBuilder<B>) -> Result<Response<Body>, ureq::Error>,
     ) -> Result<Answer, SyncError> {
         let before = clock.now();
         let mut request = request
+            .header("Accept-Language", self.lang.tag())
             .header(HEADER_DEVICE_TIME, before.to_rfc3339())
             .header(HEADER_DEVICE_MONOTONIC, clock.monotonic_ms().to_string());
         if let Some(t) = token {
-            request = request.bearer_auth(t);
+            request = request.header("Authorization", format!("Bearer {t}"));
         }
-        let response = request.send()?;
+        let mut response = dispatch(request)?;
         let after = clock.now();
         let offset_ms = response
             .headers()
@@ -94,12 +131,17 @@ impl Http {
         }
         let retry_after = response
             .headers()
-            .get(RETRY_AFTER)
+            .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let code = status.as_u16();
-        let body = response.text().unwrap_or_default();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
         let problem = serde_json::from_str::<Problem>(&body).unwrap_or_else(|_| Problem {
             kind: "about:blank".into(),
             title: status.canonical_reason().unwrap_or("error").into(),

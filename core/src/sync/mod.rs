@@ -152,12 +152,10 @@ impl SyncClient {
             device_id: store.device_id(),
             device_name: device_name.to_string(),
         };
-        let request = self
-            .http
-            .client()
-            .post(self.http.url("/v1/devices/enroll"))
-            .json(&body);
-        let answer = match self.http.send(request, store.clock().as_ref(), None) {
+        let request = self.http.agent().post(self.http.url("/v1/devices/enroll"));
+        let answer = match self.http.send(request, store.clock().as_ref(), None, |r| {
+            r.send_json(&body)
+        }) {
             Ok(a) => a,
             Err(SyncError::Unauthorized) => {
                 return Err(SyncError::EnrolmentRefused(
@@ -172,10 +170,8 @@ impl SyncClient {
             }
             Err(e) => return Err(e),
         };
-        let enrolled: EnrollResponse = answer
-            .response
-            .json()
-            .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        let offset_ms = answer.offset_ms;
+        let enrolled: EnrollResponse = answer.json()?;
         store.set_sync_value(TOKEN_KEY, Some(&enrolled.token))?;
         store.set_sync_value(SERVER_KEY, Some(&self.config.base_url))?;
         store.set_sync_value(CURSOR_KEY, None)?;
@@ -185,7 +181,7 @@ impl SyncClient {
             enrolled.policy.clone(),
             enrolled.checklist.clone(),
         ))?;
-        if let Some(offset) = answer.offset_ms {
+        if let Some(offset) = offset_ms {
             store.set_sync_value(CLOCK_OFFSET_KEY, Some(&offset.to_string()))?;
         }
         Ok(enrolled)
@@ -288,17 +284,12 @@ impl SyncClient {
                     sent_monotonic_ms: clock.monotonic_ms(),
                     events: batch.clone(),
                 };
-                let request = self
+                let request = self.http.agent().post(self.http.url("/v1/sync/push"));
+                let answer = self
                     .http
-                    .client()
-                    .post(self.http.url("/v1/sync/push"))
-                    .json(&body);
-                let answer = self.http.send(request, clock.as_ref(), Some(token))?;
+                    .send(request, clock.as_ref(), Some(token), |r| r.send_json(&body))?;
                 self.note_offset(store, answer.offset_ms, report)?;
-                answer
-                    .response
-                    .json()
-                    .map_err(|e| SyncError::Protocol(e.to_string()))
+                answer.json()
             })?;
             let mut results = Vec::with_capacity(response.results.len());
             for r in &response.results {
@@ -365,20 +356,15 @@ impl SyncClient {
             let page: PullResponse = self.retrying(report, scope, |report| {
                 let request = self
                     .http
-                    .client()
+                    .agent()
                     .get(self.http.url("/v1/sync/pull"))
-                    .query(&[
-                        ("cursor", cursor.as_str()),
-                        ("limit", &self.config.pull_page.to_string()),
-                    ]);
+                    .query("cursor", cursor.as_str())
+                    .query("limit", self.config.pull_page.to_string());
                 let answer = self
                     .http
-                    .send(request, store.clock().as_ref(), Some(token))?;
+                    .send(request, store.clock().as_ref(), Some(token), |r| r.call())?;
                 self.note_offset(store, answer.offset_ms, report)?;
-                answer
-                    .response
-                    .json()
-                    .map_err(|e| SyncError::Protocol(e.to_string()))
+                answer.json()
             })?;
             let applied =
                 store.apply_pull_page(&page.events, &page.seqs, CURSOR_KEY, &page.next_cursor)?;

@@ -17,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::error::SyncError;
+use super::http::Answer;
 use super::{Progress, Session, SyncClient, SyncReport};
 use crate::protocol::upload_metadata as meta;
 use crate::store::{PendingPhoto, Store};
@@ -168,19 +169,18 @@ impl SyncClient {
         .join(",");
         let request = self
             .http
-            .client()
+            .agent()
             .post(self.http.url("/v1/uploads"))
             .header("Tus-Resumable", TUS_VERSION)
             .header("Upload-Length", length.to_string())
             .header("Upload-Metadata", metadata);
         let answer = self
             .http
-            .send(request, store.clock().as_ref(), Some(token))?;
+            .send(request, store.clock().as_ref(), Some(token), |r| {
+                r.send_empty()
+            })?;
         answer
-            .response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
+            .header("location")
             .map(|l| self.http.url(l))
             .ok_or_else(|| SyncError::Protocol("upload created without a Location".into()))
     }
@@ -188,13 +188,13 @@ impl SyncClient {
     fn tus_offset(&self, store: &Store, token: &str, url: &str) -> Result<u64, SyncError> {
         let request = self
             .http
-            .client()
+            .agent()
             .head(url)
             .header("Tus-Resumable", TUS_VERSION);
         let answer = self
             .http
-            .send(request, store.clock().as_ref(), Some(token))?;
-        upload_offset(&answer.response)
+            .send(request, store.clock().as_ref(), Some(token), |r| r.call())?;
+        upload_offset(&answer)
     }
 
     fn tus_patch(
@@ -207,16 +207,17 @@ impl SyncClient {
     ) -> Result<u64, SyncError> {
         let request = self
             .http
-            .client()
+            .agent()
             .patch(url)
             .header("Tus-Resumable", TUS_VERSION)
             .header("Upload-Offset", offset.to_string())
-            .header("Content-Type", "application/offset+octet-stream")
-            .body(chunk);
+            .header("Content-Type", "application/offset+octet-stream");
         let answer = self
             .http
-            .send(request, store.clock().as_ref(), Some(token))?;
-        let new_offset = upload_offset(&answer.response)?;
+            .send(request, store.clock().as_ref(), Some(token), |r| {
+                r.send(&chunk[..])
+            })?;
+        let new_offset = upload_offset(&answer)?;
         if new_offset <= offset {
             return Err(SyncError::Protocol(format!(
                 "upload offset did not advance ({offset} -> {new_offset})"
@@ -226,11 +227,9 @@ impl SyncClient {
     }
 }
 
-fn upload_offset(response: &reqwest::blocking::Response) -> Result<u64, SyncError> {
-    response
-        .headers()
-        .get("upload-offset")
-        .and_then(|v| v.to_str().ok())
+fn upload_offset(answer: &Answer) -> Result<u64, SyncError> {
+    answer
+        .header("upload-offset")
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| SyncError::Protocol("no Upload-Offset in the answer".into()))
 }
