@@ -4,8 +4,9 @@
 //! `fast_image_resize` (SIMD convolution) is used instead of `image`'s own resize because it is
 //! 15x faster here; the JPEG encode is libjpeg-turbo's (`jpeg.rs`). See ADR 0002.
 
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::images::{TypedImage, TypedImageRef};
+use fast_image_resize::pixels::U8x3;
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 
 use super::error::PhotoError;
@@ -34,19 +35,27 @@ pub(crate) fn resize(image: RgbImage, width: u32, height: u32) -> Result<RgbImag
     resize_ref(&image, width, height)
 }
 
+/// Through `resize_typed` for RGB8 only: the untyped `Resizer::resize` dispatches over every
+/// pixel type at run time, which links every type's SIMD kernels and alpha tables into the phone
+/// library (3 MB of its 9; `docs/benchmarks.md`, "mobile library size").
 pub(crate) fn resize_ref(
     image: &RgbImage,
     width: u32,
     height: u32,
 ) -> Result<RgbImage, PhotoError> {
     let (sw, sh) = image.dimensions();
-    let src = ImageRef::new(sw, sh, image.as_raw(), PixelType::U8x3).map_err(internal)?;
-    let mut dst = Image::new(width, height, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .map_err(internal)?;
-    RgbImage::from_raw(width, height, dst.into_vec())
+    let src = TypedImageRef::<U8x3>::from_buffer(sw, sh, image.as_raw()).map_err(internal)?;
+    let len = usize::try_from(u64::from(width) * u64::from(height) * 3).map_err(internal)?;
+    let mut out = vec![0u8; len];
+    {
+        let mut dst = TypedImage::<U8x3>::from_buffer(width, height, &mut out).map_err(internal)?;
+        let options =
+            ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
+        Resizer::new()
+            .resize_typed(&src, &mut dst, &options)
+            .map_err(internal)?;
+    }
+    RgbImage::from_raw(width, height, out)
         .ok_or_else(|| PhotoError::Corrupt("resized buffer has the wrong size".into()))
 }
 

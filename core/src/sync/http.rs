@@ -6,6 +6,7 @@
 //! carries, so its size counts: reqwest with tokio, hyper, h2 and aws-lc was most of the
 //! library (`docs/benchmarks.md`, "mobile library size").
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -67,6 +68,9 @@ impl Http {
             .tls_config(
                 TlsConfig::builder()
                     .root_certs(RootCerts::PlatformVerifier)
+                    .unversioned_rustls_crypto_provider(Arc::new(
+                        rustls::crypto::ring::default_provider(),
+                    ))
                     .build(),
             )
             .build()
