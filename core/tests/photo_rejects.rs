@@ -302,3 +302,47 @@ fn a_progressive_header_too_large_to_buffer_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A baseline frame whose first scan carries fewer components than the frame (one scan per
+/// component) makes libjpeg buffer the whole image's coefficients, like a progressive one: the
+/// budget counts it from the header.
+#[test]
+fn a_multi_scan_baseline_header_too_large_to_buffer_is_refused() {
+    let mut bytes = jpeg_claiming(7000, 7000);
+    let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    assert_eq!(
+        bytes[sos + 4],
+        3,
+        "a colour JPEG's one scan has 3 components"
+    );
+    // The first scan becomes luma only: Ns = 1, the other two components' selectors dropped.
+    bytes[sos + 3] = 8;
+    bytes[sos + 4] = 1;
+    bytes.drain(sos + 7..sos + 11);
+    match reject(&bytes, &PipelineConfig::default()) {
+        PhotoError::TooLargeToDecode { width, height, .. } => {
+            assert_eq!((width, height), (7000, 7000))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Every scan walks the whole image again: a file of hundreds of tiny scans is refused before
+/// decoding, not decoded for minutes.
+#[test]
+fn a_jpeg_with_more_scans_than_any_camera_writes_is_refused() {
+    let mut bytes = jpeg(&textured(64, 48, 14), 90);
+    let eoi = bytes.len() - 2;
+    let scan = [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00];
+    let extra: Vec<u8> = scan
+        .iter()
+        .copied()
+        .cycle()
+        .take(scan.len() * 600)
+        .collect();
+    bytes.splice(eoi..eoi, extra);
+    match reject(&bytes, &PipelineConfig::default()) {
+        PhotoError::Corrupt(why) => assert!(why.contains("scans"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -59,7 +59,7 @@ pub(crate) fn decode(bytes: &[u8], config: &PipelineConfig) -> Result<Decoded, P
                 "the JPEG data is cut off before its end".into(),
             ));
         };
-        return jpeg::decode(bytes, layout.progressive, config);
+        return jpeg::decode(bytes, &layout, config);
     }
     let reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
     let mut decoder = reader.into_decoder().map_err(from_image)?;
@@ -101,20 +101,25 @@ fn flatten_on_white(image: DynamicImage) -> RgbImage {
 }
 
 /// What the marker walk learnt of a complete JPEG.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct JpegLayout {
-    /// A progressive frame (SOF2/6/10/14): libjpeg then buffers the whole image's coefficients.
-    progressive: bool,
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct JpegLayout {
+    /// libjpeg keeps every DCT coefficient of the image in memory: a progressive frame
+    /// (SOF2/6/10/14), or a first scan that carries fewer components than the frame.
+    pub buffered: bool,
+    /// The frame's components' sampling factors (H, V), for the size of that buffer.
+    pub sampling: Vec<(u8, u8)>,
+    /// Start-of-scan markers in the file: each scan walks the whole image again.
+    pub scans: usize,
 }
 
 /// The layout of a complete JPEG, or `None` when the file is cut off. JPEG decoders are lenient
 /// and paint a truncated file's missing rows grey, which would store a half photo as evidence. A
 /// complete JPEG has an EOI marker after its first scan; inside entropy-coded data 0xFF is always
-/// stuffed, so an FF D9 there can only be a real marker. Segments before the scan are skipped by
-/// length, so an EXIF thumbnail's EOI does not count.
+/// stuffed, so an FF D9 (or FF DA, a further scan) there can only be a real marker. Segments
+/// before the scan are skipped by length, so an EXIF thumbnail's EOI does not count.
 fn jpeg_layout(b: &[u8]) -> Option<JpegLayout> {
     let mut i = 2; // after SOI
-    let mut progressive = false;
+    let mut layout = JpegLayout::default();
     loop {
         while i + 1 < b.len() && b[i] == 0xFF && b[i + 1] == 0xFF {
             i += 1; // fill bytes
@@ -129,14 +134,35 @@ fn jpeg_layout(b: &[u8]) -> Option<JpegLayout> {
                 continue;
             }
             0xD9 => return None,
-            0xC2 | 0xC6 | 0xCA | 0xCE => progressive = true,
             _ => {}
         }
         let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
         let next = i + 2 + len;
-        if marker == 0xDA {
-            let complete = next <= b.len() && b[next..].windows(2).rev().any(|w| w == [0xFF, 0xD9]);
-            return complete.then_some(JpegLayout { progressive });
+        let segment = b.get(i + 4..next.min(b.len())).unwrap_or_default();
+        match marker {
+            // Start of frame (not DHT 0xC4, JPG 0xC8, DAC 0xCC): precision, height, width, Nf,
+            // then (id, H<<4|V, table) per component.
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                layout.buffered |= matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                layout.sampling = segment
+                    .get(6..)
+                    .unwrap_or_default()
+                    .chunks_exact(3)
+                    .take(usize::from(segment.get(5).copied().unwrap_or(0)))
+                    .map(|c| (c[1] >> 4, c[1] & 0x0F))
+                    .collect();
+            }
+            0xDA => {
+                let in_scan = usize::from(segment.first().copied().unwrap_or(0));
+                layout.buffered |= in_scan < layout.sampling.len();
+                let rest = b.get(next..)?;
+                if !rest.windows(2).rev().any(|w| w == [0xFF, 0xD9]) {
+                    return None;
+                }
+                layout.scans = 1 + rest.windows(2).filter(|w| *w == [0xFF, 0xDA]).count();
+                return Some(layout);
+            }
+            _ => {}
         }
         i = next;
     }

@@ -25,12 +25,15 @@ use image::metadata::Orientation;
 use mozjpeg::{ColorSpace, Compress, Decompress, Marker};
 use mozjpeg_sys::{
     J_MESSAGE_CODE, JERR_CONVERSION_NOTIMPL, JWRN_HIT_MARKER, JWRN_HUFF_BAD_CODE, JWRN_JPEG_EOF,
-    jpeg_common_struct, jpeg_error_mgr, jpeg_std_error,
+    JWRN_MUST_RESYNC, jpeg_common_struct, jpeg_error_mgr, jpeg_std_error,
 };
 
-use super::decode::Decoded;
+use super::decode::{Decoded, JpegLayout};
 use super::error::PhotoError;
 use super::limits::{self, PipelineConfig};
+
+/// More scans than any camera writes; see [`decode`].
+const MAX_SCANS: usize = 500;
 
 /// Why libjpeg stopped: its message code and text, carried by the unwind to [`decode`].
 struct Failure {
@@ -43,12 +46,18 @@ struct Failure {
 /// size and on what this decode will allocate before any pixel is decoded.
 pub(crate) fn decode(
     bytes: &[u8],
-    progressive: bool,
+    layout: &JpegLayout,
     config: &PipelineConfig,
 ) -> Result<Decoded, PhotoError> {
-    match catch_unwind(AssertUnwindSafe(|| {
-        decode_inner(bytes, progressive, config)
-    })) {
+    // Each scan walks the whole image: a crafted file of tiny scans would keep a phone busy for
+    // minutes. Cameras write 1 (baseline) to ~10 (progressive); libjpeg-turbo's tools stop at 500.
+    if layout.scans > MAX_SCANS {
+        return Err(PhotoError::Corrupt(format!(
+            "the JPEG has {} scans (at most {MAX_SCANS} are decoded)",
+            layout.scans
+        )));
+    }
+    match catch_unwind(AssertUnwindSafe(|| decode_inner(bytes, layout, config))) {
         Ok(result) => result,
         Err(payload) => Err(match payload.downcast::<Failure>() {
             Ok(failure) if failure.code == JERR_CONVERSION_NOTIMPL => {
@@ -70,7 +79,7 @@ pub(crate) fn decode(
 
 fn decode_inner(
     bytes: &[u8],
-    progressive: bool,
+    layout: &JpegLayout,
     config: &PipelineConfig,
 ) -> Result<Decoded, PhotoError> {
     let mut decompress = Decompress::with_err(error_mgr())
@@ -84,10 +93,10 @@ fn decode_inner(
     limits::check_pixels(width, height, config)?;
     let numerator = scale_numerator(width.max(height), config.long_edge);
     let (out_w, out_h) = (scaled(width, numerator), scaled(height, numerator));
-    // The RGB output, plus (progressive files only) libjpeg's whole-image coefficient buffer:
-    // two bytes per sample for up to three full-resolution components.
-    let coefficients = if progressive {
-        u64::from(width) * u64::from(height) * 3 * 2
+    // The RGB output, plus (progressive and multi-scan files) libjpeg's whole-image coefficient
+    // buffer.
+    let coefficients = if layout.buffered {
+        coefficient_bytes(width, height, &layout.sampling)
     } else {
         0
     };
@@ -149,6 +158,26 @@ pub(crate) fn encode(image: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoErro
     }
 }
 
+/// libjpeg's whole-image coefficient buffer: per component, its blocks (8x8, at its sampling
+/// relative to the largest, rounded up to whole MCUs) times 64 coefficients of 2 bytes.
+fn coefficient_bytes(width: u32, height: u32, sampling: &[(u8, u8)]) -> u64 {
+    let h_max = u64::from(sampling.iter().map(|s| s.0).max().unwrap_or(1).max(1));
+    let v_max = u64::from(sampling.iter().map(|s| s.1).max().unwrap_or(1).max(1));
+    let (w, h) = (u64::from(width), u64::from(height));
+    let (mcu_cols, mcu_rows) = (w.div_ceil(8 * h_max), h.div_ceil(8 * v_max));
+    let blocks: u64 = sampling
+        .iter()
+        .map(|&(hs, vs)| mcu_cols * u64::from(hs) * mcu_rows * u64::from(vs))
+        .sum();
+    // No frame header read (cannot happen for a file libjpeg accepted): assume 3 full planes.
+    let blocks = if sampling.is_empty() {
+        w.div_ceil(8) * h.div_ceil(8) * 3
+    } else {
+        blocks
+    };
+    blocks.saturating_mul(64 * 2)
+}
+
 /// The smallest M (of M/8) whose output long edge, `ceil(long * M / 8)` as libjpeg computes it,
 /// is still at least `target`; 8 (no scaling) when the photo is not larger than the target.
 pub(crate) fn scale_numerator(long: u32, target: u32) -> u8 {
@@ -178,7 +207,8 @@ extern "C-unwind" fn error_exit(cinfo: &mut jpeg_common_struct) {
     resume_unwind(Box::new(failure(cinfo)));
 }
 
-/// Warnings (level -1) that mean the image data is cut or garbled stop the decode; the others
+/// Warnings (level -1) that mean the image data is cut or garbled (a marker inside the data, a
+/// bad Huffman code, the end of the file, restart markers out of order) stop the decode; the others
 /// (extra bytes between markers, unknown markers, ...) are common in camera files and harmless.
 /// Trace messages (level >= 0) are dropped.
 extern "C-unwind" fn emit_message(cinfo: &mut jpeg_common_struct, level: c_int) {
@@ -188,7 +218,7 @@ extern "C-unwind" fn emit_message(cinfo: &mut jpeg_common_struct, level: c_int) 
     let failure = failure(cinfo);
     if matches!(
         failure.code,
-        JWRN_HIT_MARKER | JWRN_HUFF_BAD_CODE | JWRN_JPEG_EOF
+        JWRN_HIT_MARKER | JWRN_HUFF_BAD_CODE | JWRN_JPEG_EOF | JWRN_MUST_RESYNC
     ) {
         resume_unwind(Box::new(failure));
     }
