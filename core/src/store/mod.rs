@@ -700,7 +700,10 @@ impl Store {
     /// then this device's unconfirmed events; not the rejected ones, nor pending ones in
     /// conflict. Replaying them gives the stored view.
     pub fn events_of(&self, job_id: Uuid) -> Result<Vec<Event>, StoreError> {
-        Ok(timeline(&self.lock(), job_id)?
+        let mut conn = self.lock();
+        // `conflict` is written by a view's rebuild: settle first, as every reader does.
+        settle_locked(&mut conn, &self.rulebook())?;
+        Ok(timeline(&conn, job_id)?
             .into_iter()
             .filter(|t| t.push_state != PushState::Rejected && t.conflict.is_none())
             .map(|t| t.event)

@@ -71,6 +71,12 @@ impl From<ureq::Error> for SyncError {
             msg.push_str(&s.to_string());
             source = s.source();
         }
-        SyncError::Network(msg)
+        match e {
+            // A request this app built wrong or a body it could not encode: retrying cannot help.
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::Json(_) => {
+                SyncError::Protocol(msg)
+            }
+            _ => SyncError::Network(msg),
+        }
     }
 }

@@ -39,14 +39,22 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    /// The body as JSON, within [`MAX_ANSWER_BYTES`].
+    /// The body as JSON, within [`MAX_ANSWER_BYTES`]. A body cut off or timed out on the way is
+    /// a network failure (worth retrying); one that is too large or not the JSON we expect is
+    /// the server's.
     pub fn json<T: DeserializeOwned>(mut self) -> Result<T, SyncError> {
         self.response
             .body_mut()
             .with_config()
             .limit(MAX_ANSWER_BYTES)
             .read_json()
-            .map_err(|e| SyncError::Protocol(e.to_string()))
+            .map_err(|e| match e {
+                ureq::Error::Json(j) if j.is_io() => SyncError::Network(j.to_string()),
+                ureq::Error::Json(_) | ureq::Error::BodyExceedsLimit(_) => {
+                    SyncError::Protocol(e.to_string())
+                }
+                other => SyncError::from(other),
+            })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -64,6 +72,10 @@ impl Http {
             .timeout_global(Some(timeout))
             // Non-2xx answers are read here, as problem documents.
             .http_status_as_error(false)
+            // A redirect is answered as what it is (a refusal): ureq would follow it and drop
+            // the token, and the 401 that follows would read as a revoked device.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
             .user_agent(concat!("fieldcore/", env!("CARGO_PKG_VERSION")))
             .tls_config(
                 TlsConfig::builder()

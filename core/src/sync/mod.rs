@@ -336,11 +336,14 @@ impl SyncClient {
     /// when a page failed: what was stored is shown).
     fn pull(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {
         let pulled = self.pull_pages(session, report);
-        session.store.settle()?;
+        let settled = session.store.settle();
+        // The page's error, if any, says more than a settle that failed after it.
+        pulled?;
+        settled?;
         (session.progress)(Progress::Pulled {
             received: report.events_received,
         });
-        pulled
+        Ok(())
     }
 
     fn pull_pages(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {
