@@ -358,6 +358,13 @@ impl Store {
         self.device_id
     }
 
+    /// The connection, with every view a pull left stale rebuilt: what readers of views use.
+    fn settled(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        let mut conn = self.lock();
+        settle_locked(&mut conn, &self.rulebook())?;
+        Ok(conn)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-written transaction behind (SQLite
         // rolls it back), so a poisoned lock is safe to keep using.
@@ -625,8 +632,7 @@ impl Store {
 
     /// My jobs, by status and by day, in appointment order (unbooked last).
     pub fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobSummary>, StoreError> {
-        let mut conn = self.lock();
-        settle_locked(&mut conn, &self.rulebook())?;
+        let conn = self.settled()?;
         let me: Option<String> =
             conn.query_row("SELECT technician_id FROM device", [], |r| r.get(0))?;
         let Some(me) = me else {
@@ -669,8 +675,7 @@ impl Store {
     /// One job with its timeline, next allowed actions and SLA timers as of now.
     pub fn job(&self, job_id: Uuid) -> Result<Option<JobDetail>, StoreError> {
         let technician = self.technician_id()?;
-        let mut conn = self.lock();
-        settle_locked(&mut conn, &self.rulebook())?;
+        let conn = self.settled()?;
         let Some(view) = load_view(&conn, job_id)? else {
             return Ok(None);
         };
@@ -700,9 +705,8 @@ impl Store {
     /// then this device's unconfirmed events; not the rejected ones, nor pending ones in
     /// conflict. Replaying them gives the stored view.
     pub fn events_of(&self, job_id: Uuid) -> Result<Vec<Event>, StoreError> {
-        let mut conn = self.lock();
         // `conflict` is written by a view's rebuild: settle first, as every reader does.
-        settle_locked(&mut conn, &self.rulebook())?;
+        let conn = self.settled()?;
         Ok(timeline(&conn, job_id)?
             .into_iter()
             .filter(|t| t.push_state != PushState::Rejected && t.conflict.is_none())
@@ -712,8 +716,7 @@ impl Store {
 
     /// The job's stored view, exactly as persisted (no recomputation).
     pub fn view(&self, job_id: Uuid) -> Result<Option<JobView>, StoreError> {
-        let mut conn = self.lock();
-        settle_locked(&mut conn, &self.rulebook())?;
+        let conn = self.settled()?;
         load_view(&conn, job_id)
     }
 
