@@ -110,17 +110,13 @@ fn decode_inner(
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
 
+    let undecodable =
+        |e: std::io::Error| PhotoError::Corrupt(format!("the JPEG cannot be decoded: {e}"));
     decompress.scale(numerator);
-    let mut started = decompress
-        .rgb()
-        .map_err(|e| PhotoError::Corrupt(format!("the JPEG cannot be decoded: {e}")))?;
+    let mut started = decompress.rgb().map_err(undecodable)?;
     let (w, h) = (started.width(), started.height());
-    let pixels: Vec<u8> = started
-        .read_scanlines()
-        .map_err(|e| PhotoError::Corrupt(format!("the JPEG cannot be decoded: {e}")))?;
-    started
-        .finish()
-        .map_err(|e| PhotoError::Corrupt(format!("the JPEG cannot be decoded: {e}")))?;
+    let pixels: Vec<u8> = started.read_scanlines().map_err(undecodable)?;
+    started.finish().map_err(undecodable)?;
     let rgb = u32::try_from(w)
         .ok()
         .zip(u32::try_from(h).ok())
