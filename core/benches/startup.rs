@@ -162,23 +162,26 @@ fn fill(path: &Path) -> (NaiveDate, Uuid) {
 
 fn bare_list(path: &Path, day: NaiveDate) -> usize {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open");
-    let mut stmt = conn
-        .prepare("SELECT view FROM jobs WHERE appointment_day = ?1 ORDER BY appointment_at")
-        .expect("prepare");
-    let rows = stmt
-        .query_map(params![day.to_string()], |r| r.get::<_, String>(0))
-        .expect("query");
-    rows.map(|r| r.expect("row").len())
-        .filter(|&n| n > 0)
-        .count()
+    count_rows(
+        &conn,
+        "SELECT view FROM jobs WHERE appointment_day = ?1 ORDER BY appointment_at",
+        day.to_string(),
+    )
 }
 
 fn bare_events(conn: &Connection, job: Uuid) -> usize {
-    let mut stmt = conn
-        .prepare("SELECT body FROM events WHERE job_id = ?1")
-        .expect("prepare");
+    count_rows(
+        conn,
+        "SELECT body FROM events WHERE job_id = ?1",
+        job.to_string(),
+    )
+}
+
+/// Read every row's text (what the store reads, without decoding it) and count the non-empty.
+fn count_rows(conn: &Connection, sql: &str, key: String) -> usize {
+    let mut stmt = conn.prepare(sql).expect("prepare");
     let rows = stmt
-        .query_map(params![job.to_string()], |r| r.get::<_, String>(0))
+        .query_map(params![key], |r| r.get::<_, String>(0))
         .expect("query");
     rows.map(|r| r.expect("row").len())
         .filter(|&n| n > 0)
