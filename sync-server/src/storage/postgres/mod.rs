@@ -20,15 +20,13 @@
 //! * Migrations run at start-up under a session advisory lock on a connection of their own, so
 //!   processes starting together run them once, one after the other.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
-use fieldcore::domain::{
-    Actor, ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
-};
-use fieldcore::protocol::{EventFlag, PushResult};
+use fieldcore::domain::{ChecklistTemplate, Event, JobView, Lang, Policy, Rulebook};
+use fieldcore::protocol::PushResult;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -40,25 +38,27 @@ use super::{
     Rejection, Result, Storage, StorageError, StoredResponse, Technician, TimelineEntry, Upload,
     Writer, read_each, run_gated,
 };
-use crate::ingest::{CachedJob, Decision, RejectReason, Visible, decide};
+use crate::ingest::Batch;
+
+mod push;
 
 /// Numbered schema steps; `schema_migrations` records which ran.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
-    (1, "initial", include_str!("pg_migrations/0001_initial.sql")),
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
     (
         2,
         "upload hash state",
-        include_str!("pg_migrations/0002_upload_hash_state.sql"),
+        include_str!("migrations/0002_upload_hash_state.sql"),
     ),
     (
         3,
         "idempotency keys",
-        include_str!("pg_migrations/0003_idempotency_keys.sql"),
+        include_str!("migrations/0003_idempotency_keys.sql"),
     ),
     (
         4,
         "upload metadata",
-        include_str!("pg_migrations/0004_upload_metadata.sql"),
+        include_str!("migrations/0004_upload_metadata.sql"),
     ),
 ];
 
@@ -343,358 +343,6 @@ async fn load_job(c: &impl GenericClient, org: Uuid, job_id: Uuid) -> Result<Opt
     )
     .await?;
     row.map(|r| from_json(r.get::<_, &str>(0))).transpose()
-}
-
-/// Feed rows to write at the end of the push, in order: (technician, event seq).
-type PendingFeed = Vec<(Uuid, i64)>;
-
-/// Store an accepted event: the log, the photo record; its feed rows go to `feed`; the job's
-/// view changes in `job` (written by the caller once per batch: writing the whole view per
-/// event made a batch's cost grow with the job's size times its length). `false`: the id was
-/// stored meanwhile (by a transaction that held no lock we share, e.g. the same id on another
-/// job), so it is a duplicate and nothing was written.
-#[allow(clippy::too_many_arguments)]
-async fn store_event(
-    tx: &deadpool_postgres::Transaction<'_>,
-    org: Uuid,
-    rulebook: &Rulebook,
-    job: &mut Option<JobView>,
-    event: &Event,
-    flags: &[EventFlag],
-    received_at: DateTime<Utc>,
-    feed: &mut PendingFeed,
-) -> Result<bool> {
-    let before = job.as_ref().and_then(|v| v.technician_id);
-    match job {
-        None => {
-            *job =
-                Some(JobView::created(event).ok_or_else(|| {
-                    StorageError::Corrupt("a job must start with JobCreated".into())
-                })?);
-            // The row first: the event references it. Its view is written at the end.
-            write_view(tx, org, job.as_ref(), received_at).await?;
-        }
-        Some(v) => rulebook.apply(v, event),
-    }
-    let technician_now = job.as_ref().and_then(|v| v.technician_id);
-    let job_id = event.job_id;
-    let seq: Option<i64> = q_opt(
-        tx,
-        "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
-                 corrected_at, flags_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (id) DO NOTHING RETURNING seq",
-        &[
-            &event.id,
-            &job_id,
-            &org,
-            &event.body.kind().as_str(),
-            &to_json(event)?,
-            &received_at,
-            &event.at(),
-            &to_json(&flags)?,
-        ],
-    )
-    .await?
-    .map(|r| r.get(0));
-    let Some(seq) = seq else {
-        // The view update above must not stand: the caller rolls this attempt back.
-        return Ok(false);
-    };
-    match &event.body {
-        EventBody::JobAssigned { technician_id } if Some(*technician_id) != before => {
-            // The new technician gets the whole history, this assignment included; the old one
-            // learns they lost the job, and nothing after.
-            exec(
-                tx,
-                "INSERT INTO job_technicians (job_id, technician_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING",
-                &[&job_id, technician_id],
-            )
-            .await?;
-            for r in q_all(
-                tx,
-                "SELECT seq FROM events WHERE job_id = $1 ORDER BY seq",
-                &[&job_id],
-            )
-            .await?
-            {
-                feed.push((*technician_id, r.get(0)));
-            }
-            if let Some(old) = before {
-                feed.push((old, seq));
-            }
-        }
-        _ => {
-            if let Some(t) = technician_now {
-                feed.push((t, seq));
-            }
-            // A former holder's own late event goes back to them as well (the echo).
-            if let Actor::Technician { technician_id, .. } = event.actor
-                && Some(technician_id) != technician_now
-            {
-                feed.push((technician_id, seq));
-            }
-        }
-    }
-    if let EventBody::PhotoCaptured { photo } = &event.body {
-        exec(
-            tx,
-            "INSERT INTO photos (photo_id, job_id, org_id, category, sha256, event_id)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            &[
-                &photo.photo_id,
-                &job_id,
-                &org,
-                &photo.category.as_str(),
-                &photo.sha256,
-                &event.id,
-            ],
-        )
-        .await?;
-    }
-    Ok(true)
-}
-
-/// The job's row with its view, status and technician.
-async fn write_view(
-    tx: &deadpool_postgres::Transaction<'_>,
-    org: Uuid,
-    view: Option<&JobView>,
-    received_at: DateTime<Utc>,
-) -> Result<()> {
-    let Some(view) = view else { return Ok(()) };
-    exec(
-        tx,
-        "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status,
-             technician_id = excluded.technician_id, view_json = excluded.view_json,
-             updated_at = excluded.updated_at",
-        &[
-            &view.id,
-            &org,
-            &view.status().as_str(),
-            &view.technician_id,
-            &to_json(view)?,
-            &received_at,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// What one attempt at a push ended with.
-enum Attempt {
-    Done(Vec<PushResult>),
-    /// An event id turned up stored by a concurrent push after we checked: run again, and the
-    /// check will find it.
-    Raced,
-}
-
-/// One batch to append, as `Storage::append_events` received it.
-#[derive(Clone, Copy)]
-struct Batch<'a> {
-    org: Uuid,
-    writer: Writer,
-    rulebook: &'a Rulebook,
-    events: &'a [Incoming],
-    received_at: DateTime<Utc>,
-    lang: Lang,
-}
-
-async fn append_once(
-    client: &mut deadpool_postgres::Object,
-    batch: Batch<'_>,
-    hold: Option<std::time::Duration>,
-    gate: &CommitGate,
-) -> Result<Attempt> {
-    if gate.is_cancelled() {
-        return Err(StorageError::Busy);
-    }
-    let Batch {
-        org,
-        writer,
-        rulebook,
-        events,
-        received_at,
-        lang,
-    } = batch;
-    let tx = client.transaction().await?;
-    let jobs: BTreeSet<i32> = events.iter().map(|i| lock_key(i.event.job_id)).collect();
-    for key in jobs {
-        exec(
-            &tx,
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[&LOCK_JOB, &key],
-        )
-        .await?;
-    }
-    let mut feed = PendingFeed::new();
-    let mut results = Vec::with_capacity(events.len());
-    let mut jobs: HashMap<Uuid, CachedJob> = HashMap::new();
-    for incoming in events {
-        let event = &incoming.event;
-        let id = event.id;
-        let known = q_opt(
-            &tx,
-            "SELECT org_id = $2 AND job_id = $3 FROM events WHERE id = $1",
-            &[&id, &org, &event.job_id],
-        )
-        .await?
-        .map(|r| r.get::<_, bool>(0));
-        match known {
-            // The same event again (its earlier push got through).
-            Some(true) => {
-                results.push(PushResult::duplicate(id));
-                continue;
-            }
-            // The id is taken by an event elsewhere: never answer "duplicate" (the sender would
-            // drop an event that was never stored, and learn that the id exists).
-            Some(false) => {
-                results.push(PushResult::rejected(
-                    id,
-                    Rule::AlreadyRecorded.code().to_string(),
-                    Refusal::new(Rule::AlreadyRecorded, event.body.kind()).message(lang),
-                ));
-                continue;
-            }
-            None => {}
-        }
-        if let std::collections::hash_map::Entry::Vacant(slot) = jobs.entry(event.job_id) {
-            slot.insert(CachedJob {
-                view: load_job(&tx, org, event.job_id).await?,
-                assigned: None,
-                dirty: false,
-            });
-        }
-        let Some(cached) = jobs.get_mut(&event.job_id) else {
-            continue;
-        };
-        if let (Some(_), Writer::Technician { technician_id, .. }, None) =
-            (&cached.view, writer, cached.assigned)
-        {
-            let assigned = q_opt(
-                &tx,
-                "SELECT 1 FROM job_technicians WHERE job_id = $1 AND technician_id = $2",
-                &[&event.job_id, &technician_id],
-            )
-            .await?
-            .is_some();
-            cached.assigned = Some(assigned);
-        }
-        let visible = match (&cached.view, writer) {
-            (Some(v), Writer::Technician { .. }) if cached.assigned == Some(true) => {
-                Visible::Yes(v)
-            }
-            (Some(v), Writer::Dispatcher { .. }) => Visible::Yes(v),
-            _ => Visible::No,
-        };
-        let taken_elsewhere = cached.view.is_none()
-            && matches!(event.body, EventBody::JobCreated { .. })
-            && q_opt(&tx, "SELECT 1 FROM jobs WHERE id = $1", &[&event.job_id])
-                .await?
-                .is_some();
-        let decision = if taken_elsewhere {
-            Decision::Reject(RejectReason::Refused(Refusal::new(
-                Rule::JobAlreadyExists,
-                event.body.kind(),
-            )))
-        } else {
-            decide(rulebook, writer, visible, incoming)
-        };
-        match decision {
-            Decision::Accept(flags) => {
-                let stored = store_event(
-                    &tx,
-                    org,
-                    rulebook,
-                    &mut cached.view,
-                    event,
-                    &flags,
-                    received_at,
-                    &mut feed,
-                )
-                .await?;
-                if !stored {
-                    return Ok(Attempt::Raced);
-                }
-                cached.dirty = true;
-                results.push(PushResult::accepted(id, flags));
-            }
-            Decision::Reject(rejection) => {
-                let (rule, message) = (rejection.rule(), rejection.message(Lang::En));
-                if let Writer::Dispatcher { .. } = writer {
-                    // A desk request is all or nothing (create + assign + book): its refusal
-                    // answers the request and nothing of it is stored (`tx` rolls back).
-                    results.push(PushResult::rejected(id, rule, rejection.message(lang)));
-                    return Ok(Attempt::Done(results));
-                }
-                let technician = match writer {
-                    Writer::Technician { technician_id, .. } => Some(technician_id),
-                    Writer::Dispatcher { .. } => None,
-                };
-                exec(
-                    &tx,
-                    "INSERT INTO rejections (event_id, job_id, org_id, technician_id, rule,
-                         message, event_json, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                    &[
-                        &id,
-                        &event.job_id,
-                        &org,
-                        &technician,
-                        &rule,
-                        &message,
-                        &to_json(event)?,
-                        &received_at,
-                    ],
-                )
-                .await?;
-                results.push(PushResult::rejected(id, rule, rejection.message(lang)));
-            }
-        }
-    }
-    for cached in jobs.values().filter(|c| c.dirty) {
-        write_view(&tx, org, cached.view.as_ref(), received_at).await?;
-    }
-    if let Writer::Technician { device_id, .. } = writer {
-        exec(
-            &tx,
-            "UPDATE devices SET last_seen_at = $2 WHERE id = $1",
-            &[&device_id, &received_at],
-        )
-        .await?;
-    }
-    // Last, and held until commit: see the module comment on feed positions.
-    let technicians: BTreeSet<i32> = feed.iter().map(|(t, _)| lock_key(*t)).collect();
-    for key in technicians {
-        exec(
-            &tx,
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[&LOCK_FEED, &key],
-        )
-        .await?;
-    }
-    let insert = tx
-        .prepare_cached("INSERT INTO feed (technician_id, event_seq) VALUES ($1, $2)")
-        .await?;
-    for (technician, seq) in &feed {
-        tx.execute(&insert, &[technician, seq]).await?;
-    }
-    if let Some(hold) = hold {
-        tokio::time::sleep(hold).await;
-    }
-    if !gate.begin_commit() {
-        // Dropping `tx` rolls back: the request was (or is being) answered "not stored".
-        return Err(StorageError::Busy);
-    }
-    if let Err(e) = tx.commit().await {
-        // Nothing was stored: a retried attempt may commit again.
-        gate.reopen();
-        return Err(e.into());
-    }
-    Ok(Attempt::Done(results))
 }
 
 #[async_trait]
@@ -1021,26 +669,9 @@ impl Storage for PgStorage {
                 writer,
                 rulebook: &rulebook,
                 events: &events,
-                received_at,
                 lang,
             };
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match append_once(&mut c, batch, this.feed_commit_delay.get(), &g).await {
-                    Ok(Attempt::Done(results)) => return Ok(results),
-                    Ok(Attempt::Raced) if attempt < PUSH_ATTEMPTS => {}
-                    Err(e) if attempt < PUSH_ATTEMPTS && is_retryable(&e) => {
-                        tracing::debug!(error = %e, attempt, "push retried");
-                    }
-                    Ok(Attempt::Raced) => {
-                        return Err(StorageError::Corrupt(
-                            "push kept racing with concurrent pushes".into(),
-                        ));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            push::append(&mut c, batch, received_at, this.feed_commit_delay.get(), &g).await
         });
         run_gated(self.write_deadline, gate, work).await
     }

@@ -12,11 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use fieldcore::domain::{
-    Actor, ChecklistTemplate, Event, EventBody, JobView, Lang, Policy, Refusal, Rule, Rulebook,
-};
-use fieldcore::protocol::{EventFlag, PushResult};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use fieldcore::domain::{ChecklistTemplate, Event, JobView, Lang, Policy, Rulebook};
+use fieldcore::protocol::PushResult;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{
@@ -25,7 +23,9 @@ use super::{
     Rejection, Result, Storage, StorageError, StoredResponse, Technician, TimelineEntry, Upload,
     Writer, read_each, run_gated,
 };
-use crate::ingest::{CachedJob, Decision, RejectReason, Visible, decide};
+use crate::ingest::Batch;
+
+mod push;
 
 /// Numbered schema steps; `PRAGMA user_version` says how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -285,301 +285,8 @@ fn load_job(tx: &Connection, org: Uuid, job_id: Uuid) -> Result<Option<JobView>>
     json.as_deref().map(from_json).transpose()
 }
 
-fn was_assigned(tx: &Connection, job_id: Uuid, technician_id: Uuid) -> Result<bool> {
-    Ok(tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM job_technicians WHERE job_id = ?1 AND technician_id = ?2)",
-        params![job_id.to_string(), technician_id.to_string()],
-        |r| r.get(0),
-    )?)
-}
-
-/// What an existing event id means for this batch.
-fn known_event(tx: &Connection, org: Uuid, event: &Event) -> Result<Option<bool>> {
-    Ok(tx
-        .query_row(
-            "SELECT org_id = ?2 AND job_id = ?3 FROM events WHERE id = ?1",
-            params![
-                event.id.to_string(),
-                org.to_string(),
-                event.job_id.to_string()
-            ],
-            |r| r.get::<_, bool>(0),
-        )
-        .optional()?)
-}
-
-/// Store an accepted event: the log, the feeds, the photo record; the job's view changes in
-/// `job` (written by the caller once per batch).
-fn store_event(
-    tx: &Transaction<'_>,
-    org: Uuid,
-    rulebook: &Rulebook,
-    job: &mut Option<JobView>,
-    event: &Event,
-    flags: &[EventFlag],
-    received_at: DateTime<Utc>,
-) -> Result<()> {
-    let before = job.as_ref().and_then(|v| v.technician_id);
-    match job {
-        None => {
-            *job =
-                Some(JobView::created(event).ok_or_else(|| {
-                    StorageError::Corrupt("a job must start with JobCreated".into())
-                })?);
-        }
-        Some(v) => rulebook.apply(v, event),
-    }
-    let technician_now = job.as_ref().and_then(|v| v.technician_id);
-    let job_id = event.job_id.to_string();
-    if before.is_none() && matches!(event.body, EventBody::JobCreated { .. }) {
-        // The row must exist before its events reference it; its view is written at the end.
-        write_view(tx, org, job.as_ref(), received_at)?;
-    }
-    let corrected = event.at();
-    tx.execute(
-        "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
-             corrected_at, flags_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            event.id.to_string(),
-            job_id,
-            org.to_string(),
-            event.body.kind().as_str(),
-            to_json(event)?,
-            ts(received_at),
-            ts(corrected),
-            to_json(&flags)?,
-        ],
-    )?;
-    let seq = tx.last_insert_rowid();
-    let to_feed = |technician: Uuid| -> Result<()> {
-        tx.execute(
-            "INSERT INTO feed (technician_id, event_seq) VALUES (?1, ?2)",
-            params![technician.to_string(), seq],
-        )?;
-        Ok(())
-    };
-    match &event.body {
-        EventBody::JobAssigned { technician_id } if Some(*technician_id) != before => {
-            // The new technician gets the whole history, this assignment included; the old one
-            // learns they lost the job, and nothing after.
-            tx.execute(
-                "INSERT OR IGNORE INTO job_technicians (job_id, technician_id) VALUES (?1, ?2)",
-                params![job_id, technician_id.to_string()],
-            )?;
-            tx.execute(
-                "INSERT INTO feed (technician_id, event_seq)
-                 SELECT ?1, seq FROM events WHERE job_id = ?2 ORDER BY seq",
-                params![technician_id.to_string(), job_id],
-            )?;
-            if let Some(old) = before {
-                to_feed(old)?;
-            }
-        }
-        _ => {
-            if let Some(t) = technician_now {
-                to_feed(t)?;
-            }
-            // A former holder's own late event goes back to them as well: the echo carries the
-            // server's verdict and corrected time to the phone that made it.
-            if let Actor::Technician { technician_id, .. } = event.actor
-                && Some(technician_id) != technician_now
-            {
-                to_feed(technician_id)?;
-            }
-        }
-    }
-    if let EventBody::PhotoCaptured { photo } = &event.body {
-        tx.execute(
-            "INSERT OR IGNORE INTO photos (photo_id, job_id, org_id, category, sha256, event_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                photo.photo_id.to_string(),
-                job_id,
-                org.to_string(),
-                photo.category.as_str(),
-                photo.sha256,
-                event.id.to_string(),
-            ],
-        )?;
-    }
-    Ok(())
-}
-
-/// The job's row with its view, status and technician.
-fn write_view(
-    tx: &Connection,
-    org: Uuid,
-    view: Option<&JobView>,
-    received_at: DateTime<Utc>,
-) -> Result<()> {
-    let Some(view) = view else { return Ok(()) };
-    tx.execute(
-        "INSERT INTO jobs (id, org_id, status, technician_id, view_json, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-         ON CONFLICT(id) DO UPDATE SET status = excluded.status,
-             technician_id = excluded.technician_id, view_json = excluded.view_json,
-             updated_at = excluded.updated_at",
-        params![
-            view.id.to_string(),
-            org.to_string(),
-            view.status().as_str(),
-            view.technician_id.map(|t| t.to_string()),
-            to_json(view)?,
-            ts(received_at),
-        ],
-    )?;
-    Ok(())
-}
-
 /// Test-only: how long a batch holds its transaction open before committing.
 type CommitDelay = crate::config::TestDelay;
-
-#[allow(clippy::too_many_arguments)]
-fn append_tx(
-    conn: &mut Connection,
-    org: Uuid,
-    writer: Writer,
-    rulebook: &Rulebook,
-    events: Vec<Incoming>,
-    received_at: DateTime<Utc>,
-    lang: Lang,
-    gate: &CommitGate,
-    hold: CommitDelay,
-) -> Result<Vec<PushResult>> {
-    if gate.is_cancelled() {
-        // The request gave up while this write waited for the writer: do nothing.
-        return Err(StorageError::Busy);
-    }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut results = Vec::with_capacity(events.len());
-    let mut jobs: HashMap<Uuid, CachedJob> = HashMap::new();
-    for incoming in events {
-        let event = &incoming.event;
-        let id = event.id;
-        match known_event(&tx, org, event)? {
-            // The same event again (its earlier push got through).
-            Some(true) => {
-                results.push(PushResult::duplicate(id));
-                continue;
-            }
-            // The id is taken by an event elsewhere: never answer "duplicate" (the sender would
-            // drop an event that was never stored, and learn that the id exists).
-            Some(false) => {
-                results.push(PushResult::rejected(
-                    id,
-                    Rule::AlreadyRecorded.code().to_string(),
-                    Refusal::new(Rule::AlreadyRecorded, event.body.kind()).message(lang),
-                ));
-                continue;
-            }
-            None => {}
-        }
-        let cached = match jobs.entry(event.job_id) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(CachedJob {
-                view: load_job(&tx, org, event.job_id)?,
-                assigned: None,
-                dirty: false,
-            }),
-        };
-        let visible = match (&cached.view, writer) {
-            (Some(_), Writer::Technician { technician_id, .. }) => {
-                let assigned = match cached.assigned {
-                    Some(a) => a,
-                    None => {
-                        *cached
-                            .assigned
-                            .insert(was_assigned(&tx, event.job_id, technician_id)?)
-                    }
-                };
-                match (&cached.view, assigned) {
-                    (Some(v), true) => Visible::Yes(v),
-                    _ => Visible::No,
-                }
-            }
-            (Some(v), Writer::Dispatcher { .. }) => Visible::Yes(v),
-            (None, _) => Visible::No,
-        };
-        let taken_elsewhere = cached.view.is_none()
-            && matches!(event.body, EventBody::JobCreated { .. })
-            && tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM jobs WHERE id = ?1)",
-                [event.job_id.to_string()],
-                |r| r.get::<_, bool>(0),
-            )?;
-        let decision = if taken_elsewhere {
-            Decision::Reject(RejectReason::Refused(Refusal::new(
-                Rule::JobAlreadyExists,
-                event.body.kind(),
-            )))
-        } else {
-            decide(rulebook, writer, visible, &incoming)
-        };
-        match decision {
-            Decision::Accept(flags) => {
-                store_event(
-                    &tx,
-                    org,
-                    rulebook,
-                    &mut cached.view,
-                    event,
-                    &flags,
-                    received_at,
-                )?;
-                cached.dirty = true;
-                results.push(PushResult::accepted(id, flags));
-            }
-            Decision::Reject(rejection) => {
-                let rule = rejection.rule();
-                if let Writer::Dispatcher { .. } = writer {
-                    // A desk request is all or nothing (create + assign + book): its refusal
-                    // answers the request and nothing of it is stored (`tx` rolls back).
-                    results.push(PushResult::rejected(id, rule, rejection.message(lang)));
-                    return Ok(results);
-                }
-                let technician = match writer {
-                    Writer::Technician { technician_id, .. } => Some(technician_id.to_string()),
-                    Writer::Dispatcher { .. } => None,
-                };
-                tx.execute(
-                    "INSERT OR IGNORE INTO rejections (event_id, job_id, org_id, technician_id,
-                         rule, message, event_json, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        id.to_string(),
-                        event.job_id.to_string(),
-                        org.to_string(),
-                        technician,
-                        rule,
-                        rejection.message(Lang::En),
-                        to_json(event)?,
-                        ts(received_at),
-                    ],
-                )?;
-                results.push(PushResult::rejected(id, rule, rejection.message(lang)));
-            }
-        }
-    }
-    for cached in jobs.values().filter(|c| c.dirty) {
-        write_view(&tx, org, cached.view.as_ref(), received_at)?;
-    }
-    if let Writer::Technician { device_id, .. } = writer {
-        tx.execute(
-            "UPDATE devices SET last_seen_at = ?2 WHERE id = ?1",
-            params![device_id.to_string(), ts(received_at)],
-        )?;
-    }
-    if let Some(hold) = hold.get() {
-        std::thread::sleep(hold);
-    }
-    if !gate.begin_commit() {
-        // Dropping `tx` rolls back: the request was (or is being) answered "not stored".
-        return Err(StorageError::Busy);
-    }
-    tx.commit()?;
-    Ok(results)
-}
 
 fn photo_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoCols> {
     Ok((
@@ -1067,17 +774,14 @@ impl Storage for SqliteStorage {
         let (inner, g, hold) = (self.inner.clone(), gate.clone(), self.commit_delay.clone());
         let work = tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            append_tx(
-                &mut conn,
+            let batch = Batch {
                 org,
                 writer,
-                &rulebook,
-                events,
-                received_at,
+                rulebook: &rulebook,
+                events: &events,
                 lang,
-                &g,
-                hold,
-            )
+            };
+            push::append_tx(&mut conn, batch, received_at, &g, hold)
         });
         run_gated(self.write_deadline, gate, work).await
     }
@@ -1588,6 +1292,7 @@ impl Storage for SqliteStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fieldcore::domain::EventBody;
 
     #[test]
     fn migrations_run_once_and_a_newer_file_is_refused() {

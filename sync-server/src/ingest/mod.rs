@@ -1,5 +1,14 @@
-//! How the server decides on one arriving event: pure, so every `Storage` implementation calls
-//! the same function inside its own transaction and they cannot disagree.
+//! How the server decides on arriving events: pure, so every `Storage` implementation runs the
+//! same code inside its own transaction and they cannot disagree. [`decide`] rules on one event;
+//! [`plan`] runs a whole batch against what the backend loaded in one go and says what to write
+//! (ADR 0011: each database only loads and applies).
+
+mod plan;
+
+pub use plan::{
+    Batch, FeedRow, Loaded, NewEvent, NewPhoto, NewRejection, Plan, StoredEvent, StoredJob, Wanted,
+    Writes, plan,
+};
 
 use fieldcore::domain::{Actor, Admission, JobView, Kept, Lang, Refusal, Rule, Rulebook};
 use fieldcore::protocol::EventFlag;
@@ -43,17 +52,6 @@ impl RejectReason {
             }
         }
     }
-}
-
-/// A job as one batch sees it: read once, changed in memory by each accepted event, written
-/// once at the end of the batch. Writing the whole view per event made a batch's cost grow with
-/// the job's size times the batch's length (a security finding: one device could hold the
-/// single writer for minutes).
-pub(crate) struct CachedJob {
-    pub(crate) view: Option<JobView>,
-    /// Whether the writing technician was ever assigned this job (`None`: not asked yet).
-    pub(crate) assigned: Option<bool>,
-    pub(crate) dirty: bool,
 }
 
 /// The job as the writer may see it.
