@@ -10,6 +10,7 @@
 //!   upright, metadata-free, content-addressed and written atomically.
 
 pub mod domain;
+pub mod migrate;
 /// Photos and signatures as evidence: untrusted input in, hashed atomic files out.
 #[cfg(feature = "photo")]
 pub mod photo;

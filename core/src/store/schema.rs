@@ -4,10 +4,11 @@
 //! transaction with the version bump: a failed upgrade rolls back and leaves the data as it was.
 //! A database newer than this code is refused, never rewritten or deleted.
 
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, Transaction, params};
 
 use super::error::StoreError;
 use crate::domain::sla::Policy;
+use crate::migrate::Step;
 
 /// Schema version this code writes.
 pub const CURRENT_VERSION: u32 = 4;
@@ -139,40 +140,28 @@ pub fn setup_pragmas(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Bring the database to [`CURRENT_VERSION`], one transaction per step.
+/// Bring the database to [`CURRENT_VERSION`], one transaction per step (the runner the server
+/// shares, `crate::migrate`).
 pub fn migrate(conn: &mut Connection, policy: &Policy) -> Result<(), StoreError> {
-    loop {
-        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version == CURRENT_VERSION {
-            return Ok(());
-        }
-        if version > CURRENT_VERSION {
-            return Err(StoreError::NewerSchema {
-                found: version,
-                supported: CURRENT_VERSION,
-            });
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Read again under the write lock: another process may have upgraded meanwhile.
-        let locked: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if locked != version {
-            continue;
-        }
-        match version {
-            0 => tx.execute_batch(V1)?,
-            1 => upgrade_to_2(&tx, policy)?,
-            2 => tx.execute_batch(V3)?,
-            3 => tx.execute_batch(V4)?,
-            _ => unreachable!("versions above are handled"),
-        }
-        tx.pragma_update(None, "user_version", version + 1)?;
-        tx.commit()?;
-    }
+    let backfill = |tx: &Transaction<'_>| upgrade_to_2(tx, policy);
+    let steps = [
+        Step::sql(V1),
+        Step {
+            sql: V2,
+            then: Some(&backfill),
+        },
+        Step::sql(V3),
+        Step::sql(V4),
+    ];
+    debug_assert_eq!(steps.len() as u32, CURRENT_VERSION);
+    crate::migrate::migrate(conn, &steps, |found, supported| StoreError::NewerSchema {
+        found,
+        supported,
+    })
 }
 
+/// After V2's SQL: the day of every booked visit, in the organisation's local time.
 fn upgrade_to_2(tx: &Transaction<'_>, policy: &Policy) -> Result<(), StoreError> {
-    tx.execute_batch(V2)?;
-    // Backfill the day of every booked visit, in the organisation's local time.
     let rows: Vec<(String, String)> = {
         let mut stmt =
             tx.prepare("SELECT id, appointment_at FROM jobs WHERE appointment_at IS NOT NULL")?;

@@ -24,11 +24,13 @@ use super::{
     Writer, read_each, run_gated,
 };
 use crate::ingest::Batch;
+use fieldcore::migrate::{Hook, Step};
 
 mod push;
 
-/// Numbered schema steps; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[
+/// Schema steps, in order; `PRAGMA user_version` says how many ran (`fieldcore::migrate`, the
+/// runner the device store uses too).
+const SCHEMA: [&str; 4] = [
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
@@ -67,27 +69,22 @@ fn open_connection(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Run each migration step past the file's version, each in its own transaction. A database
-/// newer than this build is refused, never touched.
+/// Bring the file to the last step. A database newer than this build is refused, never
+/// touched.
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(StorageError::TooNew {
-            found: version,
-            known,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
-        if i + 1 == super::VIEWS_REBUILT_AT && version > 0 {
-            rebuild_views(&tx)?;
-        }
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-    }
-    Ok(())
+    let rebuild = |tx: &rusqlite::Transaction<'_>| rebuild_views(tx);
+    let steps: Vec<Step<'_, StorageError>> = SCHEMA
+        .iter()
+        .enumerate()
+        .map(|(i, sql)| Step {
+            sql,
+            then: (i + 1 == super::VIEWS_REBUILT_AT).then_some(&rebuild as Hook<'_, _>),
+        })
+        .collect();
+    fieldcore::migrate::migrate(conn, &steps, |found, known| StorageError::TooNew {
+        found: found.into(),
+        known: known.into(),
+    })
 }
 
 /// Every job's view folded again from its log, in the server's order, with today's rules: a
@@ -1318,7 +1315,7 @@ mod tests {
         let path = dir.path().join("db.sqlite");
         let (id, tech) = (Uuid::now_v7(), Uuid::now_v7());
         let c = Connection::open(&path).unwrap();
-        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.execute_batch(SCHEMA[0]).unwrap();
         c.pragma_update(None, "user_version", 1).unwrap();
         c.execute(
             "INSERT INTO uploads (id, org_id, technician_id, photo_id, job_id, sha256, length,
@@ -1378,8 +1375,8 @@ mod tests {
         let mut stale = rules.replay(&events).unwrap();
         stale.reassigned_at = None;
         let c = Connection::open(&path).unwrap();
-        c.execute_batch(MIGRATIONS[0]).unwrap();
-        c.execute_batch(MIGRATIONS[1]).unwrap();
+        c.execute_batch(SCHEMA[0]).unwrap();
+        c.execute_batch(SCHEMA[1]).unwrap();
         c.pragma_update(None, "user_version", 2).unwrap();
         c.execute(
             "INSERT INTO organisations (id, name, policy_json, checklist_json, created_at)
