@@ -17,9 +17,18 @@ use crate::clock::ServerClock;
 pub struct Config {
     /// Where to listen. Port 0 picks a free port (tests).
     pub bind: SocketAddr,
-    /// Holds `fieldcore.sqlite`, `blobs/` (photos by SHA-256) and `uploads/` (partial tus files).
-    /// With PostgreSQL, every process must see the same directory (shared volume).
+    /// Holds `fieldcore.sqlite`, and without `object_store_url` also `blobs/` (photos by
+    /// SHA-256) and `uploads/` (partial tus files): then every process must see the same
+    /// directory (a shared volume).
     pub data_dir: PathBuf,
+    /// `s3://<bucket>`: photos and unfinished uploads in S3-compatible object storage instead
+    /// of `data_dir`, so server processes on different machines share them (ADR 0012). `None`:
+    /// files under `data_dir`.
+    pub object_store_url: Option<String>,
+    /// Settings for that store, by object_store's S3 keys: `endpoint`, `region`,
+    /// `allow_http`, `access_key_id`, `secret_access_key`, ... Secrets are better left to the
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` environment variables, which are read too.
+    pub object_store_options: std::collections::BTreeMap<String, String>,
     /// `postgres://user:pass@host:port/db`: PostgreSQL instead of the SQLite file, so several
     /// processes can serve one organisation. `None`: SQLite in `data_dir`.
     pub database_url: Option<String>,
@@ -79,6 +88,8 @@ impl Default for Config {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
+            object_store_url: None,
+            object_store_options: Default::default(),
             database_url: None,
             database_pool_size: 16,
             enrolment_code_ttl_minutes: 24 * 60,
@@ -158,6 +169,9 @@ impl Config {
         if let Ok(dir) = std::env::var("FIELDCORE_DATA_DIR") {
             config.data_dir = PathBuf::from(dir);
         }
+        if let Ok(url) = std::env::var("FIELDCORE_OBJECT_STORE_URL") {
+            config.object_store_url = Some(url).filter(|u| !u.trim().is_empty());
+        }
         if let Ok(url) = std::env::var("FIELDCORE_DATABASE_URL") {
             config.database_url = Some(url).filter(|u| !u.trim().is_empty());
         }
@@ -166,14 +180,6 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("fieldcore.sqlite")
-    }
-
-    pub fn blob_dir(&self) -> PathBuf {
-        self.data_dir.join("blobs")
-    }
-
-    pub fn upload_dir(&self) -> PathBuf {
-        self.data_dir.join("uploads")
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod console;
@@ -41,6 +42,8 @@ use storage::sqlite::SqliteStorage;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
+    /// Photo bytes, finished and unfinished: see [`blobs`].
+    pub blobs: Arc<dyn blobs::BlobStore>,
     pub config: Arc<Config>,
     pub limiter: Arc<RateLimiter>,
     /// Tells the console's live streams that a job changed; see [`notify`].
@@ -51,8 +54,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(storage: Arc<dyn Storage>, config: Config) -> Self {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        blobs: Arc<dyn blobs::BlobStore>,
+        config: Config,
+    ) -> Self {
         AppState {
+            blobs,
             limiter: Arc::new(RateLimiter::new(
                 config.rate_limit_per_second,
                 config.rate_limit_burst,
@@ -71,17 +79,11 @@ impl AppState {
     }
 }
 
-/// Create the data directory layout and open (migrating) the database.
+/// Create the data directory and open (migrating) the database.
 pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
-    for dir in [
-        config.data_dir.clone(),
-        config.blob_dir(),
-        config.upload_dir(),
-    ] {
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .with_context(|| format!("creating {}", dir.display()))?;
-    }
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
     if let Some(url) = &config.database_url {
         let storage = PgStorage::open(url, config.database_pool_size)
             .await
@@ -153,11 +155,8 @@ impl RunningServer {
 async fn sweep(state: &AppState) -> anyhow::Result<usize> {
     let ids = state.storage.sweep(state.config.clock.now()).await?;
     for id in &ids {
-        let path = state.config.upload_dir().join(id.to_string());
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(error = %e, path = %path.display(), "sweep: remove failed"),
+        if let Err(e) = state.blobs.delete_partial(*id).await {
+            tracing::warn!(error = %e, upload = %id, "sweep: removing the bytes failed");
         }
     }
     Ok(ids.len())
@@ -177,7 +176,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         )),
         None => None,
     };
-    let mut state = AppState::new(storage, config);
+    let blobs = blobs::open(&config)
+        .await
+        .context("opening the blob store")?;
+    let mut state = AppState::new(storage, blobs, config);
     if let Some(n) = notifier {
         state = state.with_notifier(n);
     }

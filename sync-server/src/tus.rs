@@ -11,7 +11,6 @@
 //! the bytes hashed rests on the lease: one writer at a time, a writer that lost its lease
 //! stops writing at once, and an offset commits only under a lease still held.
 
-use std::path::Path;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -25,7 +24,6 @@ use futures_util::StreamExt;
 use sha1::Sha1;
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -36,8 +34,6 @@ use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::storage::{PhotoAccess, Upload};
 use fieldcore::protocol::upload_metadata;
 
-/// How many body bytes a PATCH gathers before writing them to the partial file.
-const WRITE_BUFFER: usize = 1024 * 1024;
 pub const TUS_VERSION: &str = "1.0.0";
 pub const TUS_EXTENSIONS: &str = "creation,checksum,termination,expiration";
 pub const TUS_CHECKSUMS: &str = "sha1,sha256";
@@ -299,10 +295,6 @@ fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn partial_path(state: &AppState, id: Uuid) -> std::path::PathBuf {
-    state.config.upload_dir().join(id.to_string())
-}
-
 /// Where a blob lives, relative to the data directory. Callers pass a checked SHA-256 (64 hex
 /// digits); anything else still gets a path (no slicing panic), never one outside `blobs/`.
 pub fn blob_rel_path(sha256: &str) -> String {
@@ -421,11 +413,11 @@ async fn create(
         hash_state: None,
         completed: false,
     };
-    let path = partial_path(&state, upload.id);
-    let file = tokio::fs::File::create(&path)
+    state
+        .blobs
+        .create_partial(upload.id)
         .await
         .map_err(ApiError::internal)?;
-    file.sync_all().await.map_err(ApiError::internal)?;
     state.storage.create_upload(&upload, now).await?;
     let mut res = StatusCode::CREATED.into_response();
     let hs = res.headers_mut();
@@ -682,24 +674,14 @@ async fn append_leased(
         .header(h("upload-offset"), value(u.offset)));
     }
     let room = u.length - u.offset;
-    let path = partial_path(state, id);
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
+    let mut writer = state
+        .blobs
+        .append_partial(id, u.offset)
         .await
         .map_err(ApiError::internal)?;
-    // Bytes past the committed offset were never acknowledged: drop them.
-    file.set_len(u.offset).await.map_err(ApiError::internal)?;
-    file.seek(std::io::SeekFrom::Start(u.offset))
-        .await
-        .map_err(ApiError::internal)?;
-
     let mut stream = body.into_data_stream();
     let mut written: u64 = 0;
     let mut whole = resume_hash(&u);
-    // Body frames are small (~16 KiB); each `tokio::fs` write is a hop to the blocking pool, so
-    // gather them into large writes.
-    let mut pending: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
     let end = loop {
         match tokio::time::timeout(READ_STALL, stream.next()).await {
             Ok(None) => break BodyEnd::Complete,
@@ -709,11 +691,7 @@ async fn append_leased(
                 }
                 // Bytes are moving: the lease stays ours (renewed every quarter of it).
                 lease.keep().await?;
-                pending.extend_from_slice(&chunk);
-                if pending.len() >= WRITE_BUFFER {
-                    file.write_all(&pending).await.map_err(ApiError::internal)?;
-                    pending.clear();
-                }
+                writer.write(&chunk).await.map_err(ApiError::internal)?;
                 if let Some(c) = checksum.as_mut() {
                     c.update(&chunk);
                 }
@@ -728,37 +706,27 @@ async fn append_leased(
     // What arrived is kept (a cut without a checksum keeps its bytes for resumption), if the
     // upload is still ours: after a silence the next PATCH may have taken it over.
     lease.keep().await?;
-    file.write_all(&pending).await.map_err(ApiError::internal)?;
-    file.flush().await.map_err(ApiError::internal)?;
-    let rollback = |file: tokio::fs::File| async move {
-        file.set_len(u.offset).await.map_err(ApiError::internal)?;
-        file.sync_all().await.map_err(ApiError::internal)
-    };
-    match end {
-        BodyEnd::TooLarge => {
-            rollback(file).await?;
-            return Err(ApiError::too_large(format!(
-                "at most {room} bytes fit in this PATCH (upload length and per-request limit)"
-            )));
-        }
+    let refused = match end {
+        BodyEnd::TooLarge => Some(ApiError::too_large(format!(
+            "at most {room} bytes fit in this PATCH (upload length and per-request limit)"
+        ))),
         // A chunk with a checksum is all or nothing: a cut one cannot be verified.
         BodyEnd::Cut if checksum.is_some() => {
-            rollback(file).await?;
-            return Err(ApiError::bad_request("the chunk was cut; it was discarded"));
+            Some(ApiError::bad_request("the chunk was cut; it was discarded"))
         }
-        BodyEnd::Complete if checksum.take().is_some_and(|c| !c.matches()) => {
-            rollback(file).await?;
-            return Err(ApiError::new(
-                checksum_mismatch(),
-                "checksum-mismatch",
-                "Upload-Checksum does not match the chunk; it was discarded",
-            ));
-        }
-        _ => {}
+        BodyEnd::Complete if checksum.take().is_some_and(|c| !c.matches()) => Some(ApiError::new(
+            checksum_mismatch(),
+            "checksum-mismatch",
+            "Upload-Checksum does not match the chunk; it was discarded",
+        )),
+        _ => None,
+    };
+    if let Some(refused) = refused {
+        writer.rollback().await.map_err(ApiError::internal)?;
+        return Err(refused);
     }
-    // The data and the length, all an offset needs: fdatasync, not fsync.
-    file.sync_data().await.map_err(ApiError::internal)?;
-    drop(file);
+    writer.commit().await.map_err(ApiError::internal)?;
+    drop(writer);
     let new_offset = u.offset + written;
     let hash_state = whole.as_ref().map(|h| save_hash(h, new_offset));
     lease.keep().await?;
@@ -781,7 +749,7 @@ async fn append_leased(
         tracing::info!(upload = %id, kept = written, "upload cut; bytes kept for resumption");
     }
     if new_offset == u.length {
-        finish(state, &u, &path, whole.map(|h| hex::encode(h.finalize()))).await?;
+        finish(state, &u, whole.map(|h| hex::encode(h.finalize()))).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     let hs = res.headers_mut();
@@ -790,46 +758,24 @@ async fn append_leased(
     Ok(res)
 }
 
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// An upload whose last byte is stored may still lack its last step: the request that wrote it
 /// can be cut off (client gone, process killed) between committing the offset and linking the
 /// photo. Before anyone is told "complete", finish what is missing: verify and move a partial
 /// file that is still there, or link a blob that was moved but not recorded. Idempotent.
 async fn recover_complete(state: &AppState, u: &Upload) -> ApiResult<()> {
-    let partial = partial_path(state, u.id);
-    if tokio::fs::try_exists(&partial)
+    let blobs = &state.blobs;
+    if blobs
+        .partial_exists(u.id)
         .await
         .map_err(ApiError::internal)?
     {
         let digest = resume_hash(u).map(|h| hex::encode(h.finalize()));
-        return finish(state, u, &partial, digest).await;
+        return finish(state, u, digest).await;
     }
     let rel = blob_rel_path(&u.sha256);
-    let blob = state.config.data_dir.join(&rel);
-    if tokio::fs::try_exists(&blob)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if let Some(bytes) = blobs.read_blob(&rel).await.map_err(ApiError::internal)? {
         // A blob is stored only once its bytes were sniffed as an image.
-        let content_type = tokio::task::spawn_blocking(move || sniff_file(&blob))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?
-            .unwrap_or(OCTET_STREAM);
+        let content_type = sniff_image(&bytes).unwrap_or(OCTET_STREAM);
         return state
             .storage
             .complete_upload(
@@ -872,63 +818,30 @@ pub fn sniff_image(head: &[u8]) -> Option<&'static str> {
 /// What bytes that are not a photo are served as (never rendered by a browser).
 pub const OCTET_STREAM: &str = "application/octet-stream";
 
-fn sniff_file(path: &Path) -> std::io::Result<Option<&'static str>> {
-    use std::io::Read;
-    let mut head = [0u8; 8];
-    let mut f = std::fs::File::open(path)?;
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(sniff_image(&head[..n]))
-}
-
-/// Verify the whole file against the photo record and check it is an image, then store it
-/// content-addressed. `digest` is the SHA-256 computed as the bytes arrived, if known;
-/// otherwise the file is read again.
-async fn finish(
-    state: &AppState,
-    u: &Upload,
-    partial: &Path,
-    digest: Option<String>,
-) -> ApiResult<()> {
-    let (p, data_dir, want) = (
-        partial.to_path_buf(),
-        state.config.data_dir.clone(),
-        u.sha256.clone(),
-    );
-    let rel = blob_rel_path(&want);
-    let rel2 = rel.clone();
-    let verdict = tokio::task::spawn_blocking(move || -> std::io::Result<Verdict> {
+/// Verify the upload's bytes against the photo record and check they are an image, then
+/// store them content-addressed. `digest` is the SHA-256 computed as the bytes arrived, if
+/// known; otherwise the bytes are read again.
+async fn finish(state: &AppState, u: &Upload, digest: Option<String>) -> ApiResult<()> {
+    let blobs = &state.blobs;
+    let rel = blob_rel_path(&u.sha256);
+    let verdict = async {
         let got = match digest {
             Some(d) => d,
-            None => file_sha256(&p)?,
+            None => blobs.partial_sha256(u.id, u.length).await?,
         };
-        if got != want {
-            std::fs::remove_file(&p)?;
+        if got != u.sha256 {
+            blobs.delete_partial(u.id).await?;
             return Ok(Verdict::HashMismatch);
         }
-        let Some(content_type) = sniff_file(&p)? else {
-            std::fs::remove_file(&p)?;
+        let head = blobs.partial_head(u.id, u.length, 8).await?;
+        let Some(content_type) = sniff_image(&head) else {
+            blobs.delete_partial(u.id).await?;
             return Ok(Verdict::NotAnImage);
         };
-        let blob = data_dir.join(&rel2);
-        let dir = blob.parent().unwrap_or(&data_dir).to_path_buf();
-        std::fs::create_dir_all(&dir)?;
-        if blob.exists() {
-            // Same hash, same bytes: evidence is never overwritten.
-            std::fs::remove_file(&p)?;
-        } else {
-            std::fs::rename(&p, &blob)?;
-            std::fs::File::open(&dir)?.sync_all()?;
-        }
-        Ok(Verdict::Stored(content_type))
-    })
+        blobs.promote(u.id, u.length, &rel).await?;
+        Ok::<_, crate::blobs::BlobError>(Verdict::Stored(content_type))
+    }
     .await
-    .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
     let content_type = match verdict {
         Verdict::Stored(t) => t,
@@ -997,11 +910,11 @@ async fn terminate(
         .await?
         .ok_or_else(|| ApiError::not_found("upload"))?;
     let lease = Lease::take(&state, id).await?;
-    let removed = match tokio::fs::remove_file(partial_path(&state, id)).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ApiError::internal(e)),
-    };
+    let removed = state
+        .blobs
+        .delete_partial(id)
+        .await
+        .map_err(ApiError::internal);
     if let Err(e) = removed {
         lease.release().await;
         return Err(e);

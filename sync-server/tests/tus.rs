@@ -166,12 +166,8 @@ impl Setup {
             .clone()
     }
 
-    fn blob_count(&self) -> usize {
-        let mut n = 0;
-        for d in std::fs::read_dir(self.w.config.blob_dir()).unwrap() {
-            n += std::fs::read_dir(d.unwrap().path()).unwrap().count();
-        }
-        n
+    async fn blob_count(&self) -> usize {
+        stored_keys(&self.w.config, "blobs").await.len()
     }
 }
 
@@ -279,7 +275,7 @@ async fn a_full_upload_links_the_photo_once_and_the_desk_can_fetch_it() {
     let again = s.created(&p, bytes.len()).await;
     let res = s.patch(&again, 0, &bytes, None).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(s.blob_count(), 1);
+    assert_eq!(s.blob_count().await, 1);
     assert_eq!(s.photo_info(&p).await["uploaded"], true);
     s.w.server.shutdown().await;
 }
@@ -358,7 +354,7 @@ async fn bytes_that_do_not_hash_to_the_recorded_sha256_are_refused_at_the_end() 
         StatusCode::NOT_FOUND
     );
     assert_eq!(s.photo_info(&p).await["uploaded"], false);
-    assert_eq!(s.blob_count(), 0);
+    assert_eq!(s.blob_count().await, 0);
     s.w.server.shutdown().await;
 }
 
@@ -400,11 +396,8 @@ async fn an_upload_whose_bytes_vanished_is_gone_not_complete() {
         "UPDATE uploads SET completed_at = NULL; UPDATE photos SET blob_path = NULL;",
     )
     .await;
-    let blob =
-        s.w.config
-            .data_dir
-            .join(sync_server::tus::blob_rel_path(&p.sha256));
-    std::fs::remove_file(&blob).unwrap();
+    let blob = sync_server::tus::blob_rel_path(&p.sha256);
+    remove_key(&s.w.config, &blob).await;
 
     let res = s.head(&loc, &s.phone.token).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
@@ -421,7 +414,7 @@ async fn an_upload_whose_bytes_vanished_is_gone_not_complete() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(s.photo_info(&p).await["uploaded"], true);
-    assert!(blob.exists());
+    assert_eq!(stored_keys(&s.w.config, "blobs").await, vec![blob]);
     s.w.server.shutdown().await;
 }
 
@@ -461,8 +454,8 @@ async fn termination_and_expiry() {
         s.head(&loc, &s.phone.token).await.status(),
         StatusCode::NOT_FOUND
     );
-    let partials = std::fs::read_dir(s.w.config.upload_dir()).unwrap().count();
-    assert_eq!(partials, 0, "swept files are gone");
+    let partials = stored_keys(&s.w.config, "uploads").await;
+    assert_eq!(partials, Vec::<String>::new(), "swept bytes are gone");
     s.w.server.shutdown().await;
 }
 

@@ -1061,9 +1061,12 @@ pub(crate) async fn photo_response(
     let Some(rel) = p.blob_path else {
         return Err(ApiError::not_found("photo").detail("not uploaded yet"));
     };
-    let bytes = tokio::fs::read(state.config.data_dir.join(rel))
+    let bytes = state
+        .blobs
+        .read_blob(&rel)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("photo {photo_id}: blob {rel} is missing")))?;
     // Served as what the bytes are, whatever was declared or stored: a JPEG or a PNG, and
     // anything else (bytes stored before this check) as a download, never rendered.
     let sniffed = crate::tus::sniff_image(&bytes);

@@ -3,7 +3,8 @@
 //!
 //! With `FIELDCORE_TEST_DATABASE_URL` set (`scripts/with-postgres` does), every test gets a
 //! fresh PostgreSQL database on that cluster instead of the SQLite file, so the same suite
-//! checks both stores.
+//! checks both stores. With `FIELDCORE_TEST_S3_ENDPOINT` set too (`scripts/with-s3`), photos
+//! and unfinished uploads live in that S3-compatible server, each test under its own prefix.
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
@@ -32,6 +33,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_tests(dir.path().join("data"));
         config.database_url = fresh_database().await;
+        use_test_object_store(&mut config);
         tune(&mut config);
         let server = sync_server::start(config.clone()).await.unwrap();
         World {
@@ -262,6 +264,89 @@ impl DeviceClient {
                 return out;
             }
         }
+    }
+}
+
+/// Point `config` at the test S3 server (`scripts/with-s3`), if there is one, under a prefix
+/// of its own (blobs are content-addressed: tests sharing one would see each other's).
+pub fn use_test_object_store(config: &mut Config) {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let Some(endpoint) = var("FIELDCORE_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    let bucket = var("FIELDCORE_TEST_S3_BUCKET").unwrap_or_else(|| "fieldcore-test".into());
+    config.object_store_url = Some(format!("s3://{bucket}/t-{}", Uuid::now_v7().simple()));
+    config.object_store_options = [
+        ("endpoint", endpoint),
+        ("allow_http", "true".into()),
+        ("region", "us-east-1".into()),
+        (
+            "access_key_id",
+            var("FIELDCORE_TEST_S3_ACCESS_KEY").unwrap_or_default(),
+        ),
+        (
+            "secret_access_key",
+            var("FIELDCORE_TEST_S3_SECRET_KEY").unwrap_or_default(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+}
+
+/// The keys under `prefix` (`blobs` or `uploads`) where `config` keeps photo bytes: files under
+/// the data directory, or objects in the bucket.
+pub async fn stored_keys(config: &Config, prefix: &str) -> Vec<String> {
+    use futures_util::TryStreamExt;
+    match &config.object_store_url {
+        Some(url) => {
+            let store =
+                sync_server::blobs::object::open_store(url, &config.object_store_options).unwrap();
+            let mut keys: Vec<String> = store
+                .list(Some(&object_store::path::Path::from(prefix)))
+                .map_ok(|m| m.location.to_string())
+                .try_collect()
+                .await
+                .unwrap();
+            keys.sort();
+            keys
+        }
+        None => {
+            fn walk(dir: &std::path::Path, rel: &str, out: &mut Vec<String>) {
+                let Ok(entries) = std::fs::read_dir(dir) else {
+                    return;
+                };
+                for e in entries {
+                    let e = e.unwrap();
+                    let name = format!("{rel}/{}", e.file_name().to_string_lossy());
+                    if e.file_type().unwrap().is_dir() {
+                        walk(&e.path(), &name, out);
+                    } else {
+                        out.push(name);
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            walk(&config.data_dir.join(prefix), prefix, &mut out);
+            out.sort();
+            out
+        }
+    }
+}
+
+/// Remove one stored key (what a crash or an operator's mistake would leave).
+pub async fn remove_key(config: &Config, key: &str) {
+    match &config.object_store_url {
+        Some(url) => {
+            use object_store::ObjectStoreExt;
+            let store =
+                sync_server::blobs::object::open_store(url, &config.object_store_options).unwrap();
+            store
+                .delete(&object_store::path::Path::from(key))
+                .await
+                .unwrap();
+        }
+        None => std::fs::remove_file(config.data_dir.join(key)).unwrap(),
     }
 }
 

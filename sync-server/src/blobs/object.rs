@@ -1,0 +1,280 @@
+//! Blobs and unfinished uploads in S3-compatible object storage.
+//!
+//! A finished photo is the object `blobs/<aa>/<sha256>`. An unfinished upload is a chain of
+//! segment objects `uploads/<upload id>/<offset, 20 digits>`: each PATCH writes its bytes as
+//! segments of at most [`SEGMENT`] bytes starting at the committed offset, and only the
+//! database's offset (moved under the upload's lease, after the segments are stored) says how
+//! far the chain counts. A writer that died mid-PATCH leaves segments past the committed offset;
+//! the chain from 0 never reaches them except at the very keys the next writer overwrites first,
+//! so they change nothing. (S3's own multipart upload needs parts of 5 MiB or more, and a phone
+//! on a bad link sends smaller PATCHes; segments have no minimum.)
+//!
+//! At the last byte the chain is copied into the blob (one server-side copy for a one-segment
+//! upload, else a streamed multipart upload) and the segments are deleted.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{BlobError, BlobStore, PartialWriter, Result};
+
+/// The largest segment a PATCH writes (and the memory one PATCH holds).
+pub const SEGMENT: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ObjectBlobs {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl ObjectBlobs {
+    /// See [`open_store`].
+    pub fn open(url: &str, options: &BTreeMap<String, String>) -> anyhow::Result<Self> {
+        Ok(ObjectBlobs {
+            store: open_store(url, options)?,
+        })
+    }
+
+    /// Over any `object_store` implementation (tests).
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        ObjectBlobs { store }
+    }
+
+    fn prefix(id: Uuid) -> Path {
+        Path::from(format!("uploads/{id}"))
+    }
+
+    fn segment(id: Uuid, offset: u64) -> Path {
+        Path::from(format!("uploads/{id}/{offset:020}"))
+    }
+
+    /// The pieces holding the upload's first `length` bytes, in order: (segment, range in it).
+    async fn chain(&self, id: Uuid, length: u64) -> Result<Vec<(Path, std::ops::Range<u64>)>> {
+        let segments: BTreeMap<u64, (Path, u64)> = self
+            .store
+            .list(Some(&Self::prefix(id)))
+            .map_ok(|meta| {
+                let offset = meta.location.filename().and_then(|f| f.parse::<u64>().ok());
+                (offset, meta)
+            })
+            .try_collect::<Vec<_>>()
+            .await?
+            .into_iter()
+            .filter_map(|(offset, meta)| Some((offset?, (meta.location, meta.size))))
+            .collect();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < length {
+            let Some((path, size)) = segments.get(&at).filter(|(_, size)| *size > 0) else {
+                return Err(BlobError::Incomplete(id));
+            };
+            let take = (*size).min(length - at);
+            out.push((path.clone(), 0..take));
+            at += take;
+        }
+        Ok(out)
+    }
+
+    async fn read(&self, piece: &(Path, std::ops::Range<u64>)) -> Result<Bytes> {
+        Ok(self.store.get_range(&piece.0, piece.1.clone()).await?)
+    }
+}
+
+/// The store `url` names: `s3://<bucket>[/<prefix>]` (a prefix lets environments share a
+/// bucket); `options`: object_store's S3 settings (`endpoint`, `region`, `access_key_id`,
+/// `secret_access_key`, `allow_http`, ...), over the `AWS_*` environment variables (where
+/// secrets belong).
+pub fn open_store(
+    url: &str,
+    options: &BTreeMap<String, String>,
+) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let Some(rest) = url.strip_prefix("s3://") else {
+        anyhow::bail!(
+            "object_store_url {url:?}: only s3:// (S3 and S3-compatible servers) is built in"
+        );
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    anyhow::ensure!(
+        !bucket.is_empty(),
+        "object_store_url {url:?} names no bucket"
+    );
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    for (key, value) in options {
+        let key: AmazonS3ConfigKey = key
+            .parse()
+            .map_err(|e| anyhow::anyhow!("object_store_options.{key}: {e}"))?;
+        builder = builder.with_config(key, value);
+    }
+    let store = builder.build()?;
+    let prefix = prefix.trim_matches('/');
+    Ok(if prefix.is_empty() {
+        Arc::new(store)
+    } else {
+        Arc::new(PrefixStore::new(store, prefix))
+    })
+}
+
+struct SegmentWriter {
+    store: Arc<dyn ObjectStore>,
+    id: Uuid,
+    /// Where the next segment starts.
+    next: u64,
+    buffer: Vec<u8>,
+    written: Vec<Path>,
+}
+
+impl SegmentWriter {
+    async fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let bytes = Bytes::from(std::mem::take(&mut self.buffer));
+        let len = bytes.len() as u64;
+        let path = ObjectBlobs::segment(self.id, self.next);
+        self.store.put(&path, PutPayload::from(bytes)).await?;
+        self.written.push(path);
+        self.next += len;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PartialWriter for SegmentWriter {
+    async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = SEGMENT - self.buffer.len();
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.buffer.extend_from_slice(now);
+            rest = later;
+            if self.buffer.len() == SEGMENT {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        // A stored object is durable: S3 answers a PUT only once it is.
+        self.flush().await
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        self.buffer.clear();
+        for path in std::mem::take(&mut self.written) {
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn not_found<T>(r: object_store::Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[async_trait]
+impl BlobStore for ObjectBlobs {
+    async fn create_partial(&self, _id: Uuid) -> Result<()> {
+        // An upload with no segment is an empty one.
+        Ok(())
+    }
+
+    async fn append_partial(&self, id: Uuid, offset: u64) -> Result<Box<dyn PartialWriter>> {
+        Ok(Box::new(SegmentWriter {
+            store: self.store.clone(),
+            id,
+            next: offset,
+            buffer: Vec::new(),
+            written: Vec::new(),
+        }))
+    }
+
+    async fn partial_exists(&self, id: Uuid) -> Result<bool> {
+        let first = self.store.list(Some(&Self::prefix(id))).try_next().await?;
+        Ok(first.is_some())
+    }
+
+    async fn partial_sha256(&self, id: Uuid, length: u64) -> Result<String> {
+        let mut hasher = Sha256::new();
+        for piece in self.chain(id, length).await? {
+            hasher.update(&self.read(&piece).await?);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    async fn partial_head(&self, id: Uuid, length: u64, n: usize) -> Result<Vec<u8>> {
+        let want = length.min(u64::try_from(n).unwrap_or(u64::MAX));
+        let mut head = Vec::with_capacity(n);
+        for (path, range) in self.chain(id, want).await? {
+            head.extend_from_slice(&self.read(&(path, range)).await?);
+        }
+        Ok(head)
+    }
+
+    async fn promote(&self, id: Uuid, length: u64, key: &str) -> Result<()> {
+        let blob = Path::from(key);
+        if !self.blob_exists(key).await? {
+            let chain = self.chain(id, length).await?;
+            match chain.as_slice() {
+                // One segment of exactly the upload's bytes: a server-side copy.
+                [(path, range)]
+                    if range.end == length && self.store.head(path).await?.size == length =>
+                {
+                    self.store.copy(path, &blob).await?;
+                }
+                _ => {
+                    let mut upload = WriteMultipart::new(self.store.put_multipart(&blob).await?);
+                    for piece in &chain {
+                        upload.wait_for_capacity(2).await?;
+                        upload.put(self.read(piece).await?);
+                    }
+                    upload.finish().await?;
+                }
+            }
+        }
+        self.delete_partial(id).await
+    }
+
+    async fn delete_partial(&self, id: Uuid) -> Result<()> {
+        let paths = self
+            .store
+            .list(Some(&Self::prefix(id)))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        self.store
+            .delete_stream(paths)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+            .or_else(|e| match e {
+                object_store::Error::NotFound { .. } => Ok(()),
+                e => Err(e),
+            })?;
+        Ok(())
+    }
+
+    async fn blob_exists(&self, key: &str) -> Result<bool> {
+        Ok(not_found(self.store.head(&Path::from(key)).await)?.is_some())
+    }
+
+    async fn read_blob(&self, key: &str) -> Result<Option<Bytes>> {
+        match not_found(self.store.get(&Path::from(key)).await)? {
+            Some(got) => Ok(Some(got.bytes().await?)),
+            None => Ok(None),
+        }
+    }
+}
