@@ -1,6 +1,7 @@
-//! Two server instances on one PostgreSQL database and one data directory, as behind a load
-//! balancer: whatever a device does, wherever each request lands, the outcome is the one a
-//! single process gives. PostgreSQL only (SQLite is one process by design).
+//! Two server instances on one PostgreSQL database, as behind a load balancer: whatever a
+//! device does, wherever each request lands, the outcome is the one a single process gives.
+//! With object storage (`scripts/with-s3`) each has its own data directory, as on two machines;
+//! without, they share one. PostgreSQL only (SQLite is one process by design).
 
 mod common;
 
@@ -27,6 +28,16 @@ fn on(phone: &DeviceClient, server: &RunningServer) -> DeviceClient {
     }
 }
 
+/// The configuration of another process beside the World's: its own data directory when
+/// photos are in object storage (nothing of an upload may live on one machine's disk).
+fn second_process(w: &World) -> sync_server::Config {
+    let mut config = w.config.clone();
+    if config.object_store_url.is_some() {
+        config.data_dir = w.dir.path().join("second-machine");
+    }
+    config
+}
+
 fn call(n: usize) -> EventBody {
     EventBody::CustomerCallLogged {
         outcome: CallOutcome::Reached,
@@ -47,9 +58,10 @@ async fn two_processes_on_one_database_behave_as_one() {
         );
         return;
     }
-    // A: the World's server. B: a second instance, same database URL, same data directory.
+    // A: the World's server. B: a second instance, same database URL; with object storage
+    // (scripts/with-s3) a data directory of its own, as on another machine; else the same one.
     let w = World::start().await;
-    let b = sync_server::start(w.config.clone()).await.unwrap();
+    let b = sync_server::start(second_process(&w)).await.unwrap();
     assert_ne!(w.server.addr(), b.addr());
     let a = &w.server;
 
@@ -85,8 +97,8 @@ async fn two_processes_on_one_database_behave_as_one() {
     assert_eq!(accepted.len(), batch.len());
     assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
 
-    // One photo whose PATCHes alternate between A and B; the partial file is in the shared
-    // upload directory, the offset and the lease in the database.
+    // One photo whose PATCHes alternate between A and B; its bytes are in the bucket (or the
+    // shared directory), the offset and the lease in the database.
     // A JPEG's magic bytes first: the server stores only what sniffs as JPEG or PNG.
     let mut bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
@@ -454,4 +466,189 @@ async fn a_change_on_one_process_reaches_consoles_on_the_other() {
         "other organisations hear nothing"
     );
     b.shutdown().await;
+}
+
+/// A server process as an operator runs it: the binary, its own data directory, killed with
+/// SIGKILL when dropped.
+struct Process {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Process {
+    async fn start(mut config: sync_server::Config, dir: &std::path::Path) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        config.bind = ([127, 0, 0, 1], port).into();
+        let file = dir.join("process.toml");
+        std::fs::write(&file, toml::to_string(&config).unwrap()).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_sync-server"))
+            .arg("--config")
+            .arg(&file)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+                && r.status().is_success()
+            {
+                return Process { child, base };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server process did not come up");
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Two processes on two "machines" (separate data directories) sharing the database and the
+/// bucket: one is killed (SIGKILL) in the middle of a PATCH, and the upload finishes on the
+/// other from the last committed offset, with exactly the photo's bytes.
+#[tokio::test]
+async fn an_upload_outlives_the_process_killed_in_its_middle() {
+    if test_cluster().is_none() || std::env::var("FIELDCORE_TEST_S3_ENDPOINT").is_err() {
+        eprintln!(
+            "SKIPPED: needs PostgreSQL and object storage \
+             (scripts/with-postgres scripts/with-s3 cargo test -p sync-server)"
+        );
+        return;
+    }
+    // A lapsed lease frees the upload within a second of the kill.
+    let w = World::start_with(|c| c.upload_lease_secs = 1).await;
+    let a_dir = tempfile::tempdir().unwrap();
+    let mut a_config = w.config.clone();
+    a_config.data_dir = a_dir.path().join("data");
+    let mut a = Process::start(a_config, a_dir.path()).await;
+
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Li Wei").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let mut bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let photo = PhotoRef {
+        photo_id: Uuid::now_v7(),
+        category: PhotoCategory::Exception,
+        sha256: sha.clone(),
+        location: None,
+    };
+    let r = phone
+        .push(&[
+            phone.event(job, EventBody::JobAccepted),
+            phone.event(
+                job,
+                EventBody::PhotoCaptured {
+                    photo: photo.clone(),
+                },
+            ),
+        ])
+        .await;
+    assert!(
+        r.results.iter().all(|r| r.status == PushStatus::Accepted),
+        "{r:?}"
+    );
+    let enc = |s: &str| STANDARD.encode(s);
+    let res = tus(w.http.post(format!("{}/v1/uploads", a.base)), &phone.token)
+        .header("Upload-Length", bytes.len().to_string())
+        .header(
+            "Upload-Metadata",
+            format!(
+                "photo_id {},job_id {},sha256 {}",
+                enc(&photo.photo_id.to_string()),
+                enc(&job.to_string()),
+                enc(&sha)
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let patch = |base: &str, offset: usize, body: reqwest::Body| {
+        tus(w.http.patch(format!("{base}{location}")), &phone.token)
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", offset.to_string())
+            .body(body)
+            .send()
+    };
+    // A stores the first 60 000 bytes.
+    let res = patch(&a.base, 0, bytes[..60_000].to_vec().into())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // A second PATCH to A sends 50 000 of its 140 000 bytes, then A is killed.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let cut = tokio::spawn(patch(&a.base, 60_000, reqwest::Body::wrap_stream(stream)));
+    tx.send(Ok(bytes[60_000..110_000].to_vec())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    a.kill();
+    assert!(
+        cut.await.unwrap().is_err(),
+        "the killed process answered nothing"
+    );
+    drop(tx);
+
+    // B (another data directory) has what A committed, and takes the upload over once A's
+    // lease lapses.
+    let b = &w.server;
+    let head = tus(
+        w.http.head(format!("{}{location}", b.base_url())),
+        &phone.token,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(head.headers()["upload-offset"], "60000");
+    let mut done = None;
+    for _ in 0..40 {
+        let res = patch(&b.base_url(), 60_000, bytes[60_000..].to_vec().into())
+            .await
+            .unwrap();
+        if res.status() != StatusCode::LOCKED {
+            done = Some(res.status());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(done, Some(StatusCode::NO_CONTENT));
+    let got = w
+        .http
+        .get(format!("{}/v1/photos/{}", b.base_url(), photo.photo_id))
+        .bearer_auth(&desk.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    // Nothing of the upload is left in the bucket, and nothing was ever on either disk.
+    assert_eq!(
+        stored_keys(&w.config, "uploads").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(stored_keys(&w.config, "blobs").await.len(), 1);
+    for dir in [a_dir.path().join("data"), w.config.data_dir.clone()] {
+        assert!(!dir.join("blobs").exists() && !dir.join("uploads").exists());
+    }
+    w.server.shutdown().await;
 }

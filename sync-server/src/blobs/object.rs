@@ -278,3 +278,73 @@ impl BlobStore for ObjectBlobs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+
+    use super::*;
+
+    fn blobs() -> ObjectBlobs {
+        ObjectBlobs::new(Arc::new(InMemory::new()))
+    }
+
+    async fn write(b: &ObjectBlobs, id: Uuid, offset: u64, bytes: &[u8]) -> Box<dyn PartialWriter> {
+        let mut w = b.append_partial(id, offset).await.unwrap();
+        w.write(bytes).await.unwrap();
+        w
+    }
+
+    /// A writer that died after storing a full segment (past the committed offset) changes
+    /// nothing: the next writer from the committed offset overwrites the key the chain reaches
+    /// first, and the chain never reaches the rest.
+    #[tokio::test]
+    async fn segments_of_a_writer_that_died_are_never_read() {
+        let b = blobs();
+        let id = Uuid::now_v7();
+        let good: Vec<u8> = (0..SEGMENT + 500).map(|i| (i % 251) as u8).collect();
+        // The dead writer: a whole segment stored, then nothing (no commit, no offset moved).
+        let dead = write(&b, id, 0, &vec![0xEE; SEGMENT + 10]).await;
+        drop(dead);
+        assert!(b.partial_exists(id).await.unwrap());
+        // The next writer starts at the committed offset 0 and sends 300 bytes.
+        let mut w = write(&b, id, 0, &good[..300]).await;
+        w.commit().await.unwrap();
+        assert_eq!(b.partial_head(id, 300, 8).await.unwrap(), good[..8]);
+        // Then the rest, in a PATCH that fills a segment and more.
+        let mut w = write(&b, id, 300, &good[300..]).await;
+        w.commit().await.unwrap();
+        let len = good.len() as u64;
+        let want = hex::encode(Sha256::digest(&good));
+        assert_eq!(b.partial_sha256(id, len).await.unwrap(), want);
+        b.promote(id, len, "blobs/aa/x").await.unwrap();
+        assert_eq!(b.read_blob("blobs/aa/x").await.unwrap().unwrap(), good);
+        assert!(!b.partial_exists(id).await.unwrap(), "segments dropped");
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_patch_leaves_the_committed_bytes_and_a_gap_is_incomplete() {
+        let b = blobs();
+        let id = Uuid::now_v7();
+        let mut w = write(&b, id, 0, b"\xFF\xD8\xFFabc").await;
+        w.commit().await.unwrap();
+        let mut refused = write(&b, id, 6, b"refused").await;
+        refused.commit().await.unwrap();
+        refused.rollback().await.unwrap();
+        assert_eq!(
+            b.partial_head(id, 6, 100).await.unwrap(),
+            b"\xFF\xD8\xFFabc"
+        );
+        assert!(matches!(
+            b.partial_sha256(id, 13).await,
+            Err(BlobError::Incomplete(_))
+        ));
+        // A one-segment upload becomes its blob by a copy; an existing blob is kept as it is.
+        b.promote(id, 6, "blobs/ff/y").await.unwrap();
+        assert_eq!(
+            b.read_blob("blobs/ff/y").await.unwrap().unwrap(),
+            &b"\xFF\xD8\xFFabc"[..]
+        );
+        assert_eq!(b.read_blob("blobs/ff/none").await.unwrap(), None);
+    }
+}
