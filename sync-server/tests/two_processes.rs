@@ -493,16 +493,20 @@ impl Process {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
+        let process = Process {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
         let http = reqwest::Client::new();
         for _ in 0..200 {
-            if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            if let Ok(r) = http.get(format!("{}/healthz", process.base)).send().await
                 && r.status().is_success()
             {
-                return Process { child, base };
+                return process;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        drop(process);
         panic!("the server process did not come up");
     }
 
