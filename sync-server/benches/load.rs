@@ -3,11 +3,13 @@
 //! PATCH each, with `Upload-Checksum`), pulls again, with think time between steps. Then the
 //! database is checked: every event and photo there exactly once.
 //!
-//! (a) one process on SQLite; (b) two processes on PostgreSQL sharing the data directory, the
-//! devices alternating between them (skipped without `FIELDCORE_TEST_DATABASE_URL`).
+//! (a) one process on SQLite; (b) two processes on PostgreSQL, the devices alternating between
+//! them (skipped without `FIELDCORE_TEST_DATABASE_URL`), with photos in object storage and a
+//! data directory each under `scripts/with-s3`, else sharing one data directory. Prints
+//! `ratio pg_push_p99` = (b)'s push p99 / (a)'s.
 //!
 //! ```sh
-//! PG_FSYNC=on scripts/with-postgres \
+//! PG_FSYNC=on scripts/with-postgres scripts/with-s3 \
 //!     cargo bench -p sync-server --bench load -- --devices 1000
 //! ```
 //! Options: `--devices N` (1000), `--concurrency N` (devices in flight, 100), `--think-ms N`
@@ -91,7 +93,76 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn write_config(dir: &Path, name: &str, data_dir: &Path, database_url: Option<&str>) -> PathBuf {
+/// Object storage for (b), from `scripts/with-s3`: (url with a prefix of this run, options).
+type ObjectStore = (String, Vec<(String, String)>);
+
+fn object_store_from_env() -> Option<ObjectStore> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let endpoint = var("FIELDCORE_TEST_S3_ENDPOINT")?;
+    let bucket = var("FIELDCORE_TEST_S3_BUCKET").unwrap_or_else(|| "fieldcore-test".into());
+    let options = [
+        ("endpoint", endpoint),
+        ("allow_http", "true".into()),
+        ("region", "us-east-1".into()),
+        (
+            "access_key_id",
+            var("FIELDCORE_TEST_S3_ACCESS_KEY").unwrap_or_default(),
+        ),
+        (
+            "secret_access_key",
+            var("FIELDCORE_TEST_S3_SECRET_KEY").unwrap_or_default(),
+        ),
+    ];
+    Some((
+        format!("s3://{bucket}/load-{}", Uuid::now_v7().simple()),
+        options
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    ))
+}
+
+/// The blob keys (`blobs/<aa>/<sha256>`) stored: files under `data_dir`, or objects.
+async fn stored_blobs(data_dir: &Path, object_store: Option<&ObjectStore>) -> HashSet<String> {
+    use futures_util::TryStreamExt;
+    match object_store {
+        Some((url, options)) => {
+            let options = options.iter().cloned().collect();
+            let store = sync_server::blobs::object::open_store(url, &options).unwrap();
+            store
+                .list(Some(&object_store::path::Path::from("blobs")))
+                .map_ok(|m| m.location.to_string())
+                .try_collect()
+                .await
+                .unwrap()
+        }
+        None => {
+            let mut out = HashSet::new();
+            for dir in std::fs::read_dir(data_dir.join("blobs"))
+                .into_iter()
+                .flatten()
+            {
+                let dir = dir.unwrap();
+                for f in std::fs::read_dir(dir.path()).unwrap() {
+                    out.insert(format!(
+                        "blobs/{}/{}",
+                        dir.file_name().to_string_lossy(),
+                        f.unwrap().file_name().to_string_lossy()
+                    ));
+                }
+            }
+            out
+        }
+    }
+}
+
+fn write_config(
+    dir: &Path,
+    name: &str,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    object_store: Option<&ObjectStore>,
+) -> PathBuf {
     let port = free_port();
     let mut toml = format!(
         "bind = \"127.0.0.1:{port}\"\ndata_dir = {:?}\n\
@@ -102,6 +173,14 @@ fn write_config(dir: &Path, name: &str, data_dir: &Path, database_url: Option<&s
         toml.push_str(&format!(
             "database_url = {url:?}\ndatabase_pool_size = 16\n"
         ));
+    }
+    if let Some((url, options)) = object_store {
+        toml.push_str(&format!(
+            "object_store_url = {url:?}\n[object_store_options]\n"
+        ));
+        for (k, v) in options {
+            toml.push_str(&format!("{k} = {v:?}\n"));
+        }
     }
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml).unwrap();
@@ -481,7 +560,7 @@ fn audit_counts(
     event_counts: HashMap<String, i64>,
     photo_rows: Vec<(String, Option<String>)>,
     feed_duplicated: usize,
-    data_dir: &Path,
+    blobs: &HashSet<String>,
 ) -> Audit {
     let mut a = Audit {
         events_expected: stats.event_ids.len(),
@@ -504,7 +583,7 @@ fn audit_counts(
         match by_photo.get(&id.to_string()).map(Vec::as_slice) {
             Some([Some(path)]) => {
                 let expected = format!("blobs/{}/{}", &sha[..2], sha);
-                if *path != expected || !data_dir.join(path).exists() {
+                if *path != expected || !blobs.contains(path) {
                     a.blobs_missing += 1;
                 }
             }
@@ -515,7 +594,7 @@ fn audit_counts(
     a
 }
 
-fn audit_sqlite(stats: &Stats, data_dir: &Path) -> Audit {
+async fn audit_sqlite(stats: &Stats, data_dir: &Path) -> Audit {
     let c = rusqlite::Connection::open(data_dir.join("fieldcore.sqlite")).unwrap();
     let mut counts = HashMap::new();
     let mut stmt = c
@@ -542,10 +621,16 @@ fn audit_sqlite(stats: &Stats, data_dir: &Path) -> Audit {
             |r| r.get(0),
         )
         .unwrap();
-    audit_counts(stats, counts, photos, feed_dup as usize, data_dir)
+    let blobs = stored_blobs(data_dir, None).await;
+    audit_counts(stats, counts, photos, feed_dup as usize, &blobs)
 }
 
-async fn audit_postgres(stats: &Stats, url: &str, data_dir: &Path) -> Audit {
+async fn audit_postgres(
+    stats: &Stats,
+    url: &str,
+    data_dir: &Path,
+    object_store: Option<&ObjectStore>,
+) -> Audit {
     let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -573,7 +658,8 @@ async fn audit_postgres(stats: &Stats, url: &str, data_dir: &Path) -> Audit {
         .await
         .unwrap()
         .get(0);
-    audit_counts(stats, counts, photos, feed_dup as usize, data_dir)
+    let blobs = stored_blobs(data_dir, object_store).await;
+    audit_counts(stats, counts, photos, feed_dup as usize, &blobs)
 }
 
 async fn run(name: &str, args: &Args, bases: &[String]) -> (Stats, Duration) {
@@ -682,12 +768,12 @@ fn report(
 
 async fn sqlite_run(args: &Args, tmp: &Path) -> Option<f64> {
     let data = tmp.join("sqlite-data");
-    let config = write_config(tmp, "sqlite", &data, None);
+    let config = write_config(tmp, "sqlite", &data, None, None);
     create_dispatcher(&config);
     let server = spawn_server(&config, &tmp.join("sqlite.log")).await;
     let (mut stats, wall) = run("sqlite", args, std::slice::from_ref(&server.base)).await;
     drop(server);
-    let audit = audit_sqlite(&stats, &data);
+    let audit = audit_sqlite(&stats, &data).await;
     report("sqlite, 1 process", args, &mut stats, wall, &audit)
 }
 
@@ -703,16 +789,31 @@ async fn postgres_run(args: &Args, tmp: &Path, cluster: &str) -> Option<f64> {
             .unwrap();
     }
     let url = with_database(cluster, &name);
+    // With object storage (scripts/with-s3) each process has a data directory of its own, as
+    // on two machines; without, they share one.
+    let object_store = object_store_from_env();
     let data = tmp.join("pg-data");
-    let ca = write_config(tmp, "pg-a", &data, Some(&url));
-    let cb = write_config(tmp, "pg-b", &data, Some(&url));
+    let data_b = match object_store {
+        Some(_) => tmp.join("pg-data-b"),
+        None => data.clone(),
+    };
+    println!(
+        "[postgres] photos in {}",
+        object_store
+            .as_ref()
+            .map_or("the shared data directory".to_string(), |(u, _)| format!(
+                "object storage ({u})"
+            ))
+    );
+    let ca = write_config(tmp, "pg-a", &data, Some(&url), object_store.as_ref());
+    let cb = write_config(tmp, "pg-b", &data_b, Some(&url), object_store.as_ref());
     create_dispatcher(&ca);
     // Both start together: the migration lock makes them take turns.
     let (la, lb) = (tmp.join("pg-a.log"), tmp.join("pg-b.log"));
     let (a, b) = tokio::join!(spawn_server(&ca, &la), spawn_server(&cb, &lb));
     let (mut stats, wall) = run("postgres", args, &[a.base.clone(), b.base.clone()]).await;
     drop((a, b));
-    let audit = audit_postgres(&stats, &url, &data).await;
+    let audit = audit_postgres(&stats, &url, &data, object_store.as_ref()).await;
     report("postgres, 2 processes", args, &mut stats, wall, &audit)
 }
 

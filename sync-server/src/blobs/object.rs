@@ -56,8 +56,8 @@ impl ObjectBlobs {
         Path::from(format!("uploads/{id}/{offset:020}"))
     }
 
-    /// The pieces holding the upload's first `length` bytes, in order: (segment, range in it).
-    async fn chain(&self, id: Uuid, length: u64) -> Result<Vec<(Path, std::ops::Range<u64>)>> {
+    /// The pieces holding the upload's first `length` bytes, in order.
+    async fn chain(&self, id: Uuid, length: u64) -> Result<Vec<Piece>> {
         let segments: BTreeMap<u64, (Path, u64)> = self
             .store
             .list(Some(&Self::prefix(id)))
@@ -77,15 +77,29 @@ impl ObjectBlobs {
                 return Err(BlobError::Incomplete(id));
             };
             let take = (*size).min(length - at);
-            out.push((path.clone(), 0..take));
+            out.push(Piece {
+                path: path.clone(),
+                range: 0..take,
+                size: *size,
+            });
             at += take;
         }
         Ok(out)
     }
 
-    async fn read(&self, piece: &(Path, std::ops::Range<u64>)) -> Result<Bytes> {
-        Ok(self.store.get_range(&piece.0, piece.1.clone()).await?)
+    async fn read(&self, piece: &Piece) -> Result<Bytes> {
+        Ok(self
+            .store
+            .get_range(&piece.path, piece.range.clone())
+            .await?)
     }
+}
+
+/// Part of an upload's bytes: `range` of the segment object `path` (`size` bytes in all).
+struct Piece {
+    path: Path,
+    range: std::ops::Range<u64>,
+    size: u64,
 }
 
 /// The store `url` names: `s3://<bucket>[/<prefix>]` (a prefix lets environments share a
@@ -220,8 +234,8 @@ impl BlobStore for ObjectBlobs {
     async fn partial_head(&self, id: Uuid, length: u64, n: usize) -> Result<Vec<u8>> {
         let want = length.min(u64::try_from(n).unwrap_or(u64::MAX));
         let mut head = Vec::with_capacity(n);
-        for (path, range) in self.chain(id, want).await? {
-            head.extend_from_slice(&self.read(&(path, range)).await?);
+        for piece in self.chain(id, want).await? {
+            head.extend_from_slice(&self.read(&piece).await?);
         }
         Ok(head)
     }
@@ -232,10 +246,8 @@ impl BlobStore for ObjectBlobs {
             let chain = self.chain(id, length).await?;
             match chain.as_slice() {
                 // One segment of exactly the upload's bytes: a server-side copy.
-                [(path, range)]
-                    if range.end == length && self.store.head(path).await?.size == length =>
-                {
-                    self.store.copy(path, &blob).await?;
+                [piece] if piece.size == length => {
+                    self.store.copy(&piece.path, &blob).await?;
                 }
                 _ => {
                     let mut upload = WriteMultipart::new(self.store.put_multipart(&blob).await?);

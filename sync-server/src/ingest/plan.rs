@@ -31,7 +31,8 @@ pub struct Batch<'a> {
 pub struct Wanted {
     /// Every event id of the batch (any of them may be stored already).
     pub event_ids: Vec<Uuid>,
-    /// Every job the batch names, once each, sorted (the order PostgreSQL locks them in).
+    /// Every job the batch names, once each (sorted; PostgreSQL locks them in the order of
+    /// their lock keys).
     pub job_ids: Vec<Uuid>,
     /// A technician's batch: which of `job_ids` were ever assigned to them.
     pub technician: Option<Uuid>,
@@ -354,7 +355,7 @@ mod tests {
     use chrono::Duration;
     use fieldcore::domain::{ChecklistTemplate, JobKind, PhotoCategory, Policy};
     use fieldcore::fixtures::{Desk, photo, t0, tech_event};
-    use fieldcore::protocol::PushStatus;
+    use fieldcore::protocol::{EventFlag, PushStatus};
 
     use super::*;
 
@@ -596,5 +597,123 @@ mod tests {
         );
         assert_eq!(w.photos.len(), 1);
         assert_eq!(w.photos[0].event_id, log[5].id);
+    }
+
+    /// A reassignment: the new technician gets the whole history (this event included), then
+    /// the former one learns of it; their later late event goes back to them as well as to
+    /// the new holder.
+    #[test]
+    fn a_reassignment_feeds_the_new_technician_the_history_and_the_former_one_the_news() {
+        let (org, first, second) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (job, _, loaded) = stored_job(org, first);
+        let desk = Desk::default();
+        let events = incoming(&[desk.event(
+            job,
+            t0() + Duration::hours(1),
+            EventBody::JobAssigned {
+                technician_id: second,
+            },
+        )]);
+        let rb = rulebook();
+        let batch = Batch {
+            org,
+            writer: Writer::Dispatcher {
+                dispatcher_id: desk.dispatcher_id,
+            },
+            rulebook: &rb,
+            events: &events,
+            lang: Lang::En,
+        };
+        let w = plan(batch, loaded.clone()).unwrap().writes.unwrap();
+        assert_eq!(w.assignments, vec![(job, second)]);
+        assert_eq!(
+            w.feed,
+            vec![
+                FeedRow::History {
+                    technician: second,
+                    job,
+                    through: 0
+                },
+                FeedRow::Event {
+                    technician: first,
+                    event: 0
+                },
+            ]
+        );
+        assert_eq!(w.views[0].technician_id, Some(second));
+
+        // The former holder's late call, pushed afterwards: kept, and echoed to both.
+        let mut after = loaded;
+        after
+            .jobs
+            .insert(job, StoredJob::Ours(Box::new(w.views[0].clone())));
+        let late = incoming(&[tech_event(
+            job,
+            first,
+            t0() + Duration::minutes(30),
+            EventBody::JobAccepted,
+        )]);
+        let batch = Batch {
+            org,
+            writer: technician(first),
+            rulebook: &rb,
+            events: &late,
+            lang: Lang::En,
+        };
+        let p = plan(batch, after).unwrap();
+        assert_eq!(p.results[0].status, PushStatus::Accepted, "{:?}", p.results);
+        assert!(p.results[0].flags.contains(&EventFlag::FormerTechnician));
+        assert_eq!(
+            p.writes.unwrap().feed,
+            vec![
+                FeedRow::Event {
+                    technician: second,
+                    event: 0
+                },
+                FeedRow::Event {
+                    technician: first,
+                    event: 0
+                },
+            ]
+        );
+    }
+
+    /// A desk request refused after some of its events were accepted stores none of them.
+    #[test]
+    fn a_desk_request_refused_midway_stores_nothing_of_what_came_before() {
+        let (org, tech, desk) = (Uuid::now_v7(), Uuid::now_v7(), Desk::default());
+        let (job, mut events) = desk.new_job(JobKind::Install, tech, t0());
+        // Cancelling twice: the second is refused.
+        for _ in 0..2 {
+            events.push(desk.event(
+                job,
+                t0() + Duration::minutes(5),
+                EventBody::JobCancelled {
+                    reason: "duplicate order".into(),
+                },
+            ));
+        }
+        let events = incoming(&events);
+        let rb = rulebook();
+        let batch = Batch {
+            org,
+            writer: Writer::Dispatcher {
+                dispatcher_id: desk.dispatcher_id,
+            },
+            rulebook: &rb,
+            events: &events,
+            lang: Lang::ZhCn,
+        };
+        let plan = plan(batch, Loaded::default()).unwrap();
+        assert_eq!(
+            statuses(&plan),
+            [
+                PushStatus::Accepted,
+                PushStatus::Accepted,
+                PushStatus::Accepted,
+                PushStatus::Rejected
+            ]
+        );
+        assert_eq!(plan.writes, None);
     }
 }
