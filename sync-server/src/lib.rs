@@ -14,6 +14,7 @@ pub mod console;
 pub mod error;
 pub mod idempotency;
 pub mod ingest;
+pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod ratelimit;

@@ -351,7 +351,10 @@ async fn create(
         return Err(ApiError::bad_request("a photo has bytes: Upload-Length 0"));
     }
     let now = state.config.clock.now();
-    let (open, open_bytes) = state.storage.open_uploads(who.technician_id, now).await?;
+    let (open, open_bytes) = state
+        .storage
+        .open_uploads(Some(who.technician_id), now)
+        .await?;
     let c = &state.config;
     if open >= c.max_open_uploads || open_bytes.saturating_add(length) > c.max_open_upload_bytes {
         return Err(ApiError::new(
@@ -745,6 +748,7 @@ async fn append_leased(
     {
         return Err(lease_lost());
     }
+    crate::metrics::count_upload_bytes(written);
     if let BodyEnd::Cut = end {
         tracing::info!(upload = %id, kept = written, "upload cut; bytes kept for resumption");
     }

@@ -713,3 +713,48 @@ async fn the_server_holds_to_the_documents_bounds_and_types() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "severity 9: {v}");
     w.server.shutdown().await;
 }
+
+/// What an operator's Prometheus scrapes: requests by route template (never by raw path),
+/// push outcomes, and the open uploads as the database counts them.
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_push_outcomes() {
+    let w = World::start().await;
+    let desk = w.desk("Acme").await;
+    let tech = desk.technician("Li Wei").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let accept = phone.event(job, EventBody::JobAccepted);
+    phone.push(std::slice::from_ref(&accept)).await;
+    phone.push(&[accept]).await;
+    let scrape = || async {
+        let res = w.http.get(w.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text")
+        );
+        res.text().await.unwrap()
+    };
+    let value = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    let text = scrape().await;
+    // Counters are per process and the tests share one: at least ours.
+    assert!(value(&text, "fieldcore_push_events_total{outcome=\"accepted\"}") >= 1.0);
+    assert!(value(&text, "fieldcore_push_events_total{outcome=\"duplicate\"}") >= 1.0);
+    assert!(
+        value(
+            &text,
+            "fieldcore_http_requests_total{method=\"POST\",route=\"/v1/sync/push\",status=\"200\"}"
+        ) >= 2.0
+    );
+    assert!(!text.contains(&job.to_string()), "no raw ids in labels");
+    assert!(text.contains("fieldcore_write_queue_seconds_count"));
+    assert_eq!(value(&text, "fieldcore_open_uploads"), 0.0);
+    w.server.shutdown().await;
+}

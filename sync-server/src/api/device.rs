@@ -180,6 +180,7 @@ pub async fn push(
             super::request_lang(&headers),
         )
         .await?;
+    crate::metrics::count_push(&results);
     notify_accepted(&state, who.organisation_id, &job_ids, &results);
     Ok(Json(PushResponse {
         server_time: state.config.clock.now(),

@@ -51,6 +51,7 @@ pub fn request_lang(headers: &axum::http::HeaderMap) -> fieldcore::domain::Lang 
 pub fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .routes(routes!(healthz))
+        .routes(routes!(crate::metrics::metrics))
         .routes(routes!(openapi))
         .merge(device::routes(config.push_body_limit))
         .merge(dispatcher::routes())
@@ -97,6 +98,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::map_response(security_headers))
         .layer(RequestBodyLimitLayer::new(outer_body_limit))
         .layer(TraceLayer::new_for_http())
+        // Outermost of the routes' layers: counts what every layer inside answers, by route.
+        .layer(middleware::from_fn(crate::metrics::track))
         .with_state(state.clone());
     // Outside routing: the method override must be seen before a route picks its handler, and
     // the contracts must hold for what layers answer on their own (405, 408, 413).

@@ -461,8 +461,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         sha256: &str,
     ) -> Result<PhotoAccess>;
     async fn create_upload(&self, upload: &Upload, now: DateTime<Utc>) -> Result<()>;
-    /// The technician's unfinished, unexpired uploads: how many, and their declared bytes.
-    async fn open_uploads(&self, technician_id: Uuid, now: DateTime<Utc>) -> Result<(u64, u64)>;
+    /// Unfinished, unexpired uploads (the technician's, or everyone's): how many, and their
+    /// declared bytes.
+    async fn open_uploads(
+        &self,
+        technician_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64)>;
     /// The upload if it belongs to this technician (expired ones included: the caller says 410).
     async fn upload(&self, technician_id: Uuid, id: Uuid) -> Result<Option<Upload>>;
     /// Move the offset from `from` to `to`, with the hash state over bytes `0..to`, if the

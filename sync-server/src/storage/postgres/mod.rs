@@ -662,8 +662,10 @@ impl Storage for PgStorage {
         let (this, g) = (self.clone(), gate.clone());
         // Spawned, so a request that gives up never drops the transaction mid-commit: the gate
         // decides whether it commits.
+        let asked = std::time::Instant::now();
         let work = tokio::spawn(async move {
             let mut c = this.client().await?;
+            crate::metrics::observe_write_queue(asked.elapsed());
             let batch = Batch {
                 org,
                 writer,
@@ -859,11 +861,16 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn open_uploads(&self, technician_id: Uuid, now: DateTime<Utc>) -> Result<(u64, u64)> {
+    async fn open_uploads(
+        &self,
+        technician_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
         let r = q_one(
             &self.client().await?,
             "SELECT COUNT(*), COALESCE(SUM(length), 0)::BIGINT FROM uploads
-                 WHERE technician_id = $1 AND completed_at IS NULL AND expires_at > $2",
+                 WHERE ($1::uuid IS NULL OR technician_id = $1) AND completed_at IS NULL
+                   AND expires_at > $2",
             &[&technician_id, &now],
         )
         .await?;

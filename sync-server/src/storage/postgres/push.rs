@@ -249,7 +249,10 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
     );
     let events = (
         w.events.iter().map(|n| n.event.id).collect::<Vec<Uuid>>(),
-        w.events.iter().map(|n| n.event.job_id).collect::<Vec<Uuid>>(),
+        w.events
+            .iter()
+            .map(|n| n.event.job_id)
+            .collect::<Vec<Uuid>>(),
         w.events
             .iter()
             .map(|n| n.event.body.kind().as_str())
@@ -270,7 +273,10 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
     let (assigned_jobs, assigned_to): (Vec<Uuid>, Vec<Uuid>) =
         w.assignments.iter().copied().unzip();
     let photos = (
-        w.photos.iter().map(|p| p.photo.photo_id).collect::<Vec<Uuid>>(),
+        w.photos
+            .iter()
+            .map(|p| p.photo.photo_id)
+            .collect::<Vec<Uuid>>(),
         w.photos.iter().map(|p| p.job_id).collect::<Vec<Uuid>>(),
         w.photos
             .iter()
@@ -283,7 +289,10 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
         w.photos.iter().map(|p| p.event_id).collect::<Vec<Uuid>>(),
     );
     let rejections = (
-        w.rejections.iter().map(|r| r.event.id).collect::<Vec<Uuid>>(),
+        w.rejections
+            .iter()
+            .map(|r| r.event.id)
+            .collect::<Vec<Uuid>>(),
         w.rejections
             .iter()
             .map(|r| r.event.job_id)

@@ -769,8 +769,10 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<PushResult>> {
         let gate = CommitGate::default();
         let (inner, g, hold) = (self.inner.clone(), gate.clone(), self.commit_delay.clone());
+        let asked = std::time::Instant::now();
         let work = tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            crate::metrics::observe_write_queue(asked.elapsed());
             let batch = Batch {
                 org,
                 writer,
@@ -1007,12 +1009,17 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn open_uploads(&self, technician_id: Uuid, now: DateTime<Utc>) -> Result<(u64, u64)> {
+    async fn open_uploads(
+        &self,
+        technician_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
         self.read(move |c| {
             let (n, bytes): (i64, i64) = c.query_row(
                 "SELECT COUNT(*), COALESCE(SUM(length), 0) FROM uploads
-                 WHERE technician_id = ?1 AND completed_at IS NULL AND expires_at > ?2",
-                params![technician_id.to_string(), ts(now)],
+                 WHERE (?1 IS NULL OR technician_id = ?1) AND completed_at IS NULL
+                   AND expires_at > ?2",
+                params![technician_id.map(|t| t.to_string()), ts(now)],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             Ok((n.max(0) as u64, bytes.max(0) as u64))
