@@ -1,4 +1,5 @@
-//! `sync-server`: run the server, create the first dispatcher, or print the OpenAPI document.
+//! `sync-server`: run the server, create the first dispatcher, back up or restore the embedded
+//! database, or print the OpenAPI document.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +44,19 @@ enum Command {
     },
     /// Print the OpenAPI document (for this configuration's limits) and exit.
     Openapi,
+    /// Back the embedded database and the photos up into a new directory, while the server
+    /// keeps serving (SQLite's online backup; unfinished uploads are not kept).
+    Backup {
+        /// The directory to create.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into the (empty) data directory; then start the server on it.
+    Restore {
+        /// A directory `backup` made.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -72,6 +86,26 @@ async fn main() -> anyhow::Result<()> {
             let (org_id, id) =
                 sync_server::create_dispatcher(&config, &org, &email, &name, &password).await?;
             println!("dispatcher {id} ({email}) created in organisation {org_id} ({org})");
+            Ok(())
+        }
+        Command::Backup { to } => {
+            let c = tokio::task::spawn_blocking(move || sync_server::backup::backup(&config, &to))
+                .await??;
+            println!(
+                "backed up: database {} bytes, {} photos",
+                c.database_bytes, c.blobs
+            );
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let c =
+                tokio::task::spawn_blocking(move || sync_server::backup::restore(&from, &config))
+                    .await??;
+            println!(
+                "restored: database {} bytes, {} photos; {} unfinished uploads forgotten \
+                 (phones upload those photos again)",
+                c.database_bytes, c.blobs, c.uploads_forgotten
+            );
             Ok(())
         }
         Command::Openapi => {

@@ -185,6 +185,7 @@ impl Desk {
     }
 }
 
+#[derive(Clone)]
 pub struct DeviceClient {
     pub http: reqwest::Client,
     pub base: String,
