@@ -232,6 +232,12 @@ pub async fn create_dispatcher(
     let storage = open_storage(config).await?;
     let hash = api::dispatcher::hash_password_blocking(password.to_string()).await?;
     Ok(storage
-        .create_dispatcher(org.trim(), email.trim(), name.trim(), &hash)
+        .create_dispatcher(
+            org.trim(),
+            email.trim(),
+            name.trim(),
+            &hash,
+            config.clock.now(),
+        )
         .await?)
 }

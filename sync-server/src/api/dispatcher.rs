@@ -135,7 +135,12 @@ async fn login_checked(state: &AppState, req: LoginRequest) -> ApiResult<Json<Lo
     let expires_at = state.config.clock.now() + Duration::hours(state.config.session_ttl_hours);
     state
         .storage
-        .create_session(&token_hash(&token), d.id, expires_at)
+        .create_session(
+            &token_hash(&token),
+            d.id,
+            expires_at,
+            state.config.clock.now(),
+        )
         .await?;
     Ok(Json(LoginResponse {
         token,
@@ -254,7 +259,12 @@ async fn create_technician(
     }
     let t = state
         .storage
-        .create_technician(auth.dispatcher.organisation_id, name, req.phone.trim())
+        .create_technician(
+            auth.dispatcher.organisation_id,
+            name,
+            req.phone.trim(),
+            state.config.clock.now(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
@@ -359,7 +369,13 @@ async fn enrolment_code(
     let expires_at = state.config.clock.now() + Duration::minutes(ttl);
     state
         .storage
-        .create_enrolment_code(org, technician_id, &code_hash(&code), expires_at)
+        .create_enrolment_code(
+            org,
+            technician_id,
+            &code_hash(&code),
+            expires_at,
+            state.config.clock.now(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -418,7 +418,12 @@ async fn login(
     let ttl = Duration::hours(state.config.session_ttl_hours);
     if let Err(e) = state
         .storage
-        .create_session(&token_hash(&token), d.id, state.config.clock.now() + ttl)
+        .create_session(
+            &token_hash(&token),
+            d.id,
+            state.config.clock.now() + ttl,
+            state.config.clock.now(),
+        )
         .await
     {
         return ApiError::from(e).into_response();

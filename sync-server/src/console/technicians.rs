@@ -229,7 +229,7 @@ pub async fn create(
     }
     let t = state
         .storage
-        .create_technician(c.org.id, name, phone)
+        .create_technician(c.org.id, name, phone, state.config.clock.now())
         .await?;
     let msg = format!("{} {}", ui.t("Added", "已添加"), t.name);
     render(
@@ -263,7 +263,13 @@ pub async fn enrolment_code(
         state.config.clock.now() + Duration::minutes(state.config.enrolment_code_ttl_minutes);
     state
         .storage
-        .create_enrolment_code(c.org.id, t.id, &code_hash(&code), expires_at)
+        .create_enrolment_code(
+            c.org.id,
+            t.id,
+            &code_hash(&code),
+            expires_at,
+            state.config.clock.now(),
+        )
         .await?;
     let msg = format!(
         "<p class=\"notice ok\" role=\"status\">{} {}: <output id=\"enrolment-code\">{}</output> \

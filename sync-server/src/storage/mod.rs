@@ -392,6 +392,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         email: &str,
         name: &str,
         password_hash: &str,
+        now: DateTime<Utc>,
     ) -> Result<(Uuid, Uuid)>;
     async fn dispatcher_count(&self) -> Result<u64>;
     async fn dispatcher_by_email(&self, email: &str) -> Result<Option<Dispatcher>>;
@@ -401,13 +402,20 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         token_hash: &str,
         dispatcher_id: Uuid,
         expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()>;
     /// The dispatcher behind an unexpired session.
     async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Dispatcher>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
 
     // --- technicians and devices
-    async fn create_technician(&self, org: Uuid, name: &str, phone: &str) -> Result<Technician>;
+    async fn create_technician(
+        &self,
+        org: Uuid,
+        name: &str,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Technician>;
     async fn technicians(&self, org: Uuid) -> Result<Vec<Technician>>;
     async fn technician(&self, org: Uuid, id: Uuid) -> Result<Option<Technician>>;
     async fn create_enrolment_code(
@@ -416,6 +424,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         technician_id: Uuid,
         code_hash: &str,
         expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()>;
     /// Use up an unexpired, unused code and register the device under a new token, atomically.
     /// `None`: the code is unknown, used or expired (the caller cannot tell which, on purpose).

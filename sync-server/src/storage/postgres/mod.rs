@@ -358,10 +358,10 @@ impl Storage for PgStorage {
         email: &str,
         name: &str,
         password_hash: &str,
+        now: DateTime<Utc>,
     ) -> Result<(Uuid, Uuid)> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        let now = Utc::now();
         // Two processes creating the same organisation at once: one insert wins, both read it.
         exec(
             &tx,
@@ -450,12 +450,13 @@ impl Storage for PgStorage {
         token_hash: &str,
         dispatcher_id: Uuid,
         expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
         exec(
             &self.client().await?,
             "INSERT INTO sessions (token_hash, dispatcher_id, expires_at, created_at)
                  VALUES ($1, $2, $3, $4)",
-            &[&token_hash, &dispatcher_id, &expires_at, &Utc::now()],
+            &[&token_hash, &dispatcher_id, &expires_at, &now],
         )
         .await?;
         Ok(())
@@ -485,13 +486,19 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn create_technician(&self, org: Uuid, name: &str, phone: &str) -> Result<Technician> {
+    async fn create_technician(
+        &self,
+        org: Uuid,
+        name: &str,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Technician> {
         let t = Technician {
             id: Uuid::now_v7(),
             organisation_id: org,
             name: name.to_string(),
             phone: phone.to_string(),
-            created_at: Utc::now(),
+            created_at: now,
         };
         exec(
             &self.client().await?,
@@ -535,12 +542,13 @@ impl Storage for PgStorage {
         technician_id: Uuid,
         code_hash: &str,
         expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
         exec(
             &self.client().await?,
             "INSERT INTO enrolment_codes (code_hash, org_id, technician_id, expires_at,
                      created_at) VALUES ($1, $2, $3, $4, $5)",
-            &[&code_hash, &org, &technician_id, &expires_at, &Utc::now()],
+            &[&code_hash, &org, &technician_id, &expires_at, &now],
         )
         .await?;
         Ok(())

@@ -382,6 +382,7 @@ impl Storage for SqliteStorage {
         email: &str,
         name: &str,
         password_hash: &str,
+        now: DateTime<Utc>,
     ) -> Result<(Uuid, Uuid)> {
         let (org_name, email, name, hash) = (
             org_name.to_string(),
@@ -391,7 +392,7 @@ impl Storage for SqliteStorage {
         );
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = ts(Utc::now());
+            let now = ts(now);
             let existing: Option<String> = tx
                 .query_row(
                     "SELECT id FROM organisations WHERE name = ?1",
@@ -488,6 +489,7 @@ impl Storage for SqliteStorage {
         token_hash: &str,
         dispatcher_id: Uuid,
         expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
         let token_hash = token_hash.to_string();
         self.write(move |c| {
@@ -498,7 +500,7 @@ impl Storage for SqliteStorage {
                     token_hash,
                     dispatcher_id.to_string(),
                     ts(expires_at),
-                    ts(Utc::now())
+                    ts(now)
                 ],
             )?;
             Ok(())
@@ -533,13 +535,19 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn create_technician(&self, org: Uuid, name: &str, phone: &str) -> Result<Technician> {
+    async fn create_technician(
+        &self,
+        org: Uuid,
+        name: &str,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Technician> {
         let t = Technician {
             id: Uuid::now_v7(),
             organisation_id: org,
             name: name.to_string(),
             phone: phone.to_string(),
-            created_at: Utc::now(),
+            created_at: now,
         };
         let out = t.clone();
         self.write(move |c| {
@@ -597,6 +605,7 @@ impl Storage for SqliteStorage {
         technician_id: Uuid,
         code_hash: &str,
         expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
         let code_hash = code_hash.to_string();
         self.write(move |c| {
@@ -608,7 +617,7 @@ impl Storage for SqliteStorage {
                     org.to_string(),
                     technician_id.to_string(),
                     ts(expires_at),
-                    ts(Utc::now())
+                    ts(now)
                 ],
             )?;
             Ok(())
