@@ -334,7 +334,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(n, 34, "every operation of the API");
+        assert_eq!(n, 35, "every operation of the API");
+        op(&d, "/metrics", "get");
         op(&d, "/v1/jobs/{id}/conflicts/acknowledge", "post");
         op(&d, "/v1/uploads/{id}", "patch");
     }
