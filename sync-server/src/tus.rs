@@ -128,7 +128,8 @@ impl Lease {
         let now = state.config.clock.now();
         if !state
             .storage
-            .lease_upload(id, token, now, now + lease_for(state))
+            .leases()
+            .take(id, token, now, now + lease_for(state))
             .await?
         {
             return Err(ApiError::new(
@@ -163,7 +164,8 @@ impl Lease {
         if !self
             .state
             .storage
-            .renew_upload_lease(self.id, self.token, until)
+            .leases()
+            .renew(self.id, self.token, until)
             .await?
         {
             // Another request holds the upload now and may be writing the file: touch
@@ -176,7 +178,13 @@ impl Lease {
 
     async fn release(mut self) {
         self.released = true;
-        if let Err(e) = self.state.storage.release_upload(self.id, self.token).await {
+        if let Err(e) = self
+            .state
+            .storage
+            .leases()
+            .release(self.id, self.token)
+            .await
+        {
             tracing::warn!(upload = %self.id, error = %e, "upload lease not released; it expires");
         }
     }
@@ -192,7 +200,7 @@ impl Drop for Lease {
         let (storage, id, token) = (self.state.storage.clone(), self.id, self.token);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = storage.release_upload(id, token).await;
+                let _ = storage.leases().release(id, token).await;
             });
         }
     }

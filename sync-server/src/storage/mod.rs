@@ -7,8 +7,11 @@
 //! transaction: what it promises (an event stored once, a code used once, an offset persisted)
 //! holds under concurrent requests and across processes sharing the database.
 
+pub mod leases;
 pub mod postgres;
 pub mod sqlite;
+
+pub use leases::UploadLeases;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -492,24 +495,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<bool>;
     async fn delete_upload(&self, id: Uuid) -> Result<()>;
-    /// Take the right to write the upload's bytes until `until`. `false` while another request
-    /// holds an unexpired lease. Kept where every process serving the upload sees it
-    /// (PostgreSQL: the `uploads` row; SQLite, one process: memory); the expiry frees an upload
-    /// whose holder died or went silent mid-PATCH.
-    async fn lease_upload(
-        &self,
-        id: Uuid,
-        token: Uuid,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool>;
-    /// Extend a lease `token` still holds to `until`; `false` if it was taken over or released
-    /// meanwhile (even if it is free again: another writer may have moved the file, so the old
-    /// holder must not write another byte).
-    async fn renew_upload_lease(&self, id: Uuid, token: Uuid, until: DateTime<Utc>)
-    -> Result<bool>;
-    /// Give the lease back (a no-op if `token` no longer holds it).
-    async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()>;
+    /// Who may write each upload's bytes (one request at a time): see [`leases`].
+    fn leases(&self) -> &dyn UploadLeases;
     /// Link the photo to its stored bytes (once: a linked photo stays as it is) and close the
     /// upload. `content_type` is what the bytes are (sniffed), never what the client declared.
     async fn complete_upload(

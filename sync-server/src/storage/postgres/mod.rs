@@ -32,6 +32,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+use super::UploadLeases;
 use super::{
     CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, IDEMPOTENCY_KEEP_HOURS,
     IdempotencyBegin, Incoming, JobDetail, JobFilter, JobRow, Organisation, Photo, PhotoAccess,
@@ -940,47 +941,8 @@ impl Storage for PgStorage {
         Ok(())
     }
 
-    async fn lease_upload(
-        &self,
-        id: Uuid,
-        token: Uuid,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool> {
-        let n = exec(
-            &self.client().await?,
-            "UPDATE uploads SET lease_token = $2, lease_until = $4
-                 WHERE id = $1 AND (lease_token IS NULL OR lease_token = $2 OR lease_until <= $3)",
-            &[&id, &token, &now, &until],
-        )
-        .await?;
-        Ok(n == 1)
-    }
-
-    async fn renew_upload_lease(
-        &self,
-        id: Uuid,
-        token: Uuid,
-        until: DateTime<Utc>,
-    ) -> Result<bool> {
-        let n = exec(
-            &self.client().await?,
-            "UPDATE uploads SET lease_until = $3 WHERE id = $1 AND lease_token = $2",
-            &[&id, &token, &until],
-        )
-        .await?;
-        Ok(n == 1)
-    }
-
-    async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()> {
-        exec(
-            &self.client().await?,
-            "UPDATE uploads SET lease_token = NULL, lease_until = NULL
-                 WHERE id = $1 AND lease_token = $2",
-            &[&id, &token],
-        )
-        .await?;
-        Ok(())
+    fn leases(&self) -> &dyn UploadLeases {
+        self
     }
 
     async fn complete_upload(
@@ -1127,6 +1089,48 @@ impl Storage for PgStorage {
             &self.client().await?,
             "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND state = 'pending'",
             &[&org, &key],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Leases in the `uploads` row, which every process sees (see [`super::leases`]).
+#[async_trait]
+impl UploadLeases for PgStorage {
+    async fn take(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let n = exec(
+            &self.client().await?,
+            "UPDATE uploads SET lease_token = $2, lease_until = $4
+                 WHERE id = $1 AND (lease_token IS NULL OR lease_token = $2 OR lease_until <= $3)",
+            &[&id, &token, &now, &until],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
+    async fn renew(&self, id: Uuid, token: Uuid, until: DateTime<Utc>) -> Result<bool> {
+        let n = exec(
+            &self.client().await?,
+            "UPDATE uploads SET lease_until = $3 WHERE id = $1 AND lease_token = $2",
+            &[&id, &token, &until],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
+    async fn release(&self, id: Uuid, token: Uuid) -> Result<()> {
+        exec(
+            &self.client().await?,
+            "UPDATE uploads SET lease_token = NULL, lease_until = NULL
+                 WHERE id = $1 AND lease_token = $2",
+            &[&id, &token],
         )
         .await?;
         Ok(())

@@ -17,6 +17,8 @@ use fieldcore::protocol::PushResult;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
+use super::UploadLeases;
+use super::leases::MemoryLeases;
 use super::{
     CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, IDEMPOTENCY_KEEP_HOURS,
     IdempotencyBegin, Incoming, JobDetail, JobFilter, JobRow, Organisation, Photo, PhotoAccess,
@@ -53,10 +55,9 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    /// tus PATCH leases (upload id → holder, expiry). In memory: a SQLite deployment is one
-    /// process, and two fsynced writes per PATCH would slow every push behind the one writer.
-    /// PostgreSQL keeps them in the `uploads` row.
-    leases: Mutex<HashMap<Uuid, (Uuid, DateTime<Utc>)>>,
+    /// tus PATCH leases: in memory, a SQLite deployment being one process (see
+    /// [`super::leases`]).
+    leases: MemoryLeases,
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
@@ -176,7 +177,7 @@ impl SqliteStorage {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
-                leases: Mutex::new(HashMap::new()),
+                leases: MemoryLeases::default(),
             }),
             write_deadline: Duration::from_secs(20),
             commit_delay: CommitDelay::default(),
@@ -1077,14 +1078,7 @@ impl Storage for SqliteStorage {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         // One process: the lease map is the truth, and only an expiry lets it change hands.
-        let held = self
-            .inner
-            .leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-            .is_some_and(|(holder, until)| *holder == lease && *until > now);
-        if !held {
+        if !self.inner.leases.holds(id, lease, now) {
             return Ok(false);
         }
         self.write(move |c| {
@@ -1106,45 +1100,8 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn lease_upload(
-        &self,
-        id: Uuid,
-        token: Uuid,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool> {
-        let mut leases = self.inner.leases.lock().unwrap_or_else(|p| p.into_inner());
-        match leases.get(&id) {
-            Some((holder, expires)) if *holder != token && *expires > now => Ok(false),
-            _ => {
-                leases.insert(id, (token, until));
-                Ok(true)
-            }
-        }
-    }
-
-    async fn renew_upload_lease(
-        &self,
-        id: Uuid,
-        token: Uuid,
-        until: DateTime<Utc>,
-    ) -> Result<bool> {
-        let mut leases = self.inner.leases.lock().unwrap_or_else(|p| p.into_inner());
-        match leases.get_mut(&id) {
-            Some((holder, expires)) if *holder == token => {
-                *expires = until;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    async fn release_upload(&self, id: Uuid, token: Uuid) -> Result<()> {
-        let mut leases = self.inner.leases.lock().unwrap_or_else(|p| p.into_inner());
-        if leases.get(&id).is_some_and(|(holder, _)| *holder == token) {
-            leases.remove(&id);
-        }
-        Ok(())
+    fn leases(&self) -> &dyn UploadLeases {
+        &self.inner.leases
     }
 
     async fn complete_upload(
@@ -1359,7 +1316,7 @@ mod tests {
                 .unwrap(),
             "not without the lease"
         );
-        assert!(storage.lease_upload(id, lease, now, until).await.unwrap());
+        assert!(storage.leases().take(id, lease, now, until).await.unwrap());
         assert!(
             storage
                 .advance_upload(id, 4, 10, Some(vec![7; 3]), lease, now)
