@@ -18,6 +18,9 @@ use rusqlite::{Connection, OpenFlags};
 use crate::config::Config;
 
 const DATABASE: &str = "fieldcore.sqlite";
+/// Written last by a backup: a backup without it was cut short (blobs may be missing) and is
+/// never restored.
+const COMPLETE: &str = "BACKUP-COMPLETE";
 
 /// What a backup or restore copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +65,9 @@ pub fn backup(config: &Config, to: &Path) -> anyhow::Result<Copied> {
     }
     check(&target)?;
     let blobs = copy_blobs(&config.data_dir.join("blobs"), &to.join("blobs"))?;
+    let marker = to.join(COMPLETE);
+    std::fs::write(&marker, format!("blobs {blobs}\n"))?;
+    std::fs::File::open(&marker)?.sync_all()?;
     sync_dir(to)?;
     Ok(Copied {
         database_bytes: std::fs::metadata(&target)?.len(),
@@ -76,12 +82,26 @@ pub fn restore(from: &Path, config: &Config) -> anyhow::Result<Copied> {
     embedded_only(config)?;
     let source = from.join(DATABASE);
     ensure!(source.exists(), "{} holds no backup", from.display());
+    ensure!(
+        from.join(COMPLETE).exists(),
+        "{} is a backup that was cut short (no {COMPLETE}): take another",
+        from.display()
+    );
     let target = config.data_dir.join(DATABASE);
-    if target.exists() {
-        bail!(
-            "{} exists: restore into an empty data directory (never over a live one)",
-            target.display()
-        );
+    // A leftover log of another database would be replayed onto the restored one.
+    for name in [
+        DATABASE,
+        "fieldcore.sqlite-wal",
+        "fieldcore.sqlite-shm",
+        "fieldcore.sqlite-journal",
+    ] {
+        let path = config.data_dir.join(name);
+        if path.exists() {
+            bail!(
+                "{} exists: restore into an empty data directory (never over a live one)",
+                path.display()
+            );
+        }
     }
     check(&source)?;
     std::fs::create_dir_all(&config.data_dir)?;
@@ -155,6 +175,10 @@ fn copy_blobs(from: &Path, to: &Path) -> anyhow::Result<u64> {
         std::fs::create_dir_all(&target_dir)?;
         for file in std::fs::read_dir(dir.path())? {
             let file = file?;
+            // A copy cut short by a killed backup is not a blob.
+            if file.path().extension().is_some_and(|e| e == "copying") {
+                continue;
+            }
             let target = target_dir.join(file.file_name());
             if !target.exists() {
                 let tmp = target.with_extension("copying");

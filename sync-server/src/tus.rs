@@ -776,16 +776,13 @@ async fn append_leased(
 /// file that is still there, or link a blob that was moved but not recorded. Idempotent.
 async fn recover_complete(state: &AppState, u: &Upload) -> ApiResult<()> {
     let blobs = &state.blobs;
-    if blobs
-        .partial_exists(u.id)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        let digest = resume_hash(u).map(|h| hex::encode(h.finalize()));
-        return finish(state, u, digest).await;
-    }
     let rel = blob_rel_path(&u.sha256);
+    // The blob first: stored already (by this upload before the crash, or by another with the
+    // same bytes), what is left of the upload's bytes is only to be cleared away.
     if let Some(bytes) = blobs.read_blob(&rel).await.map_err(ApiError::internal)? {
+        if let Err(e) = blobs.delete_partial(u.id).await {
+            tracing::warn!(upload = %u.id, error = %e, "leftover upload bytes not removed");
+        }
         // A blob is stored only once its bytes were sniffed as an image.
         let content_type = sniff_image(&bytes).unwrap_or(OCTET_STREAM);
         return state
@@ -799,6 +796,14 @@ async fn recover_complete(state: &AppState, u: &Upload) -> ApiResult<()> {
             )
             .await
             .map_err(Into::into);
+    }
+    if blobs
+        .partial_exists(u.id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        let digest = resume_hash(u).map(|h| hex::encode(h.finalize()));
+        return finish(state, u, digest).await;
     }
     // Neither: the bytes were refused and removed, and the process died before the row went.
     // Saying "complete" now would have the device mark a photo uploaded that never was.
@@ -850,8 +855,14 @@ async fn finish(state: &AppState, u: &Upload, digest: Option<String>) -> ApiResu
             blobs.delete_partial(u.id).await?;
             return Ok(Verdict::NotAnImage);
         };
-        blobs.promote(u.id, u.length, &rel).await?;
-        Ok::<_, crate::blobs::BlobError>(Verdict::Stored(content_type))
+        match blobs.promote(u.id, u.length, &rel, &u.sha256).await {
+            Ok(()) => Ok(Verdict::Stored(content_type)),
+            Err(crate::blobs::BlobError::Changed(_)) => {
+                blobs.delete_partial(u.id).await?;
+                Ok(Verdict::HashMismatch)
+            }
+            Err(e) => Err(e),
+        }
     }
     .await
     .map_err(ApiError::internal)?;

@@ -260,5 +260,14 @@ async fn a_backup_taken_while_devices_push_restores_into_a_fresh_directory() {
     .unwrap();
     assert_eq!(head.status(), StatusCode::NOT_FOUND);
     restored.shutdown().await;
+
+    // A backup cut short (no completion marker: blobs may be missing) is never restored.
+    std::fs::remove_file(backup_dir.join("BACKUP-COMPLETE")).unwrap();
+    let elsewhere = sync_server::Config::for_tests(fresh.path().join("other"));
+    let cut =
+        tokio::task::spawn_blocking(move || sync_server::backup::restore(&backup_dir, &elsewhere))
+            .await
+            .unwrap();
+    assert!(cut.unwrap_err().to_string().contains("cut short"));
     w.server.shutdown().await;
 }

@@ -743,7 +743,12 @@ async fn metrics_count_requests_by_route_and_push_outcomes() {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no {series} in\n{text}"))
     };
+    // A method no route has is counted, under "other": a client cannot add series at will.
+    let odd = reqwest::Method::from_bytes(b"QWERTY17").unwrap();
+    w.http.request(odd, w.url("/v1/jobs")).send().await.unwrap();
     let text = scrape().await;
+    assert!(!text.contains("QWERTY17"));
+    assert!(text.contains("method=\"other\""));
     // Counters are per process and the tests share one: at least ours.
     assert!(value(&text, "fieldcore_push_events_total{outcome=\"accepted\"}") >= 1.0);
     assert!(value(&text, "fieldcore_push_events_total{outcome=\"duplicate\"}") >= 1.0);

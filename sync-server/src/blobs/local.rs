@@ -149,7 +149,9 @@ impl BlobStore for LocalBlobs {
         .await
     }
 
-    async fn promote(&self, id: Uuid, _length: u64, key: &str) -> Result<()> {
+    /// The file holds what the PATCHes hashed (one writer at a time, truncated to the committed
+    /// offset before each PATCH), so it is not read again.
+    async fn promote(&self, id: Uuid, _length: u64, key: &str, _sha256: &str) -> Result<()> {
         let (partial, blob) = (self.partial(id), self.blob(key));
         let data_dir = self.data_dir.clone();
         blocking(move || {

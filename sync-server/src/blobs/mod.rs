@@ -29,6 +29,10 @@ pub enum BlobError {
     /// The stored pieces of an upload do not add up to its committed bytes.
     #[error("upload {0}: stored bytes do not cover the committed offset")]
     Incomplete(Uuid),
+    /// The upload's stored bytes are not the ones its PATCHes hashed (a writer whose lease
+    /// lapsed stored a segment late): they never become the blob.
+    #[error("upload {0}: the stored bytes are not the photo's")]
+    Changed(Uuid),
     #[error("background task failed: {0}")]
     Join(String),
 }
@@ -61,7 +65,9 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn partial_head(&self, id: Uuid, length: u64, n: usize) -> Result<Vec<u8>>;
     /// Make the upload's first `length` bytes the blob at `key`, unless a blob is there
     /// already (same SHA-256, same bytes: evidence is never overwritten), then drop the upload.
-    async fn promote(&self, id: Uuid, length: u64, key: &str) -> Result<()>;
+    /// [`BlobError::Changed`] if a store that cannot vouch for its bytes finds they do not
+    /// hash to `sha256`.
+    async fn promote(&self, id: Uuid, length: u64, key: &str, sha256: &str) -> Result<()>;
     /// Drop the upload's bytes (gone already is fine).
     async fn delete_partial(&self, id: Uuid) -> Result<()>;
     async fn blob_exists(&self, key: &str) -> Result<bool>;

@@ -9,8 +9,9 @@
 //! so they change nothing. (S3's own multipart upload needs parts of 5 MiB or more, and a phone
 //! on a bad link sends smaller PATCHes; segments have no minimum.)
 //!
-//! At the last byte the chain is copied into the blob (one server-side copy for a one-segment
-//! upload, else a streamed multipart upload) and the segments are deleted.
+//! At the last byte the chain is copied into the blob (one PUT for a photo of up to a segment,
+//! else a streamed multipart upload), hashed on the way: bytes that are not the photo's never
+//! become its blob. Then the segments are deleted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -80,7 +81,6 @@ impl ObjectBlobs {
             out.push(Piece {
                 path: path.clone(),
                 range: 0..take,
-                size: *size,
             });
             at += take;
         }
@@ -95,11 +95,10 @@ impl ObjectBlobs {
     }
 }
 
-/// Part of an upload's bytes: `range` of the segment object `path` (`size` bytes in all).
+/// Part of an upload's bytes: `range` of the segment object `path`.
 struct Piece {
     path: Path,
     range: std::ops::Range<u64>,
-    size: u64,
 }
 
 /// The store `url` names: `s3://<bucket>[/<prefix>]` (a prefix lets environments share a
@@ -142,7 +141,6 @@ struct SegmentWriter {
     /// Where the next segment starts.
     next: u64,
     buffer: Vec<u8>,
-    written: Vec<Path>,
 }
 
 impl SegmentWriter {
@@ -154,7 +152,6 @@ impl SegmentWriter {
         let len = bytes.len() as u64;
         let path = ObjectBlobs::segment(self.id, self.next);
         self.store.put(&path, PutPayload::from(bytes)).await?;
-        self.written.push(path);
         self.next += len;
         Ok(())
     }
@@ -182,13 +179,11 @@ impl PartialWriter for SegmentWriter {
     }
 
     async fn rollback(&mut self) -> Result<()> {
+        // The segments already stored stay: they lie past the committed offset, so the chain
+        // never reads them, and the next writer overwrites the first of them. Deleting them
+        // here could delete what a newer writer stored at the same keys (this writer's lease
+        // may have lapsed in the meantime).
         self.buffer.clear();
-        for path in std::mem::take(&mut self.written) {
-            match self.store.delete(&path).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
         Ok(())
     }
 }
@@ -214,7 +209,6 @@ impl BlobStore for ObjectBlobs {
             id,
             next: offset,
             buffer: Vec::new(),
-            written: Vec::new(),
         }))
     }
 
@@ -240,23 +234,52 @@ impl BlobStore for ObjectBlobs {
         Ok(head)
     }
 
-    async fn promote(&self, id: Uuid, length: u64, key: &str) -> Result<()> {
+    async fn promote(&self, id: Uuid, length: u64, key: &str, sha256: &str) -> Result<()> {
         let blob = Path::from(key);
         if !self.blob_exists(key).await? {
+            // The bytes are hashed as they are copied, and the blob is kept only if they are
+            // the photo's: what the chain holds now is what counts, whatever the PATCHes saw
+            // (a writer whose lease lapsed could still have stored a segment).
             let chain = self.chain(id, length).await?;
-            match chain.as_slice() {
-                // One segment of exactly the upload's bytes: a server-side copy.
-                [piece] if piece.size == length => {
-                    self.store.copy(&piece.path, &blob).await?;
+            let mut hasher = Sha256::new();
+            if length <= SEGMENT as u64 {
+                let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+                for piece in &chain {
+                    bytes.extend_from_slice(&self.read(piece).await?);
                 }
-                _ => {
-                    let mut upload = WriteMultipart::new(self.store.put_multipart(&blob).await?);
-                    for piece in &chain {
-                        upload.wait_for_capacity(2).await?;
-                        upload.put(self.read(piece).await?);
-                    }
-                    upload.finish().await?;
+                hasher.update(&bytes);
+                if hex::encode(hasher.finalize()) != sha256 {
+                    return Err(BlobError::Changed(id));
                 }
+                match self
+                    .store
+                    .put_opts(&blob, Bytes::from(bytes).into(), PutMode::Create.into())
+                    .await
+                {
+                    // Stored meanwhile by another process: same hash, same bytes.
+                    Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                let mut upload = WriteMultipart::new(self.store.put_multipart(&blob).await?);
+                for piece in &chain {
+                    let bytes = match self.read(piece).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let _ = upload.abort().await;
+                            return Err(e);
+                        }
+                    };
+                    hasher.update(&bytes);
+                    upload.wait_for_capacity(2).await?;
+                    upload.put(bytes);
+                }
+                if hex::encode(hasher.finalize()) != sha256 {
+                    // Never completed: no blob appears under a hash its bytes do not have.
+                    let _ = upload.abort().await;
+                    return Err(BlobError::Changed(id));
+                }
+                upload.finish().await?;
             }
         }
         self.delete_partial(id).await
@@ -329,7 +352,7 @@ mod tests {
         let len = good.len() as u64;
         let want = hex::encode(Sha256::digest(&good));
         assert_eq!(b.partial_sha256(id, len).await.unwrap(), want);
-        b.promote(id, len, "blobs/aa/x").await.unwrap();
+        b.promote(id, len, "blobs/aa/x", &want).await.unwrap();
         assert_eq!(b.read_blob("blobs/aa/x").await.unwrap().unwrap(), good);
         assert!(!b.partial_exists(id).await.unwrap(), "segments dropped");
     }
@@ -341,7 +364,6 @@ mod tests {
         let mut w = write(&b, id, 0, b"\xFF\xD8\xFFabc").await;
         w.commit().await.unwrap();
         let mut refused = write(&b, id, 6, b"refused").await;
-        refused.commit().await.unwrap();
         refused.rollback().await.unwrap();
         assert_eq!(
             b.partial_head(id, 6, 100).await.unwrap(),
@@ -351,8 +373,13 @@ mod tests {
             b.partial_sha256(id, 13).await,
             Err(BlobError::Incomplete(_))
         ));
-        // A one-segment upload becomes its blob by a copy; an existing blob is kept as it is.
-        b.promote(id, 6, "blobs/ff/y").await.unwrap();
+        // Bytes that do not hash right never become the blob; those that do, do.
+        let sha = hex::encode(Sha256::digest(b"\xFF\xD8\xFFabc"));
+        assert!(matches!(
+            b.promote(id, 6, "blobs/ff/y", &"0".repeat(64)).await,
+            Err(BlobError::Changed(_))
+        ));
+        b.promote(id, 6, "blobs/ff/y", &sha).await.unwrap();
         assert_eq!(
             b.read_blob("blobs/ff/y").await.unwrap().unwrap(),
             &b"\xFF\xD8\xFFabc"[..]
