@@ -21,13 +21,13 @@ pub struct Config {
     /// SHA-256) and `uploads/` (partial tus files): then every process must see the same
     /// directory (a shared volume).
     pub data_dir: PathBuf,
-    /// `s3://<bucket>`: photos and unfinished uploads in S3-compatible object storage instead
-    /// of `data_dir`, so server processes on different machines share them (ADR 0012). `None`:
-    /// files under `data_dir`.
+    /// `s3://<bucket>[/<prefix>]` (or `gs://`, `az://`): photos and unfinished uploads in
+    /// object storage instead of `data_dir`, so server processes on different machines share
+    /// them (ADR 0012). `None`: files under `data_dir`.
     pub object_store_url: Option<String>,
-    /// Settings for that store, by object_store's S3 keys: `endpoint`, `region`,
-    /// `allow_http`, `access_key_id`, `secret_access_key`, ... Secrets are better left to the
-    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` environment variables, which are read too.
+    /// Settings for that store, by object_store's keys (S3: `endpoint`, `region`,
+    /// `allow_http`, `access_key_id`, `secret_access_key`, ...). Secrets are better left to the
+    /// environment variables object_store reads too (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
     pub object_store_options: std::collections::BTreeMap<String, String>,
     /// `postgres://user:pass@host:port/db`: PostgreSQL instead of the SQLite file, so several
     /// processes can serve one organisation. `None`: SQLite in `data_dir`.

@@ -20,6 +20,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, WriteMultipart};
@@ -101,35 +103,73 @@ struct Piece {
     range: std::ops::Range<u64>,
 }
 
-/// The store `url` names: `s3://<bucket>[/<prefix>]` (a prefix lets environments share a
-/// bucket); `options`: object_store's S3 settings (`endpoint`, `region`, `access_key_id`,
-/// `secret_access_key`, `allow_http`, ...), over the `AWS_*` environment variables (where
-/// secrets belong).
+/// The store `url` names, with an optional prefix inside its bucket (environments can share
+/// one): `s3://<bucket>[/<prefix>]` (S3 and S3-compatible servers), `gs://<bucket>[/<prefix>]`
+/// (Google Cloud Storage), `az://<container>[/<prefix>]` (Azure Blob Storage). `options` are
+/// object_store's keys for that store (S3: `endpoint`, `region`, `allow_http`,
+/// `access_key_id`, ...; GCS: `service_account_path`, ...; Azure: `account_name`, ...), over
+/// its environment variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`), where secrets belong. An
+/// unknown key is an error, not ignored.
 pub fn open_store(
     url: &str,
     options: &BTreeMap<String, String>,
 ) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    let Some(rest) = url.strip_prefix("s3://") else {
-        anyhow::bail!(
-            "object_store_url {url:?}: only s3:// (S3 and S3-compatible servers) is built in"
-        );
-    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| anyhow::anyhow!("object_store_url {url:?}: not a URL"))?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     anyhow::ensure!(
         !bucket.is_empty(),
         "object_store_url {url:?} names no bucket"
     );
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    for (key, value) in options {
-        let key: AmazonS3ConfigKey = key
-            .parse()
-            .map_err(|e| anyhow::anyhow!("object_store_options.{key}: {e}"))?;
-        builder = builder.with_config(key, value);
+    fn configure<B, K: std::str::FromStr>(
+        mut builder: B,
+        options: &BTreeMap<String, String>,
+        set: impl Fn(B, K, &str) -> B,
+    ) -> anyhow::Result<B>
+    where
+        K::Err: std::fmt::Display,
+    {
+        for (key, value) in options {
+            let k: K = key
+                .parse()
+                .map_err(|e| anyhow::anyhow!("object_store_options.{key}: {e}"))?;
+            builder = set(builder, k, value);
+        }
+        Ok(builder)
     }
-    let store = builder.build()?;
+    let store: Arc<dyn ObjectStore> = match scheme {
+        "s3" => Arc::new(
+            configure(
+                AmazonS3Builder::from_env().with_bucket_name(bucket),
+                options,
+                |b, k: AmazonS3ConfigKey, v| b.with_config(k, v),
+            )?
+            .build()?,
+        ),
+        "gs" => Arc::new(
+            configure(
+                GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket),
+                options,
+                |b, k: GoogleConfigKey, v| b.with_config(k, v),
+            )?
+            .build()?,
+        ),
+        "az" => Arc::new(
+            configure(
+                MicrosoftAzureBuilder::from_env().with_container_name(bucket),
+                options,
+                |b, k: AzureConfigKey, v| b.with_config(k, v),
+            )?
+            .build()?,
+        ),
+        other => anyhow::bail!(
+            "object_store_url {url:?}: {other}:// is not built in (s3://, gs://, az://)"
+        ),
+    };
     let prefix = prefix.trim_matches('/');
     Ok(if prefix.is_empty() {
-        Arc::new(store)
+        store
     } else {
         Arc::new(PrefixStore::new(store, prefix))
     })
@@ -385,5 +425,18 @@ mod tests {
             &b"\xFF\xD8\xFFabc"[..]
         );
         assert_eq!(b.read_blob("blobs/ff/none").await.unwrap(), None);
+    }
+
+    #[test]
+    fn a_store_url_names_a_bucket_of_a_known_kind_and_options_are_checked() {
+        let none = BTreeMap::new();
+        let opts = |k: &str| BTreeMap::from([(k.to_string(), "x".to_string())]);
+        assert!(open_store("s3://photos/prod", &opts("region")).is_ok());
+        assert!(open_store("gs://photos", &none).is_ok());
+        assert!(open_store("ftp://photos", &none).is_err());
+        assert!(open_store("s3://", &none).is_err());
+        assert!(open_store("photos", &none).is_err());
+        let err = open_store("s3://photos", &opts("regoin")).unwrap_err();
+        assert!(err.to_string().contains("regoin"), "{err}");
     }
 }
