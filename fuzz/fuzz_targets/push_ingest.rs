@@ -2,9 +2,12 @@
 //! server's own steps: each event's time is placed by `correct_event_time` (at a fixed arrival
 //! time) exactly as `api::device::push` does, and each event is decided on by
 //! `sync_server::ingest::decide`, the function both storage backends call, against the job as
-//! the server's log holds it. The log is kept in memory by [`Ledger`], with the bookkeeping
-//! `append_tx` does in SQLite around `decide`: duplicate ids, who was ever assigned a job, the
-//! view created by the first event and changed by each accepted one.
+//! the server's log holds it. The log is kept in memory by [`Ledger`], a reference written apart
+//! from the server: duplicate ids, who was ever assigned a job, the view created by the first
+//! event and changed by each accepted one. The same events then go through
+//! `sync_server::ingest::plan`, the batch planner both databases run, over [`Shadow`], an
+//! in-memory database that only loads and applies (runs of the device's events as one batch,
+//! each desk event as its own request); both must end with the same views and stored events.
 //!
 //! A technician cannot create a job, so on its own a push would only ever meet unknown jobs.
 //! Events the push attributes to a dispatcher are therefore taken as the desk acting at that
@@ -14,7 +17,8 @@
 //! Asserted: no panic anywhere; a placed time lies in the documented window; an event whose time
 //! was refused is never accepted, and an accepted one always carries the server's time; every
 //! accepted event and view reads back from the JSON the server stores; the rulebook's promises
-//! (`fieldcore_fuzz::invariants`); each job's view equals the fold of its accepted events.
+//! (`fieldcore_fuzz::invariants`); each job's view equals the fold of its accepted events; the
+//! planner agrees with the reference, and its feed rows name events it stores.
 #![no_main]
 
 use std::collections::hash_map::Entry;
@@ -28,7 +32,9 @@ use fieldcore_fuzz::clock::assert_within_window;
 use fieldcore_fuzz::invariants::apply_checked;
 use fieldcore_fuzz::stored::{assert_view_is_fold_of_log, through_json};
 use libfuzzer_sys::fuzz_target;
-use sync_server::ingest::{Decision, RejectReason, Visible, decide};
+use sync_server::ingest::{
+    Batch, Decision, FeedRow, Loaded, RejectReason, StoredEvent, StoredJob, Visible, decide, plan,
+};
 use sync_server::storage::{Incoming, Writer};
 use uuid::Uuid;
 
@@ -65,6 +71,8 @@ fuzz_target!(|data: &[u8]| {
         device_id: push.device_id,
     };
     let mut ledger = Ledger::default();
+    // The same events in requests: runs of the device's, and each desk event alone.
+    let mut requests: Vec<(Writer, Vec<Incoming>)> = Vec::new();
     for event in push.events {
         let (writer, incoming) = match event.actor {
             Actor::Dispatcher { dispatcher_id } => {
@@ -75,10 +83,82 @@ fuzz_target!(|data: &[u8]| {
                 from_device(event, push.sent_at, push.sent_monotonic_ms),
             ),
         };
-        ledger.append(&RULEBOOK, writer, incoming);
+        ledger.append(&RULEBOOK, writer, incoming.clone());
+        match requests.last_mut() {
+            Some((w, batch)) if *w == writer && matches!(writer, Writer::Technician { .. }) => {
+                batch.push(incoming)
+            }
+            _ => requests.push((writer, vec![incoming])),
+        }
     }
     ledger.check(&RULEBOOK);
+    let mut shadow = Shadow::default();
+    for (writer, events) in &requests {
+        shadow.push(&RULEBOOK, *writer, events);
+    }
+    assert_eq!(shadow.views, ledger.views, "the planner's views differ from the reference");
+    let stored: HashSet<&Uuid> = shadow.homes.keys().collect();
+    let reference: HashSet<&Uuid> = ledger.jobs_of.keys().collect();
+    assert_eq!(stored, reference, "the planner stored other events than the reference");
 });
+
+/// The one organisation of the fuzzed pushes.
+const ORG: Uuid = Uuid::from_u128(0x0f1e_1dc0);
+
+/// A database that only loads and applies, in memory: what `storage/{sqlite,postgres}/push.rs`
+/// do around `ingest::plan`.
+#[derive(Debug, Default)]
+struct Shadow {
+    views: HashMap<Uuid, JobView>,
+    /// Stored event id → its job.
+    homes: HashMap<Uuid, Uuid>,
+    assigned: HashSet<(Uuid, Uuid)>,
+}
+
+impl Shadow {
+    fn push(&mut self, rulebook: &Rulebook, writer: Writer, events: &[Incoming]) {
+        let batch = Batch {
+            org: ORG,
+            writer,
+            rulebook,
+            events,
+            lang: Lang::ZhCn,
+        };
+        let wanted = batch.wanted();
+        let mut loaded = Loaded::default();
+        for id in &wanted.event_ids {
+            if let Some(job) = self.homes.get(id) {
+                loaded.events.insert(*id, StoredEvent { org: ORG, job: *job });
+            }
+        }
+        for job in &wanted.job_ids {
+            if let Some(v) = self.views.get(job) {
+                loaded.jobs.insert(*job, StoredJob::Ours(Box::new(v.clone())));
+            }
+            if let Some(t) = wanted.technician
+                && self.assigned.contains(&(*job, t))
+            {
+                loaded.assigned.insert(*job);
+            }
+        }
+        let planned = plan(batch, loaded).expect("a plan for any batch");
+        assert!(planned.results.len() <= events.len());
+        let Some(w) = planned.writes else {
+            return;
+        };
+        for row in &w.feed {
+            let (FeedRow::Event { event, .. } | FeedRow::History { through: event, .. }) = *row;
+            assert!(event < w.events.len(), "a feed row names no stored event");
+        }
+        for v in w.views {
+            self.views.insert(v.id, v);
+        }
+        for e in &w.events {
+            assert!(self.homes.insert(e.event.id, e.event.job_id).is_none(), "stored twice");
+        }
+        self.assigned.extend(w.assignments);
+    }
+}
 
 /// As `api::device::push` prepares a device's event: the server places its time, and the
 /// device's own `corrected_at` is never believed.
