@@ -96,10 +96,16 @@ fuzz_target!(|data: &[u8]| {
     for (writer, events) in &requests {
         shadow.push(&RULEBOOK, *writer, events);
     }
-    assert_eq!(shadow.views, ledger.views, "the planner's views differ from the reference");
+    assert_eq!(
+        shadow.views, ledger.views,
+        "the planner's views differ from the reference"
+    );
     let stored: HashSet<&Uuid> = shadow.homes.keys().collect();
     let reference: HashSet<&Uuid> = ledger.jobs_of.keys().collect();
-    assert_eq!(stored, reference, "the planner stored other events than the reference");
+    assert_eq!(
+        stored, reference,
+        "the planner stored other events than the reference"
+    );
 });
 
 /// The one organisation of the fuzzed pushes.
@@ -128,12 +134,20 @@ impl Shadow {
         let mut loaded = Loaded::default();
         for id in &wanted.event_ids {
             if let Some(job) = self.homes.get(id) {
-                loaded.events.insert(*id, StoredEvent { org: ORG, job: *job });
+                loaded.events.insert(
+                    *id,
+                    StoredEvent {
+                        org: ORG,
+                        job: *job,
+                    },
+                );
             }
         }
         for job in &wanted.job_ids {
             if let Some(v) = self.views.get(job) {
-                loaded.jobs.insert(*job, StoredJob::Ours(Box::new(v.clone())));
+                loaded
+                    .jobs
+                    .insert(*job, StoredJob::Ours(Box::new(v.clone())));
             }
             if let Some(t) = wanted.technician
                 && self.assigned.contains(&(*job, t))
@@ -154,7 +168,10 @@ impl Shadow {
             self.views.insert(v.id, v);
         }
         for e in &w.events {
-            assert!(self.homes.insert(e.event.id, e.event.job_id).is_none(), "stored twice");
+            assert!(
+                self.homes.insert(e.event.id, e.event.job_id).is_none(),
+                "stored twice"
+            );
         }
         self.assigned.extend(w.assignments);
     }
