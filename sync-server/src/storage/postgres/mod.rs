@@ -1,5 +1,6 @@
 //! PostgreSQL storage, for several server processes sharing one database (design.md, "Scale
-//! path"). Same semantics as [`super::sqlite`], and the same [`crate::ingest::decide`] per event.
+//! path"). Same semantics as [`super::sqlite`]: both run [`crate::ingest::plan`], and only load
+//! and apply (`push.rs`).
 //!
 //! Concurrency, which SQLite got for free from one writer and `BEGIN IMMEDIATE`:
 //! * A push takes a transaction-scoped advisory lock per job it touches, in sorted order (no
