@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::DeviceAuth;
+use crate::blobs::Promoted;
 use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::storage::{PhotoAccess, Upload};
 use fieldcore::protocol::upload_metadata;
@@ -850,19 +851,16 @@ async fn finish(state: &AppState, u: &Upload, digest: Option<String>) -> ApiResu
             blobs.delete_partial(u.id).await?;
             return Ok(Verdict::HashMismatch);
         }
-        let head = blobs.partial_head(u.id, u.length, 8).await?;
-        let Some(content_type) = sniff_image(&head) else {
-            blobs.delete_partial(u.id).await?;
-            return Ok(Verdict::NotAnImage);
-        };
-        match blobs.promote(u.id, u.length, &rel, &u.sha256).await {
-            Ok(()) => Ok(Verdict::Stored(content_type)),
-            Err(crate::blobs::BlobError::Changed(_)) => {
-                blobs.delete_partial(u.id).await?;
-                Ok(Verdict::HashMismatch)
-            }
-            Err(e) => Err(e),
-        }
+        Ok::<_, crate::blobs::BlobError>(
+            match blobs
+                .promote(u.id, u.length, &rel, &u.sha256, sniff_image)
+                .await?
+            {
+                Promoted::Stored(content_type) => Verdict::Stored(content_type),
+                Promoted::NotAnImage => Verdict::NotAnImage,
+                Promoted::Changed => Verdict::HashMismatch,
+            },
+        )
     }
     .await
     .map_err(ApiError::internal)?;

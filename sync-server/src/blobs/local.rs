@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use uuid::Uuid;
 
-use super::{BlobError, BlobStore, PartialWriter, Result};
+use super::{BlobError, BlobStore, PartialWriter, Promoted, Result, SNIFF_BYTES, Sniff};
 
 /// Body frames are small (~16 KiB); each `tokio::fs` write is a hop to the blocking pool, so
 /// they are gathered into writes of this size.
@@ -136,25 +136,27 @@ impl BlobStore for LocalBlobs {
         .await
     }
 
-    async fn partial_head(&self, id: Uuid, length: u64, n: usize) -> Result<Vec<u8>> {
-        let path = self.partial(id);
-        blocking(move || {
-            let mut head = Vec::with_capacity(n);
-            let limit = length.min(u64::try_from(n).unwrap_or(u64::MAX));
-            std::fs::File::open(path)?
-                .take(limit)
-                .read_to_end(&mut head)?;
-            Ok(head)
-        })
-        .await
-    }
-
     /// The file holds what the PATCHes hashed (one writer at a time, truncated to the committed
-    /// offset before each PATCH), so it is not read again.
-    async fn promote(&self, id: Uuid, _length: u64, key: &str, _sha256: &str) -> Result<()> {
+    /// offset before each PATCH), so only its first bytes are read again.
+    async fn promote(
+        &self,
+        id: Uuid,
+        _length: u64,
+        key: &str,
+        _sha256: &str,
+        sniff: Sniff,
+    ) -> Result<Promoted> {
         let (partial, blob) = (self.partial(id), self.blob(key));
         let data_dir = self.data_dir.clone();
         blocking(move || {
+            let mut head = Vec::with_capacity(SNIFF_BYTES);
+            std::fs::File::open(&partial)?
+                .take(SNIFF_BYTES as u64)
+                .read_to_end(&mut head)?;
+            let Some(content_type) = sniff(&head) else {
+                std::fs::remove_file(&partial)?;
+                return Ok(Promoted::NotAnImage);
+            };
             let dir = blob.parent().unwrap_or(&data_dir).to_path_buf();
             std::fs::create_dir_all(&dir)?;
             if blob.exists() {
@@ -164,7 +166,7 @@ impl BlobStore for LocalBlobs {
                 std::fs::rename(&partial, &blob)?;
                 std::fs::File::open(&dir)?.sync_all()?;
             }
-            Ok(())
+            Ok(Promoted::Stored(content_type))
         })
         .await
     }

@@ -29,15 +29,29 @@ pub enum BlobError {
     /// The stored pieces of an upload do not add up to its committed bytes.
     #[error("upload {0}: stored bytes do not cover the committed offset")]
     Incomplete(Uuid),
-    /// The upload's stored bytes are not the ones its PATCHes hashed (a writer whose lease
-    /// lapsed stored a segment late): they never become the blob.
-    #[error("upload {0}: the stored bytes are not the photo's")]
-    Changed(Uuid),
     #[error("background task failed: {0}")]
     Join(String),
 }
 
 pub type Result<T> = std::result::Result<T, BlobError>;
+
+/// How many first bytes tell what a photo is.
+pub const SNIFF_BYTES: usize = 8;
+
+/// What the first bytes are, to serve them as (`crate::tus::sniff_image`); `None`: not a photo.
+pub type Sniff = fn(&[u8]) -> Option<&'static str>;
+
+/// What became of a finished upload's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Promoted {
+    /// The blob holds them (or held the same bytes already); served as this type.
+    Stored(&'static str),
+    /// Not a photo: refused, and gone.
+    NotAnImage,
+    /// They are not the bytes the PATCHes hashed (a writer whose lease lapsed stored a segment
+    /// late): refused, and gone. Only a store that cannot vouch for its bytes says so.
+    Changed,
+}
 
 /// Appends one PATCH's bytes to an upload at its committed offset. Nothing it writes counts
 /// until [`PartialWriter::commit`] returned and the database moved the offset.
@@ -61,13 +75,18 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn partial_exists(&self, id: Uuid) -> Result<bool>;
     /// SHA-256 (lower-case hex) of the upload's first `length` bytes.
     async fn partial_sha256(&self, id: Uuid, length: u64) -> Result<String>;
-    /// Up to `n` of the upload's first bytes (to sniff what they are).
-    async fn partial_head(&self, id: Uuid, length: u64, n: usize) -> Result<Vec<u8>>;
-    /// Make the upload's first `length` bytes the blob at `key`, unless a blob is there
-    /// already (same SHA-256, same bytes: evidence is never overwritten), then drop the upload.
-    /// [`BlobError::Changed`] if a store that cannot vouch for its bytes finds they do not
-    /// hash to `sha256`.
-    async fn promote(&self, id: Uuid, length: u64, key: &str, sha256: &str) -> Result<()>;
+    /// Make the upload's first `length` bytes the blob at `key` if `sniff` knows their first
+    /// bytes, unless a blob is there already (same SHA-256, same bytes: evidence is never
+    /// overwritten); then drop the upload's bytes, refused or not. The caller checked the
+    /// SHA-256 the PATCHes computed; a store that cannot vouch for its bytes checks them again.
+    async fn promote(
+        &self,
+        id: Uuid,
+        length: u64,
+        key: &str,
+        sha256: &str,
+        sniff: Sniff,
+    ) -> Result<Promoted>;
     /// Drop the upload's bytes (gone already is fine).
     async fn delete_partial(&self, id: Uuid) -> Result<()>;
     async fn blob_exists(&self, key: &str) -> Result<bool>;

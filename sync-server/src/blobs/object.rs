@@ -28,7 +28,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, WriteMultip
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{BlobError, BlobStore, PartialWriter, Result};
+use super::{BlobError, BlobStore, PartialWriter, Promoted, Result, SNIFF_BYTES, Sniff};
 
 /// The largest segment a PATCH writes (and the memory one PATCH holds).
 pub const SEGMENT: usize = 8 * 1024 * 1024;
@@ -59,9 +59,9 @@ impl ObjectBlobs {
         Path::from(format!("uploads/{id}/{offset:020}"))
     }
 
-    /// The pieces holding the upload's first `length` bytes, in order.
-    async fn chain(&self, id: Uuid, length: u64) -> Result<Vec<Piece>> {
-        let segments: BTreeMap<u64, (Path, u64)> = self
+    /// Every stored segment of the upload: offset → (object, size).
+    async fn segments(&self, id: Uuid) -> Result<BTreeMap<u64, (Path, u64)>> {
+        Ok(self
             .store
             .list(Some(&Self::prefix(id)))
             .map_ok(|meta| {
@@ -72,7 +72,11 @@ impl ObjectBlobs {
             .await?
             .into_iter()
             .filter_map(|(offset, meta)| Some((offset?, (meta.location, meta.size))))
-            .collect();
+            .collect())
+    }
+
+    /// The pieces holding the upload's first `length` bytes, in order.
+    fn chain(id: Uuid, segments: &BTreeMap<u64, (Path, u64)>, length: u64) -> Result<Vec<Piece>> {
         let mut out = Vec::new();
         let mut at = 0;
         while at < length {
@@ -87,6 +91,97 @@ impl ObjectBlobs {
             at += take;
         }
         Ok(out)
+    }
+
+    /// Delete these objects (gone already is fine), in one request where the store batches.
+    async fn delete_all(&self, paths: Vec<Path>) -> Result<()> {
+        let paths = futures_util::stream::iter(paths.into_iter().map(Ok)).boxed();
+        self.store
+            .delete_stream(paths)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+            .or_else(|e| match e {
+                object_store::Error::NotFound { .. } => Ok(()),
+                e => Err(e),
+            })?;
+        Ok(())
+    }
+
+    /// Copy the chain into the blob, hashing and keeping the first bytes on the way; the blob
+    /// is written only if the bytes are the photo's and `sniff` knows them.
+    async fn copy_checked(
+        &self,
+        id: Uuid,
+        chain: &[Piece],
+        length: u64,
+        blob: &Path,
+        sha256: &str,
+        sniff: Sniff,
+    ) -> Result<Promoted> {
+        let mut hasher = Sha256::new();
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        let mut take_head = |bytes: &[u8]| {
+            let room = SNIFF_BYTES.saturating_sub(head.len());
+            head.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        };
+        if length <= SEGMENT as u64 {
+            let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+            for piece in chain {
+                bytes.extend_from_slice(&self.read(piece).await?);
+            }
+            hasher.update(&bytes);
+            take_head(&bytes);
+            if hex::encode(hasher.finalize()) != sha256 {
+                return Ok(Promoted::Changed);
+            }
+            let Some(content_type) = sniff(&head) else {
+                return Ok(Promoted::NotAnImage);
+            };
+            // Create-only, no existence check first: stored meanwhile (by another upload of
+            // the same photo) is the same hash, the same bytes.
+            match self
+                .store
+                .put_opts(blob, Bytes::from(bytes).into(), PutMode::Create.into())
+                .await
+            {
+                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            return Ok(Promoted::Stored(content_type));
+        }
+        let mut upload = WriteMultipart::new(self.store.put_multipart(blob).await?);
+        for piece in chain {
+            let bytes = match self.read(piece).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = upload.abort().await;
+                    return Err(e);
+                }
+            };
+            hasher.update(&bytes);
+            take_head(&bytes);
+            upload.wait_for_capacity(2).await?;
+            upload.put(bytes);
+        }
+        let verdict = if hex::encode(hasher.finalize()) != sha256 {
+            Promoted::Changed
+        } else {
+            match sniff(&head) {
+                Some(t) => Promoted::Stored(t),
+                None => Promoted::NotAnImage,
+            }
+        };
+        match verdict {
+            Promoted::Stored(_) => {
+                upload.finish().await?;
+            }
+            // Never completed: no blob appears under a hash its bytes do not have.
+            _ => {
+                let _ = upload.abort().await;
+                tracing::warn!(upload = %id, "finished upload refused while copying");
+            }
+        }
+        Ok(verdict)
     }
 
     async fn read(&self, piece: &Piece) -> Result<Bytes> {
@@ -258,88 +353,54 @@ impl BlobStore for ObjectBlobs {
     }
 
     async fn partial_sha256(&self, id: Uuid, length: u64) -> Result<String> {
+        let segments = self.segments(id).await?;
         let mut hasher = Sha256::new();
-        for piece in self.chain(id, length).await? {
+        for piece in Self::chain(id, &segments, length)? {
             hasher.update(&self.read(&piece).await?);
         }
         Ok(hex::encode(hasher.finalize()))
     }
 
-    async fn partial_head(&self, id: Uuid, length: u64, n: usize) -> Result<Vec<u8>> {
-        let want = length.min(u64::try_from(n).unwrap_or(u64::MAX));
-        let mut head = Vec::with_capacity(n);
-        for piece in self.chain(id, want).await? {
-            head.extend_from_slice(&self.read(&piece).await?);
-        }
-        Ok(head)
-    }
-
-    async fn promote(&self, id: Uuid, length: u64, key: &str, sha256: &str) -> Result<()> {
+    /// One listing, the reads, one write and one delete: the chain is hashed and sniffed while
+    /// it is copied, because what the chain holds now is what counts, whatever the PATCHes saw
+    /// (a writer whose lease lapsed could still have stored a segment).
+    async fn promote(
+        &self,
+        id: Uuid,
+        length: u64,
+        key: &str,
+        sha256: &str,
+        sniff: Sniff,
+    ) -> Result<Promoted> {
         let blob = Path::from(key);
-        if !self.blob_exists(key).await? {
-            // The bytes are hashed as they are copied, and the blob is kept only if they are
-            // the photo's: what the chain holds now is what counts, whatever the PATCHes saw
-            // (a writer whose lease lapsed could still have stored a segment).
-            let chain = self.chain(id, length).await?;
-            let mut hasher = Sha256::new();
-            if length <= SEGMENT as u64 {
-                let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-                for piece in &chain {
-                    bytes.extend_from_slice(&self.read(piece).await?);
+        let segments = self.segments(id).await?;
+        let chain = Self::chain(id, &segments, length)?;
+        // A large photo already stored (the same photo uploaded twice) is not copied again.
+        let verdict = if length > SEGMENT as u64 && self.blob_exists(key).await? {
+            let first = match chain.first() {
+                Some(p) => {
+                    let end = p.range.end.min(SNIFF_BYTES as u64);
+                    self.store.get_range(&p.path, 0..end).await?
                 }
-                hasher.update(&bytes);
-                if hex::encode(hasher.finalize()) != sha256 {
-                    return Err(BlobError::Changed(id));
-                }
-                match self
-                    .store
-                    .put_opts(&blob, Bytes::from(bytes).into(), PutMode::Create.into())
-                    .await
-                {
-                    // Stored meanwhile by another process: same hash, same bytes.
-                    Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            } else {
-                let mut upload = WriteMultipart::new(self.store.put_multipart(&blob).await?);
-                for piece in &chain {
-                    let bytes = match self.read(piece).await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let _ = upload.abort().await;
-                            return Err(e);
-                        }
-                    };
-                    hasher.update(&bytes);
-                    upload.wait_for_capacity(2).await?;
-                    upload.put(bytes);
-                }
-                if hex::encode(hasher.finalize()) != sha256 {
-                    // Never completed: no blob appears under a hash its bytes do not have.
-                    let _ = upload.abort().await;
-                    return Err(BlobError::Changed(id));
-                }
-                upload.finish().await?;
+                None => Bytes::new(),
+            };
+            match sniff(&first) {
+                Some(t) => Promoted::Stored(t),
+                None => Promoted::NotAnImage,
             }
-        }
-        self.delete_partial(id).await
+        } else {
+            self.copy_checked(id, &chain, length, &blob, sha256, sniff)
+                .await?
+        };
+        self.delete_all(segments.into_values().map(|(path, _)| path).collect())
+            .await?;
+        Ok(verdict)
     }
 
     async fn delete_partial(&self, id: Uuid) -> Result<()> {
-        let paths = self
-            .store
-            .list(Some(&Self::prefix(id)))
-            .map_ok(|meta| meta.location)
-            .boxed();
-        self.store
-            .delete_stream(paths)
-            .try_for_each(|_| async { Ok(()) })
+        let segments = self.segments(id).await?;
+        self.delete_all(segments.into_values().map(|(path, _)| path).collect())
             .await
-            .or_else(|e| match e {
-                object_store::Error::NotFound { .. } => Ok(()),
-                e => Err(e),
-            })?;
-        Ok(())
     }
 
     async fn blob_exists(&self, key: &str) -> Result<bool> {
@@ -377,7 +438,8 @@ mod tests {
     async fn segments_of_a_writer_that_died_are_never_read() {
         let b = blobs();
         let id = Uuid::now_v7();
-        let good: Vec<u8> = (0..SEGMENT + 500).map(|i| (i % 251) as u8).collect();
+        let mut good: Vec<u8> = (0..SEGMENT + 500).map(|i| (i % 251) as u8).collect();
+        good[..3].copy_from_slice(b"\xFF\xD8\xFF");
         // The dead writer: a whole segment stored, then nothing (no commit, no offset moved).
         let dead = write(&b, id, 0, &vec![0xEE; SEGMENT + 10]).await;
         drop(dead);
@@ -385,44 +447,69 @@ mod tests {
         // The next writer starts at the committed offset 0 and sends 300 bytes.
         let mut w = write(&b, id, 0, &good[..300]).await;
         w.commit().await.unwrap();
-        assert_eq!(b.partial_head(id, 300, 8).await.unwrap(), good[..8]);
+        let first = hex::encode(Sha256::digest(&good[..300]));
+        assert_eq!(b.partial_sha256(id, 300).await.unwrap(), first);
         // Then the rest, in a PATCH that fills a segment and more.
         let mut w = write(&b, id, 300, &good[300..]).await;
         w.commit().await.unwrap();
         let len = good.len() as u64;
         let want = hex::encode(Sha256::digest(&good));
         assert_eq!(b.partial_sha256(id, len).await.unwrap(), want);
-        b.promote(id, len, "blobs/aa/x", &want).await.unwrap();
+        let got = b
+            .promote(id, len, "blobs/aa/x", &want, crate::tus::sniff_image)
+            .await
+            .unwrap();
+        assert_eq!(got, Promoted::Stored("image/jpeg"));
         assert_eq!(b.read_blob("blobs/aa/x").await.unwrap().unwrap(), good);
         assert!(!b.partial_exists(id).await.unwrap(), "segments dropped");
     }
 
+    /// What the chain holds is checked as it becomes the blob: bytes that do not hash to the
+    /// photo's SHA-256, or are not a photo, never become a blob, and are dropped.
     #[tokio::test]
-    async fn a_rolled_back_patch_leaves_the_committed_bytes_and_a_gap_is_incomplete() {
+    async fn only_the_photos_own_bytes_become_its_blob() {
         let b = blobs();
-        let id = Uuid::now_v7();
-        let mut w = write(&b, id, 0, b"\xFF\xD8\xFFabc").await;
-        w.commit().await.unwrap();
-        let mut refused = write(&b, id, 6, b"refused").await;
-        refused.rollback().await.unwrap();
-        assert_eq!(
-            b.partial_head(id, 6, 100).await.unwrap(),
-            b"\xFF\xD8\xFFabc"
-        );
+        let photo = b"\xFF\xD8\xFFabc";
+        let sha = hex::encode(Sha256::digest(photo));
+        let upload = |bytes: &'static [u8]| {
+            let b = b.clone();
+            async move {
+                let id = Uuid::now_v7();
+                let mut w = write(&b, id, 0, bytes).await;
+                w.commit().await.unwrap();
+                // A refused PATCH after it stores nothing that counts.
+                let mut refused = write(&b, id, bytes.len() as u64, b"refused").await;
+                refused.rollback().await.unwrap();
+                id
+            }
+        };
+        let sniff = crate::tus::sniff_image;
+        let id = upload(photo).await;
         assert!(matches!(
             b.partial_sha256(id, 13).await,
             Err(BlobError::Incomplete(_))
         ));
-        // Bytes that do not hash right never become the blob; those that do, do.
-        let sha = hex::encode(Sha256::digest(b"\xFF\xD8\xFFabc"));
-        assert!(matches!(
-            b.promote(id, 6, "blobs/ff/y", &"0".repeat(64)).await,
-            Err(BlobError::Changed(_))
-        ));
-        b.promote(id, 6, "blobs/ff/y", &sha).await.unwrap();
+        let wrong = "0".repeat(64);
+        let got = b.promote(id, 6, "blobs/ff/y", &wrong, sniff).await.unwrap();
+        assert_eq!(got, Promoted::Changed);
+        assert!(!b.blob_exists("blobs/ff/y").await.unwrap());
+        assert!(!b.partial_exists(id).await.unwrap());
+
+        let id = upload(b"abcdef").await;
+        let not_photo = hex::encode(Sha256::digest(b"abcdef"));
+        let got = b
+            .promote(id, 6, "blobs/ab/z", &not_photo, sniff)
+            .await
+            .unwrap();
+        assert_eq!(got, Promoted::NotAnImage);
+        assert!(!b.blob_exists("blobs/ab/z").await.unwrap());
+
+        let id = upload(photo).await;
+        let got = b.promote(id, 6, "blobs/ff/y", &sha, sniff).await.unwrap();
+        assert_eq!(got, Promoted::Stored("image/jpeg"));
         assert_eq!(
             b.read_blob("blobs/ff/y").await.unwrap().unwrap(),
-            &b"\xFF\xD8\xFFabc"[..]
+            &photo[..]
         );
         assert_eq!(b.read_blob("blobs/ff/none").await.unwrap(), None);
     }
