@@ -30,6 +30,9 @@ use uuid::Uuid;
 
 use super::{BlobError, BlobStore, PartialWriter, Promoted, Result, SNIFF_BYTES, Sniff};
 
+/// Attempts after the first at storing a blob (see `ObjectBlobs::create`).
+const CREATE_RETRIES: u32 = 3;
+
 /// The largest segment a PATCH writes (and the memory one PATCH holds).
 pub const SEGMENT: usize = 8 * 1024 * 1024;
 
@@ -93,6 +96,30 @@ impl ObjectBlobs {
         Ok(out)
     }
 
+    /// Store a blob create-only, with no existence check first: found stored (by another
+    /// upload of the same photo, or by an attempt of ours whose answer was lost) is the same
+    /// hash, the same bytes. object_store retries only idempotent requests, and a create is
+    /// not one, so a failed attempt is retried here: its retry finds the object or stores it.
+    async fn create(&self, blob: &Path, payload: PutPayload) -> Result<()> {
+        let mut attempt = 0u32;
+        loop {
+            match self
+                .store
+                .put_opts(blob, payload.clone(), PutMode::Create.into())
+                .await
+            {
+                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => return Ok(()),
+                Err(e) if attempt < CREATE_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "blob create retried");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                        .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Delete these objects (gone already is fine), in one request where the store batches.
     async fn delete_all(&self, paths: Vec<Path>) -> Result<()> {
         let paths = futures_util::stream::iter(paths.into_iter().map(Ok)).boxed();
@@ -137,16 +164,8 @@ impl ObjectBlobs {
             let Some(content_type) = sniff(&head) else {
                 return Ok(Promoted::NotAnImage);
             };
-            // Create-only, no existence check first: stored meanwhile (by another upload of
-            // the same photo) is the same hash, the same bytes.
-            match self
-                .store
-                .put_opts(blob, Bytes::from(bytes).into(), PutMode::Create.into())
-                .await
-            {
-                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+            self.create(blob, PutPayload::from(Bytes::from(bytes)))
+                .await?;
             return Ok(Promoted::Stored(content_type));
         }
         let mut upload = WriteMultipart::new(self.store.put_multipart(blob).await?);
