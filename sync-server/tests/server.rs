@@ -763,3 +763,30 @@ async fn metrics_count_requests_by_route_and_push_outcomes() {
     assert_eq!(value(&text, "fieldcore_open_uploads"), 0.0);
     w.server.shutdown().await;
 }
+
+/// A process whose photo store does not answer leaves the load balancer's rotation: `/healthz`
+/// says 503 within seconds (the store's client would retry for minutes).
+#[tokio::test]
+async fn health_fails_when_the_photo_store_does_not_answer() {
+    let w = World::start_with(|c| {
+        c.object_store_url = Some("s3://nowhere".into());
+        c.object_store_options = [
+            ("endpoint", "http://127.0.0.1:9"),
+            ("allow_http", "true"),
+            ("region", "us-east-1"),
+            ("access_key_id", "k"),
+            ("secret_access_key", "s"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let res = w.http.get(w.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["title"], "The photo store does not answer");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    w.server.shutdown().await;
+}

@@ -265,7 +265,7 @@ async fn server_time(State(state): State<AppState>, req: Request, next: Next) ->
     res
 }
 
-/// What `/healthz` answers when the database does.
+/// What `/healthz` answers when the database and the photo store do.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     pub status: HealthStatus,
@@ -282,10 +282,10 @@ pub enum HealthStatus {
     path = "/healthz",
     operation_id = "health",
     tag = "server",
-    summary = "Whether this process and its database answer (for load balancers)",
+    summary = "Whether this process, its database and its photo store answer (for load balancers)",
     responses(
         (status = 200, description = "Serving", body = Health),
-        (status = 503, description = "The database does not answer"),
+        (status = 503, description = "The database or the photo store does not answer"),
     )
 )]
 async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
@@ -295,6 +295,14 @@ async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
             StatusCode::SERVICE_UNAVAILABLE,
             "unhealthy",
             "The database does not answer",
+        )
+    })?;
+    state.blobs.health().await.map_err(|e| {
+        tracing::error!(error = %e, "health check failed: photo store");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            "The photo store does not answer",
         )
     })?;
     Ok(Json(Health {

@@ -93,6 +93,11 @@ impl PartialWriter for FileWriter {
 
 #[async_trait]
 impl BlobStore for LocalBlobs {
+    async fn health(&self) -> Result<()> {
+        tokio::fs::metadata(self.upload_dir()).await?;
+        Ok(())
+    }
+
     async fn create_partial(&self, id: Uuid) -> Result<()> {
         let file = tokio::fs::File::create(self.partial(id)).await?;
         file.sync_all().await?;

@@ -66,6 +66,8 @@ pub trait PartialWriter: Send {
 
 #[async_trait]
 pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// A cheap request that proves the store answers (for `/healthz`).
+    async fn health(&self) -> Result<()>;
     /// Ready an empty upload.
     async fn create_partial(&self, id: Uuid) -> Result<()>;
     /// A writer for the bytes from `offset` (the committed offset) on; whatever is stored past

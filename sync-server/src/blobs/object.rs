@@ -352,6 +352,21 @@ fn not_found<T>(r: object_store::Result<T>) -> Result<Option<T>> {
 
 #[async_trait]
 impl BlobStore for ObjectBlobs {
+    /// A HEAD of a key nobody writes: "not found" is an answer. Bounded, because the client
+    /// retries a refused connection for minutes and a load balancer waits seconds.
+    async fn health(&self) -> Result<()> {
+        let key = Path::from("healthz");
+        let head = self.store.head(&key);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), head).await {
+            Ok(Ok(_)) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(BlobError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the object store did not answer within 2 s",
+            ))),
+        }
+    }
+
     async fn create_partial(&self, _id: Uuid) -> Result<()> {
         // An upload with no segment is an empty one.
         Ok(())
