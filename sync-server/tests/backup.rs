@@ -8,74 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use common::*;
-use fieldcore::domain::{CallOutcome, EventBody, PhotoCategory, PhotoRef};
+use fieldcore::domain::{CallOutcome, EventBody};
 use fieldcore::protocol::PushStatus;
 use reqwest::StatusCode;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
-
-fn tus(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
-    req.bearer_auth(token).header("Tus-Resumable", "1.0.0")
-}
-
-/// Create an upload for `photo` on `job`; its location.
-async fn create_upload(
-    w: &World,
-    phone: &DeviceClient,
-    job: Uuid,
-    p: &PhotoRef,
-    len: usize,
-) -> String {
-    let enc = |s: &str| STANDARD.encode(s);
-    let res = tus(w.http.post(w.url("/v1/uploads")), &phone.token)
-        .header("Upload-Length", len.to_string())
-        .header(
-            "Upload-Metadata",
-            format!(
-                "photo_id {},job_id {},sha256 {}",
-                enc(&p.photo_id.to_string()),
-                enc(&job.to_string()),
-                enc(&p.sha256)
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    res.headers()["location"].to_str().unwrap().to_string()
-}
-
-async fn patch(
-    w: &World,
-    phone: &DeviceClient,
-    loc: &str,
-    offset: usize,
-    bytes: &[u8],
-) -> StatusCode {
-    tus(w.http.patch(w.url(loc)), &phone.token)
-        .header("Content-Type", "application/offset+octet-stream")
-        .header("Upload-Offset", offset.to_string())
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
-fn photo_bytes(seed: u32) -> (Vec<u8>, PhotoRef) {
-    let mut bytes: Vec<u8> = (0..50_000u32).map(|i| (i * seed % 251) as u8).collect();
-    bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
-    let p = PhotoRef {
-        photo_id: Uuid::now_v7(),
-        category: PhotoCategory::Exception,
-        sha256: hex::encode(Sha256::digest(&bytes)),
-        location: None,
-    };
-    (bytes, p)
-}
 
 #[tokio::test]
 async fn a_backup_taken_while_devices_push_restores_into_a_fresh_directory() {
@@ -89,8 +26,8 @@ async fn a_backup_taken_while_devices_push_restores_into_a_fresh_directory() {
     let job = desk.job_for(tech).await;
     let phone = w.device(&desk, tech).await;
     // One photo uploaded, one upload left half-way.
-    let (done, done_ref) = photo_bytes(7);
-    let (half, half_ref) = photo_bytes(11);
+    let (done, done_ref) = fake_photo(50_000, 7);
+    let (half, half_ref) = fake_photo(50_000, 11);
     let r = phone
         .push(&[
             phone.event(job, EventBody::JobAccepted),
@@ -112,16 +49,15 @@ async fn a_backup_taken_while_devices_push_restores_into_a_fresh_directory() {
         r.results.iter().all(|r| r.status == PushStatus::Accepted),
         "{r:?}"
     );
-    let loc = create_upload(&w, &phone, job, &done_ref, done.len()).await;
-    assert_eq!(
-        patch(&w, &phone, &loc, 0, &done).await,
-        StatusCode::NO_CONTENT
-    );
-    let half_loc = create_upload(&w, &phone, job, &half_ref, half.len()).await;
-    assert_eq!(
-        patch(&w, &phone, &half_loc, 0, &half[..20_000]).await,
-        StatusCode::NO_CONTENT
-    );
+    let loc = phone.create_upload(job, &done_ref, done.len()).await;
+    let res = phone.patch_upload(&loc, 0, done.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let half_loc = phone.create_upload(job, &half_ref, half.len()).await;
+    let res = phone
+        .patch_upload(&half_loc, 0, half[..20_000].to_vec())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
     // The device keeps pushing, one call per push, through the backup (over ten jobs: a job
     // takes at most 100 calls).

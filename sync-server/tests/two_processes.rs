@@ -7,24 +7,18 @@ mod common;
 
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use common::*;
-use fieldcore::domain::{CallOutcome, EventBody, PhotoCategory, PhotoRef};
+use fieldcore::domain::{CallOutcome, EventBody};
 use fieldcore::protocol::PushStatus;
 use reqwest::StatusCode;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sync_server::RunningServer;
 use uuid::Uuid;
 
 fn on(phone: &DeviceClient, server: &RunningServer) -> DeviceClient {
     DeviceClient {
-        http: phone.http.clone(),
         base: server.base_url(),
-        token: phone.token.clone(),
-        device_id: phone.device_id,
-        technician_id: phone.technician_id,
+        ..phone.clone()
     }
 }
 
@@ -43,10 +37,6 @@ fn call(n: usize) -> EventBody {
         outcome: CallOutcome::Reached,
         note: format!("call {n}"),
     }
-}
-
-fn tus(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
-    req.bearer_auth(token).header("Tus-Resumable", "1.0.0")
 }
 
 #[tokio::test]
@@ -100,18 +90,7 @@ async fn two_processes_on_one_database_behave_as_one() {
     // One photo whose PATCHes alternate between A and B; its bytes are in the bucket (or the
     // shared directory), the offset and the lease in the database.
     // A JPEG's magic bytes first: the server stores only what sniffs as JPEG or PNG.
-    let mut bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
-    let sha: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect();
-    let photo = PhotoRef {
-        photo_id: Uuid::now_v7(),
-        category: PhotoCategory::Exception,
-        sha256: sha.clone(),
-        location: None,
-    };
+    let (bytes, photo) = fake_photo(100_000, 7);
     let r = on_a
         .push(&[on_a.event(
             job,
@@ -121,26 +100,7 @@ async fn two_processes_on_one_database_behave_as_one() {
         )])
         .await;
     assert_eq!(r.results[0].status, PushStatus::Accepted);
-    let enc = |s: &str| STANDARD.encode(s);
-    let res = tus(
-        w.http.post(format!("{}/v1/uploads", b.base_url())),
-        &on_a.token,
-    )
-    .header("Upload-Length", bytes.len().to_string())
-    .header(
-        "Upload-Metadata",
-        format!(
-            "photo_id {},job_id {},sha256 {}",
-            enc(&photo.photo_id.to_string()),
-            enc(&job.to_string()),
-            enc(&sha)
-        ),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let location = on(&on_a, &b).create_upload(job, &photo, bytes.len()).await;
     let servers = [a, &b];
     for (i, chunk) in bytes.chunks(20_000).enumerate() {
         let server = servers[i % 2];
@@ -154,16 +114,10 @@ async fn two_processes_on_one_database_behave_as_one() {
         .await
         .unwrap();
         assert_eq!(head.headers()["upload-offset"], offset.to_string().as_str());
-        let res = tus(
-            w.http.patch(format!("{}{location}", server.base_url())),
-            &on_a.token,
-        )
-        .header("Content-Type", "application/offset+octet-stream")
-        .header("Upload-Offset", offset.to_string())
-        .body(chunk.to_vec())
-        .send()
-        .await
-        .unwrap();
+        let res = on(&on_a, server)
+            .patch_upload(&location, offset, chunk.to_vec())
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT, "chunk {i}");
     }
     // A PATCH after the last byte changes nothing, on either process.
@@ -545,15 +499,7 @@ async fn an_upload_outlives_the_process_killed_in_its_middle() {
     let tech = desk.technician("Li Wei").await;
     let job = desk.job_for(tech).await;
     let phone = w.device(&desk, tech).await;
-    let mut bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 13 % 251) as u8).collect();
-    bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
-    let sha = hex::encode(Sha256::digest(&bytes));
-    let photo = PhotoRef {
-        photo_id: Uuid::now_v7(),
-        category: PhotoCategory::Exception,
-        sha256: sha.clone(),
-        location: None,
-    };
+    let (bytes, photo) = fake_photo(200_000, 13);
     let r = phone
         .push(&[
             phone.event(job, EventBody::JobAccepted),
@@ -569,32 +515,14 @@ async fn an_upload_outlives_the_process_killed_in_its_middle() {
         r.results.iter().all(|r| r.status == PushStatus::Accepted),
         "{r:?}"
     );
-    let enc = |s: &str| STANDARD.encode(s);
-    let res = tus(w.http.post(format!("{}/v1/uploads", a.base)), &phone.token)
-        .header("Upload-Length", bytes.len().to_string())
-        .header(
-            "Upload-Metadata",
-            format!(
-                "photo_id {},job_id {},sha256 {}",
-                enc(&photo.photo_id.to_string()),
-                enc(&job.to_string()),
-                enc(&sha)
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let location = res.headers()["location"].to_str().unwrap().to_string();
-    let patch = |base: &str, offset: usize, body: reqwest::Body| {
-        tus(w.http.patch(format!("{base}{location}")), &phone.token)
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", offset.to_string())
-            .body(body)
-            .send()
+    let on_a = DeviceClient {
+        base: a.base.clone(),
+        ..phone.clone()
     };
+    let location = on_a.create_upload(job, &photo, bytes.len()).await;
     // A stores the first 60 000 bytes.
-    let res = patch(&a.base, 0, bytes[..60_000].to_vec().into())
+    let res = on_a
+        .patch_upload(&location, 0, bytes[..60_000].to_vec())
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
@@ -603,7 +531,13 @@ async fn an_upload_outlives_the_process_killed_in_its_middle() {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    let cut = tokio::spawn(patch(&a.base, 60_000, reqwest::Body::wrap_stream(stream)));
+    let cut = {
+        let (on_a, location) = (on_a.clone(), location.clone());
+        tokio::spawn(async move {
+            on_a.patch_upload(&location, 60_000, reqwest::Body::wrap_stream(stream))
+                .await
+        })
+    };
     tx.send(Ok(bytes[60_000..110_000].to_vec())).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     a.kill();
@@ -626,7 +560,8 @@ async fn an_upload_outlives_the_process_killed_in_its_middle() {
     assert_eq!(head.headers()["upload-offset"], "60000");
     let mut done = None;
     for _ in 0..40 {
-        let res = patch(&b.base_url(), 60_000, bytes[60_000..].to_vec().into())
+        let res = phone
+            .patch_upload(&location, 60_000, bytes[60_000..].to_vec())
             .await
             .unwrap();
         if res.status() != StatusCode::LOCKED {

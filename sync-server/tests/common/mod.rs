@@ -7,8 +7,10 @@
 //! and unfinished uploads live in that S3-compatible server, each test under its own prefix.
 #![allow(dead_code)]
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use fieldcore::domain::{Actor, Event, EventBody, JobKind};
+use fieldcore::domain::{Actor, Event, EventBody, JobKind, PhotoCategory, PhotoRef};
 use fieldcore::protocol::{EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -194,7 +196,73 @@ pub struct DeviceClient {
     pub technician_id: Uuid,
 }
 
+/// `len` bytes that sniff as a JPEG (its magic first, then a pattern of `seed`), and an
+/// exception photo record of them.
+pub fn fake_photo(len: u32, seed: u32) -> (Vec<u8>, PhotoRef) {
+    let mut bytes: Vec<u8> = (0..len)
+        .map(|i| (i.wrapping_mul(seed) % 251) as u8)
+        .collect();
+    bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+    let photo = PhotoRef {
+        photo_id: Uuid::now_v7(),
+        category: PhotoCategory::Exception,
+        sha256: {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        },
+        location: None,
+    };
+    (bytes, photo)
+}
+
+/// A tus request with the device's token.
+pub fn tus(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    req.bearer_auth(token).header("Tus-Resumable", "1.0.0")
+}
+
 impl DeviceClient {
+    /// Create an upload for `photo` on `job` (tus creation); its location.
+    pub async fn create_upload(&self, job: Uuid, photo: &PhotoRef, len: usize) -> String {
+        let enc = |s: &str| STANDARD.encode(s);
+        let res = tus(
+            self.http.post(format!("{}/v1/uploads", self.base)),
+            &self.token,
+        )
+        .header("Upload-Length", len.to_string())
+        .header(
+            "Upload-Metadata",
+            format!(
+                "photo_id {},job_id {},sha256 {}",
+                enc(&photo.photo_id.to_string()),
+                enc(&job.to_string()),
+                enc(&photo.sha256)
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.headers()["location"].to_str().unwrap().to_string()
+    }
+
+    /// A tus PATCH of `body` at `offset`; `Err` if no answer came.
+    pub async fn patch_upload(
+        &self,
+        location: &str,
+        offset: usize,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Result<reqwest::Response> {
+        tus(
+            self.http.patch(format!("{}{location}", self.base)),
+            &self.token,
+        )
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Offset", offset.to_string())
+        .body(body)
+        .send()
+        .await
+    }
+
     pub fn event(&self, job_id: Uuid, body: EventBody) -> Event {
         Event {
             id: Uuid::now_v7(),
