@@ -378,6 +378,38 @@ fn completion_photos_need_a_check_in_and_photos_are_never_recorded_twice() {
 }
 
 #[test]
+fn the_same_photo_bytes_count_once_toward_the_minimums() {
+    let mut job = Job::new(JobKind::Install);
+    job.up_to_check_in();
+    job.ok(check_in());
+    job.ok(photo(PhotoCategory::Completion, 7));
+    // The same picture as a "second angle", or as the receipt: refused, naming the rule.
+    let again = job.refused(photo(PhotoCategory::Completion, 7), Rule::PhotoAlreadyOnJob);
+    assert!(
+        again.message(Lang::En).contains("already on the job"),
+        "{again:?}"
+    );
+    job.refused(photo(PhotoCategory::Receipt, 7), Rule::PhotoAlreadyOnJob);
+
+    // A log written before the rule (replayed, never re-checked) still counts the bytes once.
+    let at = job.tick();
+    let old = tech_event(
+        job.view.id,
+        job.tech,
+        at,
+        photo(PhotoCategory::Completion, 7),
+    );
+    job.rules.apply(&mut job.view, &old);
+    assert_eq!(job.view.photos.len(), 2);
+    assert_eq!(job.view.photo_count(PhotoCategory::Completion), 1);
+    assert!(
+        job.rules
+            .completion_missing(&job.view)
+            .contains(&Missing::CompletionPhotos { have: 1, need: 2 })
+    );
+}
+
+#[test]
 fn an_order_without_verification_completes_without_a_code() {
     let mut order = fixtures::order(JobKind::Repair);
     order.requires_verification = false;

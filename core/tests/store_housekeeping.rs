@@ -47,15 +47,24 @@ impl Phone {
     }
 
     fn capture(&self, bytes: &[u8]) -> CapturedPhoto {
+        self.capture_on(self.job, bytes)
+    }
+
+    fn capture_on(&self, job: Uuid, bytes: &[u8]) -> CapturedPhoto {
         self.store
             .capture_photo(
-                self.job,
+                job,
                 PhotoCategory::Completion,
                 PhotoSource::Bytes(bytes),
                 None,
                 &PipelineConfig::default(),
             )
             .expect("captured")
+    }
+
+    /// A second job on site: the same picture may stand on two jobs, never twice on one.
+    fn another_job(&self) -> Uuid {
+        job_on_site(&self.store, &Desk::default())
     }
 
     fn photo_dir(&self) -> PathBuf {
@@ -119,7 +128,7 @@ fn a_file_two_records_share_stays_until_both_are_uploaded() {
     let p = Phone::on_site();
     let bytes = photo_support::jpeg(&photo_support::textured(640, 480, 3), 85);
     let first = p.capture(&bytes);
-    let second = p.capture(&bytes);
+    let second = p.capture_on(p.another_job(), &bytes);
     assert_eq!(first.path, second.path, "one stored file");
     p.store.mark_uploaded(first.photo_id).expect("uploaded");
     p.clock.advance(Duration::days(60));
@@ -221,7 +230,7 @@ fn a_photo_whose_file_vanished_before_recording_is_refused_and_can_be_retaken() 
     assert!(!first.path.exists());
 
     // The same picture again after its file was pruned: written anew, recorded, pending.
-    let again = p.capture(&bytes);
+    let again = p.capture_on(p.another_job(), &bytes);
     assert_eq!(again.sha256, first.sha256);
     assert!(again.path.exists());
     let pending = p.store.photos_awaiting_upload().expect("pending");
@@ -256,7 +265,7 @@ fn a_stored_file_a_capture_reuses_is_fresh_again() {
     let first = p.capture(&bytes);
     age(&first.path, HOURS_2);
     age(&first.thumb_path, HOURS_2);
-    let again = p.capture(&bytes);
+    let again = p.capture_on(p.another_job(), &bytes);
     let recent = SystemTime::now() - StdDuration::from_secs(600);
     for path in [&again.path, &again.thumb_path] {
         let modified = fs::metadata(path).expect("file").modified().expect("mtime");

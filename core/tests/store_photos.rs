@@ -67,20 +67,34 @@ fn a_completion_photo_is_stored_recorded_and_queued_for_upload() {
     assert_eq!(pending[0].bytes, captured.bytes);
     assert_eq!(pending[0].category, "completion");
 
-    // The same picture taken again is a second piece of evidence over one stored file.
-    let again = p
-        .store
-        .capture_photo(
+    // The same picture again, as a "second angle" or as the receipt, would count twice as
+    // evidence: refused with the rule named, nothing recorded, the stored file untouched.
+    for category in [PhotoCategory::Completion, PhotoCategory::Receipt] {
+        match p.store.capture_photo(
             p.job,
-            PhotoCategory::Completion,
+            category,
             PhotoSource::Bytes(&bytes),
             None,
             &PipelineConfig::default(),
-        )
-        .expect("captured");
-    assert_eq!(again.sha256, captured.sha256);
-    assert_ne!(again.photo_id, captured.photo_id);
-    assert_eq!(p.store.photos_awaiting_upload().expect("pending").len(), 2);
+        ) {
+            Err(ActionError::Refused(r)) => {
+                assert_eq!(r.rule, Rule::PhotoAlreadyOnJob);
+                assert_eq!(r.rule.code(), "photo_already_on_job");
+            }
+            other => panic!("the same picture twice: {other:?}"),
+        }
+    }
+    assert_eq!(p.store.photos_awaiting_upload().expect("pending").len(), 1);
+    assert_eq!(
+        p.store
+            .view(p.job)
+            .expect("view")
+            .expect("job")
+            .photos
+            .len(),
+        1
+    );
+    assert!(captured.path.exists() && captured.thumb_path.exists());
 }
 
 #[test]

@@ -354,6 +354,16 @@ async fn technicians_and_organisations_are_isolated() {
         ])
         .await;
     assert!(r.results.iter().all(|r| r.status == PushStatus::Accepted));
+    // The same bytes under a new photo id count once: the server's rulebook refuses them too.
+    let same_bytes = PhotoRef {
+        photo_id: Uuid::now_v7(),
+        ..photo.clone()
+    };
+    let r = phone_a
+        .push(&[phone_a.event(job, EventBody::PhotoCaptured { photo: same_bytes })])
+        .await;
+    assert_eq!(r.results[0].status, PushStatus::Rejected);
+    assert_eq!(r.results[0].rule.as_deref(), Some("photo_already_on_job"));
 
     // Another technician of the same organisation, and one of another: unknown job.
     for other in [&phone_a2, &phone_b] {

@@ -341,11 +341,18 @@ impl JobView {
         self.exceptions.iter().filter(|e| e.holds_job())
     }
 
+    /// Distinct pictures of a category: the same bytes (same SHA-256) count once, also for a
+    /// log written before the rulebook refused them ([`Rule::PhotoAlreadyOnJob`]).
+    ///
+    /// [`Rule::PhotoAlreadyOnJob`]: super::Rule::PhotoAlreadyOnJob
     pub fn photo_count(&self, category: PhotoCategory) -> usize {
-        self.photos
-            .iter()
-            .filter(|p| p.category == category)
-            .count()
+        let mut seen: Vec<&str> = Vec::new();
+        for p in self.photos.iter().filter(|p| p.category == category) {
+            if !seen.contains(&p.sha256.as_str()) {
+                seen.push(&p.sha256);
+            }
+        }
+        seen.len()
     }
 
     pub fn has_exception(&self, kind: ExceptionKind) -> bool {

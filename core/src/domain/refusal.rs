@@ -65,6 +65,9 @@ pub enum Rule {
     NotADeliveryJob,
     GoodsNotArrived,
     PickupNeedsPhoto,
+    /// The same photo bytes (same SHA-256) are already on the job: evidence counts once, so a
+    /// second angle must be a second picture.
+    PhotoAlreadyOnJob,
     CheckInNeedsAppointment,
     CheckInNeedsPickup,
     NotCheckedIn,
@@ -101,6 +104,7 @@ impl Rule {
             Rule::NotADeliveryJob => "not_a_delivery_job",
             Rule::GoodsNotArrived => "goods_not_arrived",
             Rule::PickupNeedsPhoto => "pickup_needs_photo",
+            Rule::PhotoAlreadyOnJob => "photo_already_on_job",
             Rule::CheckInNeedsAppointment => "check_in_needs_appointment",
             Rule::CheckInNeedsPickup => "check_in_needs_pickup",
             Rule::NotCheckedIn => "not_checked_in",
@@ -288,6 +292,10 @@ fn headline(rule: Rule, lang: Lang) -> &'static str {
         (Rule::GoodsNotArrived, Lang::ZhCn) => "货物尚未到达物流点",
         (Rule::PickupNeedsPhoto, Lang::En) => "Photograph the goods before recording the pickup",
         (Rule::PickupNeedsPhoto, Lang::ZhCn) => "提货前请先拍照",
+        (Rule::PhotoAlreadyOnJob, Lang::En) => {
+            "This photo is already on the job: take a new picture (each angle is its own photo)"
+        }
+        (Rule::PhotoAlreadyOnJob, Lang::ZhCn) => "该照片已在工单中，请重新拍摄(每个角度需单独拍照)",
         (Rule::CheckInNeedsAppointment, Lang::En) => "Check-in needs a booked appointment",
         (Rule::CheckInNeedsAppointment, Lang::ZhCn) => "签到前需先与客户预约",
         (Rule::CheckInNeedsPickup, Lang::En) => "Pick up the goods before checking in",

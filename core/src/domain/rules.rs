@@ -442,6 +442,11 @@ impl Rulebook {
                 if !is_sha256_hex(&photo.sha256) {
                     return invalid("sha256", "not a SHA-256 in hex");
                 }
+                // Evidence counts once: the same bytes under another category or id would let one
+                // picture stand for "several angles" (domain.md, completion).
+                if job.photos.iter().any(|p| p.sha256 == photo.sha256) {
+                    return Err(Refusal::new(Rule::PhotoAlreadyOnJob, kind));
+                }
                 photo_category_allowed(job, photo.category)?;
             }
             EventBody::SignatureCaptured { signature }
