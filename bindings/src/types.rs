@@ -13,7 +13,7 @@ use fieldcore::domain::{
     ActionKind, CallOutcome, ExceptionDecision, ExceptionKind, ExemptionReason, GeoPoint, JobKind,
     JobStatus, Lang, Missing, Packaging, Phase, PhotoCategory, TimerKind,
 };
-use fieldcore::store::{HousekeepingReport, PushState};
+use fieldcore::store::{HousekeepingReport, PhotoUpload, PushState};
 use fieldcore::sync::{Authorization, SyncReport};
 
 // ---- the core's enums, exported as they are ----
@@ -153,6 +153,12 @@ pub enum PushState {
     Remote,
 }
 
+#[uniffi::remote(Enum)]
+pub enum PhotoUpload {
+    Waiting,
+    Uploaded,
+}
+
 #[uniffi::remote(Record)]
 pub struct HousekeepingReport {
     pub photos_pruned: u32,
@@ -240,6 +246,8 @@ pub struct Enrollment {
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct JobSummary {
     pub job_id: String,
+    /// The id to show and read out: the shortest tail of the id unique on this device.
+    pub short_id: String,
     pub kind: JobKind,
     pub status: JobStatus,
     pub customer_name: String,
@@ -355,12 +363,17 @@ pub struct TimelineEntry {
     pub conflict: Option<String>,
     /// In the server's log, with the server's time.
     pub confirmed: bool,
+    /// For a photo taken on this device: whether its bytes reached the server (the event and
+    /// the photo sync apart).
+    pub photo_upload: Option<PhotoUpload>,
 }
 
 /// Everything the job screen shows.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct JobDetail {
     pub job_id: String,
+    /// See [`JobSummary::short_id`].
+    pub short_id: String,
     pub kind: JobKind,
     pub status: JobStatus,
     /// See [`JobSummary::reassigned_away`].
@@ -487,6 +500,7 @@ impl From<fieldcore::store::JobSummary> for JobSummary {
     fn from(s: fieldcore::store::JobSummary) -> Self {
         JobSummary {
             job_id: s.id.to_string(),
+            short_id: s.short_id,
             kind: s.kind,
             status: s.status,
             customer_name: s.customer_name,
@@ -558,6 +572,7 @@ pub(crate) fn job_detail(
         .collect();
     JobDetail {
         job_id: v.id.to_string(),
+        short_id: d.short_id,
         kind: v.order.kind,
         status: d.status,
         reassigned_away: d.reassigned_away,
@@ -657,6 +672,7 @@ pub(crate) fn job_detail(
                 push_note: t.push_note,
                 conflict: t.conflict.map(|r| r.message(lang)),
                 confirmed: t.confirmed,
+                photo_upload: t.photo_upload,
             })
             .collect(),
     }

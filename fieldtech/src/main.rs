@@ -86,7 +86,7 @@ enum Command {
     GoodsArrived {
         job: String,
         /// When they arrived: RFC 3339, "now", or relative like "-30m".
-        #[arg(long, default_value = "now")]
+        #[arg(long, default_value = "now", allow_hyphen_values = true)]
         at: String,
     },
     /// Record the pickup (take the pickup photos first).
@@ -103,13 +103,13 @@ enum Command {
     Book {
         job: String,
         /// RFC 3339, or relative like "+2h".
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         at: String,
     },
     /// Move the visit, with the customer's consent.
     Reschedule {
         job: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         at: String,
         #[arg(long)]
         reason: String,
@@ -252,6 +252,8 @@ fn main() -> ExitCode {
     let lang = Lang::parse(&cli.lang).unwrap_or_default();
     match run(cli, lang) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): what it wanted, it has.
+        Err(e) if is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // A refusal is the rulebook speaking to the technician: print it in their language.
             match e.downcast_ref::<ActionError>() {
@@ -263,6 +265,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli, lang: Lang) -> Result<()> {
@@ -535,21 +544,9 @@ fn act(store: &Store, out: &render::Out, job: Uuid, body: EventBody) -> Result<(
     out.recorded(&event)
 }
 
-/// A job by its full id or a unique prefix of it (ids are long to type on a command line).
+/// A job by its short id (as `jobs` lists it), its full id, or the start of the full id.
 fn resolve_job(store: &Store, s: &str) -> Result<Uuid> {
-    if let Ok(id) = s.parse() {
-        return Ok(id);
-    }
-    let matches: Vec<Uuid> = store
-        .job_ids()?
-        .into_iter()
-        .filter(|id| id.to_string().starts_with(s))
-        .collect();
-    match matches.as_slice() {
-        [one] => Ok(*one),
-        [] => bail!("no job starts with {s:?}"),
-        _ => bail!("{s:?} matches {} jobs: type more of the id", matches.len()),
-    }
+    Ok(store.find_job(s)?)
 }
 
 fn sync(store: &Store, out: &render::Out, chunk_size: usize) -> Result<()> {

@@ -3,9 +3,18 @@
 use anyhow::Result;
 use fieldcore::domain::{Event, Lang, Rulebook};
 use fieldcore::protocol::EnrollResponse;
-use fieldcore::store::{HousekeepingReport, JobDetail, JobSummary, PushState, Store};
+use fieldcore::store::{HousekeepingReport, JobDetail, JobSummary, PhotoUpload, PushState, Store};
 use fieldcore::sync::SyncReport;
 use serde_json::json;
+
+/// `println!` that returns a closed pipe (`fieldtech show J | head`) as an error instead of
+/// panicking; `main` ends quietly on it.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
 
 #[derive(Debug)]
 pub struct Out {
@@ -15,7 +24,7 @@ pub struct Out {
 
 impl Out {
     fn print_json(&self, v: serde_json::Value) -> Result<()> {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        say!("{}", serde_json::to_string_pretty(&v)?);
         Ok(())
     }
 
@@ -23,7 +32,7 @@ impl Out {
         if self.json {
             return self.print_json(json!({ "ok": what }));
         }
-        println!("{what}");
+        say!("{what}");
         Ok(())
     }
 
@@ -31,7 +40,7 @@ impl Out {
         if self.json {
             return self.print_json(serde_json::to_value(e)?);
         }
-        println!(
+        say!(
             "recorded {} #{} ({})",
             e.body.kind().as_str(),
             e.device_seq.unwrap_or_default(),
@@ -44,7 +53,7 @@ impl Out {
         if self.json {
             return self.print_json(serde_json::to_value(r)?);
         }
-        println!(
+        say!(
             "photos pruned {}, leftovers removed {}, {:.1} MB freed",
             r.photos_pruned,
             r.leftovers_removed,
@@ -61,9 +70,11 @@ impl Out {
                 "organisation": r.organisation_name,
             }));
         }
-        println!(
+        say!(
             "enrolled as {} ({}) of {}",
-            r.technician_name, r.technician_id, r.organisation_name
+            r.technician_name,
+            r.technician_id,
+            r.organisation_name
         );
         Ok(())
     }
@@ -73,7 +84,7 @@ impl Out {
             return self.print_json(serde_json::to_value(jobs)?);
         }
         if jobs.is_empty() {
-            println!("no jobs");
+            say!("no jobs");
         }
         for j in jobs {
             let when = j
@@ -86,9 +97,9 @@ impl Out {
             } else {
                 j.status.as_str()
             };
-            println!(
-                "{}  {:<16} {:<11} {:<26} {}  {}",
-                &j.id.to_string()[..8],
+            say!(
+                "{:<8}  {:<16} {:<11} {:<26} {}  {}",
+                j.short_id,
                 j.kind.as_str(),
                 status,
                 when,
@@ -104,36 +115,38 @@ impl Out {
             return self.print_json(serde_json::to_value(d)?);
         }
         let v = &d.view;
-        println!("job {} ({})", v.id, v.order.kind.as_str());
+        say!("job {} ({}, {})", d.short_id, v.order.kind.as_str(), v.id);
         if d.reassigned_away {
             let kept = d
                 .timeline
                 .iter()
                 .filter(|t| v.flagged_events.contains(&t.event.id))
                 .count();
-            println!("  status     reassigned to another technician");
-            println!(
+            say!("  status     reassigned to another technician");
+            say!(
                 "  kept       {kept} of your action(s) reached the desk after the hand-over; \
                  nothing more to do here"
             );
         } else {
-            println!("  status     {}", d.status.as_str());
+            say!("  status     {}", d.status.as_str());
         }
-        println!(
+        say!(
             "  customer   {}, {}, {}",
-            v.order.customer_name, v.order.phone, v.order.address
+            v.order.customer_name,
+            v.order.phone,
+            v.order.address
         );
-        println!("  work       {}", v.order.work);
+        say!("  work       {}", v.order.work);
         if let Some(t) = v.appointment_at {
-            println!("  visit      {}", t.to_rfc3339());
+            say!("  visit      {}", t.to_rfc3339());
         }
         let next: Vec<&str> = d.next_actions.iter().map(|a| a.as_str()).collect();
-        println!("  next       {}", next.join(", "));
+        say!("  next       {}", next.join(", "));
         for m in &d.completion_missing {
-            println!("  missing    {}", m.message(self.lang));
+            say!("  missing    {}", m.message(self.lang));
         }
         for e in v.exceptions.iter().filter(|e| e.is_open()) {
-            println!(
+            say!(
                 "  exception  {} (open): {}",
                 e.kind.label(self.lang),
                 e.note
@@ -147,7 +160,7 @@ impl Out {
             } else {
                 "running"
             };
-            println!(
+            say!(
                 "  timer      {:<16} due {}  {:>6} min left  {}{}",
                 t.kind.as_str(),
                 t.due_at.to_rfc3339(),
@@ -161,8 +174,8 @@ impl Out {
             .required()
             .filter(|i| !v.checklist.contains_key(&i.id))
             .count();
-        println!("  checklist  {unanswered} required item(s) unanswered");
-        println!("  timeline");
+        say!("  checklist  {unanswered} required item(s) unanswered");
+        say!("  timeline");
         for t in &d.timeline {
             let state = match t.push_state {
                 PushState::Pending => "pending",
@@ -183,8 +196,20 @@ impl Out {
                 (None, Some(n)) => n.clone(),
                 (None, None) => String::new(),
             };
+            // The record and the bytes travel apart: say where the photo itself is.
+            let photo = match t.photo_upload {
+                Some(PhotoUpload::Uploaded) => "photo uploaded",
+                Some(PhotoUpload::Waiting) => "photo waiting",
+                None => "",
+            };
+            let note = [photo, note.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("; ");
             // The time the rules use: the server's, once it confirmed the event.
-            println!(
+            say!(
                 "    {}  {:<26} {:<9} {}",
                 t.event.at().to_rfc3339(),
                 t.event.body.kind().as_str(),
@@ -209,13 +234,13 @@ impl Out {
                 "photo_bytes_waiting": photos.iter().map(|p| p.bytes).sum::<u64>(),
             }));
         }
-        println!("device      {}", store.device_id());
+        say!("device      {}", store.device_id());
         match (technician, server) {
-            (Some(t), Some(s)) => println!("enrolled    technician {t} at {s}"),
-            _ => println!("enrolled    no (run `fieldtech enroll`)"),
+            (Some(t), Some(s)) => say!("enrolled    technician {t} at {s}"),
+            _ => say!("enrolled    no (run `fieldtech enroll`)"),
         }
-        println!("outbox      {outbox} event(s) waiting");
-        println!(
+        say!("outbox      {outbox} event(s) waiting");
+        say!(
             "photos      {} waiting ({} bytes)",
             photos.len(),
             photos.iter().map(|p| p.bytes).sum::<u64>()
@@ -227,7 +252,7 @@ impl Out {
         if self.json {
             return self.print_json(serde_json::to_value(r)?);
         }
-        println!(
+        say!(
             "pushed {} ({} accepted, {} duplicate, {} rejected), received {}, photos {} ({} bytes), retries {}",
             r.events_sent,
             r.accepted,
@@ -239,10 +264,10 @@ impl Out {
             r.retries
         );
         if let Some(o) = r.clock_offset_ms {
-            println!("clock offset {o} ms");
+            say!("clock offset {o} ms");
         }
         for e in &r.errors {
-            println!("error: {e}");
+            say!("error: {e}");
         }
         Ok(())
     }

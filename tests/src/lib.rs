@@ -2,6 +2,7 @@
 //! (in-process, or the `fieldtech` binary as a separate process to kill), a dispatcher client
 //! over the real HTTP API, and a fault-injecting proxy.
 
+pub mod cli;
 pub mod converge;
 pub mod desk;
 pub mod proxy;

@@ -8,41 +8,11 @@ use std::time::Duration;
 use chrono::Utc;
 use fieldcore::domain::JobKind;
 use fieldcore::store::{Store, StoreOptions};
+use fieldcore_e2e::cli::{fieldtech, run};
 use fieldcore_e2e::proxy::{FaultProxy, Faults};
 use fieldcore_e2e::{Server, camera_jpeg};
 
 const ROUNDS: u64 = 8;
-
-/// The `fieldtech` binary of this workspace (built by `cargo build --workspace --bins`).
-fn fieldtech() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = dir.join("fieldtech");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first (scripts/test does)",
-        bin.display()
-    );
-    bin
-}
-
-fn run(db: &Path, args: &[&str]) -> String {
-    let out = Command::new(fieldtech())
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run fieldtech");
-    assert!(
-        out.status.success(),
-        "fieldtech {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn killing_the_device_mid_sync_loses_nothing_and_duplicates_nothing() {

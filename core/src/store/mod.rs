@@ -11,6 +11,7 @@ mod clock;
 mod error;
 #[cfg(feature = "photo")]
 mod housekeeping;
+mod job_ref;
 mod photos;
 mod schema;
 
@@ -28,6 +29,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::{ActionError, StoreError};
 #[cfg(feature = "photo")]
 pub use housekeeping::{HousekeepingPolicy, HousekeepingReport};
+pub use job_ref::{JobLookupError, SHORT_ID_MIN, short_ids};
 pub use photos::PendingPhoto;
 pub use schema::{CURRENT_VERSION, V1 as SCHEMA_V1};
 
@@ -87,6 +89,18 @@ pub struct TimelineEntry {
     /// Whether the server has confirmed it (it is in the server's log, in the server's order,
     /// with the server's corrected time).
     pub confirmed: bool,
+    /// For a photo taken on this device: whether its bytes reached the server. The event
+    /// (the record) and the photo (the bytes) travel apart: one may be synced, the other not.
+    pub photo_upload: Option<PhotoUpload>,
+}
+
+/// Where a photo's bytes stand, as the timeline shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoUpload {
+    /// On the phone only, queued for the next sync.
+    Waiting,
+    Uploaded,
 }
 
 /// One file to record beside its event.
@@ -108,6 +122,8 @@ pub(crate) struct FileRow<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSummary {
     pub id: Uuid,
+    /// What a person reads out and types: unique among this device's jobs (see [`short_ids`]).
+    pub short_id: String,
     pub kind: JobKind,
     pub status: JobStatus,
     pub customer_name: String,
@@ -124,6 +140,8 @@ pub struct JobSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobDetail {
     pub view: JobView,
+    /// See [`JobSummary::short_id`].
+    pub short_id: String,
     pub status: JobStatus,
     /// See [`JobSummary::reassigned_away`].
     pub reassigned_away: bool,
@@ -655,11 +673,13 @@ impl Store {
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
         )?;
         let mut out = Vec::new();
+        let short = short_ids(&job_ids_in(&conn)?);
         for row in rows {
             let (json, day) = row?;
             let view: JobView = serde_json::from_str(&json)?;
             out.push(JobSummary {
                 id: view.id,
+                short_id: short.get(&view.id).cloned().unwrap_or_default(),
                 kind: view.order.kind,
                 status: view.status(),
                 customer_name: view.order.customer_name.clone(),
@@ -680,6 +700,9 @@ impl Store {
             return Ok(None);
         };
         let timeline = timeline(&conn, job_id)?;
+        let short_id = short_ids(&job_ids_in(&conn)?)
+            .remove(&job_id)
+            .unwrap_or_default();
         drop(conn);
         let rulebook = self.rulebook();
         let (next_actions, photo_categories) = match technician {
@@ -690,6 +713,7 @@ impl Store {
             None => (Vec::new(), Vec::new()),
         };
         Ok(Some(JobDetail {
+            short_id,
             status: view.status(),
             reassigned_away: technician.is_some_and(|t| reassigned_away(&view, &t.to_string())),
             completion_missing: rulebook.completion_missing(&view),
@@ -722,12 +746,7 @@ impl Store {
 
     /// Every job id on this device.
     pub fn job_ids(&self) -> Result<Vec<Uuid>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT id FROM jobs ORDER BY id")?;
-        let ids: Vec<String> = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        ids.iter().map(|s| parse_uuid(s)).collect()
+        job_ids_in(&self.lock())
     }
 
     /// Events waiting to be pushed.
@@ -932,9 +951,11 @@ fn insert_event(conn: &Connection, event: &Event, state: PushState) -> Result<()
 
 /// A job's events in the order its view is folded: the server's log, then this device's
 /// unconfirmed events (rejected ones among them, shown as conflicts) in the order it made them.
-const JOB_EVENTS_IN_ORDER: &str = "SELECT body, push_state, push_note, conflict, confirmed_seq
-     FROM events WHERE job_id = ?1
-     ORDER BY confirmed_seq IS NULL, confirmed_seq, device_seq, position";
+const JOB_EVENTS_IN_ORDER: &str =
+    "SELECT e.body, e.push_state, e.push_note, e.conflict, e.confirmed_seq, p.upload_state
+     FROM events e LEFT JOIN photos p ON p.job_id = e.job_id AND p.event_id = e.id
+     WHERE e.job_id = ?1
+     ORDER BY e.confirmed_seq IS NULL, e.confirmed_seq, e.device_seq, e.position";
 
 fn timeline(conn: &Connection, job_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
     let mut stmt = conn.prepare_cached(JOB_EVENTS_IN_ORDER)?;
@@ -945,20 +966,33 @@ fn timeline(conn: &Connection, job_id: Uuid) -> Result<Vec<TimelineEntry>, Store
             r.get::<_, Option<String>>(2)?,
             r.get::<_, Option<String>>(3)?,
             r.get::<_, Option<i64>>(4)?,
+            r.get::<_, Option<String>>(5)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (body, state, note, conflict, confirmed) = row?;
+        let (body, state, note, conflict, confirmed, upload) = row?;
         out.push(TimelineEntry {
             event: serde_json::from_str(&body)?,
             push_state: PushState::parse(&state)?,
             push_note: note,
             conflict: conflict.as_deref().map(serde_json::from_str).transpose()?,
             confirmed: confirmed.is_some(),
+            photo_upload: upload.map(|u| match u.as_str() {
+                "uploaded" => PhotoUpload::Uploaded,
+                _ => PhotoUpload::Waiting,
+            }),
         });
     }
     Ok(out)
+}
+
+fn job_ids_in(conn: &Connection) -> Result<Vec<Uuid>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM jobs ORDER BY id")?;
+    let ids: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    ids.iter().map(|s| parse_uuid(s)).collect()
 }
 
 /// Whether the desk gave this job to someone other than `me` (a technician id as stored).

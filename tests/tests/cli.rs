@@ -1,0 +1,122 @@
+//! `fieldtech` as a technician types it: ids they can tell apart and type back, relative times
+//! as the help promises, a timeline that tells the event from its photo, and a pipe closed early.
+
+use std::process::{Command, Stdio};
+
+use chrono::{Duration, Utc};
+use fieldcore::domain::{EventBody, JobKind};
+use fieldcore::store::{Store, StoreOptions};
+use fieldcore_e2e::cli::{fieldtech, run};
+use fieldcore_e2e::{Server, camera_jpeg};
+
+#[test]
+fn jobs_made_in_one_second_have_ids_a_technician_can_tell_apart_and_type() {
+    let server = Server::start();
+    let desk = server.desk("Acme CLI");
+    let tech = desk.technician("Sun Li");
+    let tomorrow = Utc::now() + Duration::hours(20);
+    // Eight jobs in well under a second: their UUIDv7s share the leading timestamp digits.
+    let jobs: Vec<_> = (0..8)
+        .map(|i| {
+            let kind = if i == 0 {
+                JobKind::DeliveryInstall
+            } else {
+                JobKind::Install
+            };
+            desk.job(kind, tech, tomorrow + Duration::minutes(i))
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("device.db");
+    run(
+        &db,
+        &[
+            "enroll",
+            "--server",
+            &server.url(),
+            "--code",
+            &desk.code(tech),
+        ],
+    );
+    run(&db, &["sync"]);
+
+    let listed = run(&db, &["jobs"]);
+    let short: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split_whitespace().next().expect("id column"))
+        .collect();
+    assert_eq!(short.len(), jobs.len(), "{listed}");
+    let mut distinct = short.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), jobs.len(), "one id per job:\n{listed}");
+    // Each short id names its own job back.
+    for s in &short {
+        let shown = run(&db, &["show", s]);
+        assert!(shown.starts_with(&format!("job {s} ")), "{shown}");
+    }
+
+    // Relative times with a leading minus, written as the help writes them.
+    let delivery = jobs[0].to_string();
+    run(&db, &["accept", &delivery]);
+    run(&db, &["goods-arrived", &delivery, "--at", "-2h"]);
+    {
+        let store = Store::open_with(StoreOptions::new(&db)).expect("store");
+        let arrived = store
+            .events_of(jobs[0])
+            .expect("events")
+            .into_iter()
+            .find_map(|e| match e.body {
+                EventBody::LogisticsArrived { arrived_at, .. } => Some(arrived_at),
+                _ => None,
+            })
+            .expect("goods arrived recorded");
+        let ago = Utc::now() - arrived;
+        assert!(
+            ago > Duration::minutes(119) && ago < Duration::minutes(125),
+            "{ago}"
+        );
+    }
+
+    // The record and the bytes travel apart, and the timeline says which is where.
+    let camera = dir.path().join("camera.jpg");
+    std::fs::write(&camera, camera_jpeg(800, 600, 7)).expect("camera file");
+    let camera = camera.to_str().expect("utf-8 path");
+    run(
+        &db,
+        &["photo", "add", &delivery, "--category", "pickup", camera],
+    );
+    let photo_line = |shown: &str| {
+        shown
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("photo_captured"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no photo in\n{shown}"))
+    };
+    let before = photo_line(&run(&db, &["show", &delivery]));
+    assert!(
+        before.contains("pending") && before.contains("photo waiting"),
+        "{before}"
+    );
+    run(&db, &["sync"]);
+    let after = photo_line(&run(&db, &["show", &delivery]));
+    assert!(
+        after.contains("synced") && after.contains("photo uploaded"),
+        "{after}"
+    );
+
+    // `fieldtech show J | head`: a reader that left early is not a crash.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(fieldtech())
+        .arg("--db")
+        .arg(&db)
+        .args(["show", short[0]])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run fieldtech");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
