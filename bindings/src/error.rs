@@ -179,6 +179,7 @@ pub(crate) fn sync_failure(error: impl Into<Internal>, lang: Lang) -> (CoreError
         retry_after_secs: retry_after.map(|d| d.as_secs()),
         transient,
         detail: core.to_string(),
+        report: fieldcore::sync::SyncReport::default(),
     };
     (core, failure)
 }

@@ -483,12 +483,14 @@ impl FieldCore {
             Ok(report) => SyncState::Finished {
                 report: report.clone(),
             },
-            Err((CoreError::Cancelled { .. }, _)) => SyncState::Cancelled,
-            Err((_, failure)) => SyncState::Failed {
-                failure: failure.clone(),
+            Err(f) => match &**f {
+                (CoreError::Cancelled { .. }, _) => SyncState::Cancelled,
+                (_, failure) => SyncState::Failed {
+                    failure: failure.clone(),
+                },
             },
         });
-        outcome.map_err(|(e, _)| e)
+        outcome.map_err(|f| f.0)
     }
 
     /// The handle that stops syncs from another thread (an OS expiration handler, a stopped
@@ -523,7 +525,7 @@ pub fn language_for_locale(locale_tag: String) -> String {
 
 impl FieldCore {
     fn sync_now(&self, observer: &dyn SyncObserver, scope: &InterruptScope) -> Outcome {
-        let failed = |e: Internal| sync_failure(e, self.lang);
+        let failed = |e: Internal| Box::new(sync_failure(e, self.lang));
         let server = enrolled_server(&self.store)
             .map_err(|e| failed(e.into()))?
             .or_else(|| self.configured_server.clone())
@@ -539,20 +541,29 @@ impl FieldCore {
                 Progress::Pulling { received } | Progress::Pulled { received } => {
                     SyncState::Pulling { received }
                 }
-                Progress::Uploading {
-                    photo_id,
-                    sent,
-                    total,
-                } => SyncState::Uploading {
-                    photo_id: photo_id.to_string(),
-                    sent,
-                    total,
+                Progress::Uploading(p) => SyncState::Uploading {
+                    photo_id: p.photo_id.to_string(),
+                    job_id: p.job_id.to_string(),
+                    category: p.category,
+                    number: p.number,
+                    count: p.count,
+                    sent: p.sent,
+                    total: p.total,
+                    sync_sent: p.sync_sent,
+                    sync_total: p.sync_total,
                 },
             })
         };
-        let outcome = client.sync_interruptible(&self.store, &progress, scope);
+        let run = client.run(&self.store, &progress, scope);
         // Push verdicts, uploads and the authorisation state show on screens too.
         self.watches.changed();
-        outcome.map_err(|e| failed(e.into()))
+        match run.outcome {
+            Ok(()) => Ok(run.report),
+            Err(e) => {
+                let mut failure = failed(e.into());
+                failure.1.report = run.report;
+                Err(failure)
+            }
+        }
     }
 }

@@ -14,7 +14,8 @@ use crate::error::CoreError;
 use crate::sync_observer::SyncFailure;
 
 /// What a sync ended with, shared by every caller it served.
-pub(crate) type Outcome = Result<SyncReport, (CoreError, SyncFailure)>;
+/// Boxed: the failure carries the report of what got through.
+pub(crate) type Outcome = Result<SyncReport, Box<(CoreError, SyncFailure)>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct SyncGate {
@@ -83,7 +84,7 @@ impl Drop for Running<'_> {
         state.ended = self.number;
         state.last = Some(self.outcome.take().unwrap_or_else(|| {
             let detail = "the sync stopped unexpectedly; it will run again".to_string();
-            Err((
+            Err(Box::new((
                 CoreError::Storage {
                     detail: detail.clone(),
                 },
@@ -93,8 +94,9 @@ impl Drop for Running<'_> {
                     retry_after_secs: None,
                     transient: false,
                     detail,
+                    report: fieldcore::sync::SyncReport::default(),
                 },
-            ))
+            )))
         }));
         self.gate.ended.notify_all();
     }

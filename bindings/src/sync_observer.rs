@@ -19,11 +19,19 @@ pub enum SyncState {
     Pulling {
         received: u32,
     },
-    /// Uploading one photo: `sent` of `total` bytes.
+    /// Uploading photo `number` of `count` (its job and category say which): `sent` of its
+    /// `total` bytes have left the phone, `sync_sent` of `sync_total` over the whole sync.
+    /// Both only move forward.
     Uploading {
         photo_id: String,
+        job_id: String,
+        category: String,
+        number: u32,
+        count: u32,
         sent: u64,
         total: u64,
+        sync_sent: u64,
+        sync_total: u64,
     },
     Finished {
         report: SyncReport,
@@ -49,6 +57,9 @@ pub struct SyncFailure {
     pub transient: bool,
     /// The message to show.
     pub detail: String,
+    /// What got through before the sync gave up (events pushed, photos finished, what still
+    /// waits), for the summary beside the failure.
+    pub report: SyncReport,
 }
 
 /// What kind of failure, one per `CoreError` variant.

@@ -186,6 +186,8 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub retries: u32,
     pub errors: Vec<String>,
+    pub events_waiting: u64,
+    pub photos_waiting: u32,
     pub clock_offset_ms: Option<i64>,
 }
 

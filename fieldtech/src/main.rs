@@ -4,6 +4,7 @@
 //! sync client), so a support engineer can reproduce what a phone did, a demo needs no phone,
 //! and the end-to-end tests can kill a real device process in the middle of a sync.
 
+mod progress;
 mod render;
 mod when;
 
@@ -17,9 +18,10 @@ use fieldcore::domain::{
     PhotoCategory, TimerKind,
 };
 use fieldcore::photo::{PhotoSource, PipelineConfig, Point, Signature, Stroke};
-use fieldcore::store::{ActionError, HousekeepingPolicy, JobFilter, Store, StoreOptions};
-use fieldcore::sync::{Progress, SyncClient, SyncConfig, enrolled_server};
-use indicatif::{ProgressBar, ProgressStyle};
+use fieldcore::store::{
+    ActionError, HousekeepingPolicy, JobFilter, Store, StoreOptions, short_ids,
+};
+use fieldcore::sync::{InterruptScope, SyncClient, SyncConfig, enrolled_server};
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -555,33 +557,11 @@ fn sync(store: &Store, out: &render::Out, chunk_size: usize) -> Result<()> {
     config.chunk_size = chunk_size;
     config.lang = out.lang;
     let client = SyncClient::new(config)?;
-    let bar = if out.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let progress = |p: Progress| match p {
-        Progress::Pushing { sent, pending } => {
-            bar.set_message(format!("pushing: {sent} sent, {pending} pending"))
-        }
-        Progress::Pulling { received } | Progress::Pulled { received } => {
-            bar.set_message(format!("pulling: {received} received"))
-        }
-        Progress::Uploading {
-            photo_id,
-            sent,
-            total,
-        } => {
-            bar.set_message(format!("photo {}", &photo_id.to_string()[..8]));
-            bar.set_length(total);
-            bar.set_position(sent);
-        }
-    };
-    let report = client.sync(store, &progress);
-    bar.finish_and_clear();
-    out.synced(&report?)
+    let short = short_ids(&store.job_ids()?);
+    let line = progress::Line::new(out.json, short);
+    let run = client.run(store, &|p| line.show(&p), &InterruptScope::never());
+    line.finish();
+    out.synced(&run.report)?;
+    run.outcome?;
+    Ok(())
 }

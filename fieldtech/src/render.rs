@@ -248,26 +248,37 @@ impl Out {
         Ok(())
     }
 
+    /// What the whole sync got through, also when it gave up: a technician leaving the
+    /// basement wants to know what is safe and what still waits.
     pub fn synced(&self, r: &SyncReport) -> Result<()> {
         if self.json {
             return self.print_json(serde_json::to_value(r)?);
         }
         say!(
-            "pushed {} ({} accepted, {} duplicate, {} rejected), received {}, photos {} ({} bytes), retries {}",
+            "events  {} sent ({} accepted, {} already there, {} rejected), {} still waiting",
             r.events_sent,
             r.accepted,
             r.duplicates,
             r.rejected,
-            r.events_received,
+            r.events_waiting
+        );
+        say!(
+            "photos  {} uploaded ({} bytes), {} still waiting",
             r.photos_uploaded,
             r.bytes_uploaded,
-            r.retries
+            r.photos_waiting
+        );
+        say!(
+            "desk    {} change(s) received; {} retr{}",
+            r.events_received,
+            r.retries,
+            if r.retries == 1 { "y" } else { "ies" }
         );
         if let Some(o) = r.clock_offset_ms {
             say!("clock offset {o} ms");
         }
         for e in &r.errors {
-            say!("error: {e}");
+            say!("waiting: {e}");
         }
         Ok(())
     }

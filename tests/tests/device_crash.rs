@@ -1,7 +1,6 @@
 //! The device process (`fieldtech`) SIGKILLed in the middle of syncs, over and over, then
 //! restarted and synced again: nothing lost, nothing twice.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 

@@ -66,10 +66,19 @@ impl Answer {
 }
 
 impl Http {
-    pub fn new(base_url: &str, timeout: Duration, lang: Lang) -> Result<Http, SyncError> {
+    /// `timeout` bounds a whole request (photo chunks lift it); `stall` bounds each read and
+    /// write of the socket, so a request fails as soon as nothing moves for that long.
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        stall: Duration,
+        lang: Lang,
+    ) -> Result<Http, SyncError> {
         let agent = Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(timeout))
+            .timeout_per_read(Some(stall))
+            .timeout_per_write(Some(stall))
             // Non-2xx answers are read here, as problem documents.
             .http_status_as_error(false)
             // A redirect is answered as what it is (a refusal): ureq would follow it and drop

@@ -13,6 +13,7 @@ mod backoff;
 mod error;
 mod http;
 mod interrupt;
+mod link;
 mod upload;
 
 use std::time::{Duration, SystemTime};
@@ -30,6 +31,7 @@ use crate::protocol::{
 };
 use crate::store::{CLOCK_OFFSET_KEY, PushState, Store};
 use http::Http;
+use upload::UploadRound;
 
 const TOKEN_KEY: &str = "device_token";
 const CURSOR_KEY: &str = "pull_cursor";
@@ -46,13 +48,20 @@ pub struct SyncConfig {
     pub push_batch: usize,
     /// Events per pull page.
     pub pull_page: usize,
-    /// Bytes of the first tus PATCH of a sync, and what a chunk falls back to after a failure,
-    /// so a poor network is probed with small requests.
+    /// Bytes of the first tus PATCH of a sync, before the link's rate is measured.
     pub chunk_size: usize,
-    /// Chunks double after each success up to this, so a good network is not held back by
-    /// one fsync per small chunk on the server.
+    /// The smallest chunk, however slow the link: below it, request overhead dominates.
+    pub min_chunk_size: usize,
+    /// The largest chunk, so a good network is not held back by one fsync per small chunk on
+    /// the server, nor a cut made to cost much.
     pub max_chunk_size: usize,
+    /// How long one PATCH should take at the measured rate: chunks are sized by time.
+    pub chunk_seconds: Duration,
     pub backoff: Backoff,
+    /// A request fails when no byte moves for this long (each read and write of the socket).
+    pub stall_timeout: Duration,
+    /// The whole of a push, pull or other small request; photo chunks have none (they are
+    /// sized to finish in `chunk_seconds` and bounded by the stall deadline instead).
     pub request_timeout: Duration,
     /// The technician's language: the server answers refusals in it.
     pub lang: crate::domain::Lang,
@@ -65,9 +74,12 @@ impl SyncConfig {
             push_batch: 200,
             pull_page: 500,
             chunk_size: 256 * 1024,
+            min_chunk_size: 16 * 1024,
             max_chunk_size: 8 * 1024 * 1024,
+            chunk_seconds: Duration::from_secs(8),
             backoff: Backoff::default(),
-            request_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(120),
             lang: crate::domain::Lang::En,
         }
     }
@@ -89,12 +101,17 @@ pub struct SyncReport {
     pub retries: u32,
     /// Photos that could not be uploaded this time, with why.
     pub errors: Vec<String>,
+    /// Events still in the outbox when the sync ended (its work failed or was stopped).
+    pub events_waiting: u64,
+    /// Photos still on the phone only when the sync ended.
+    pub photos_waiting: u32,
     /// Server clock minus device clock, as measured on this sync.
     pub clock_offset_ms: Option<i64>,
 }
 
 /// Where a running sync is, for a progress bar.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
 pub enum Progress {
     Pushing {
         sent: u32,
@@ -108,11 +125,39 @@ pub enum Progress {
     Pulled {
         received: u32,
     },
-    Uploading {
-        photo_id: Uuid,
-        sent: u64,
-        total: u64,
-    },
+    Uploading(PhotoProgress),
+}
+
+/// One photo's upload as the technician follows it, within the whole sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhotoProgress {
+    pub photo_id: Uuid,
+    pub job_id: Uuid,
+    /// `pickup`, `completion`, ...
+    pub category: String,
+    /// Photo `number` of the `count` this sync uploads (1-based).
+    pub number: u32,
+    pub count: u32,
+    /// Bytes of this photo that left the device (or the server already held), of `total`.
+    /// Never more than `total` and never back: bytes lost on a cut are sent again unseen.
+    pub sent: u64,
+    pub total: u64,
+    /// The same over all the photos of this sync.
+    pub sync_sent: u64,
+    pub sync_total: u64,
+}
+
+/// What a sync did, and how it ended: a failed sync still tells what got through.
+#[derive(Debug)]
+pub struct SyncRun {
+    pub report: SyncReport,
+    pub outcome: Result<(), SyncError>,
+}
+
+impl SyncRun {
+    pub fn into_result(self) -> Result<SyncReport, SyncError> {
+        self.outcome.map(|()| self.report)
+    }
 }
 
 /// What every step of one sync works with.
@@ -132,7 +177,12 @@ pub struct SyncClient {
 
 impl SyncClient {
     pub fn new(config: SyncConfig) -> Result<SyncClient, SyncError> {
-        let http = Http::new(&config.base_url, config.request_timeout, config.lang)?;
+        let http = Http::new(
+            &config.base_url,
+            config.request_timeout,
+            config.stall_timeout,
+            config.lang,
+        )?;
         Ok(SyncClient { config, http })
     }
 
@@ -200,28 +250,51 @@ impl SyncClient {
 
     /// [`SyncClient::sync`], stopped with `Err(Cancelled)` at its next step once `scope` is
     /// interrupted. Nothing done before the stop is lost or done twice (see [`interrupt`]).
-    ///
-    /// A whole sync records when it finished; a refused token marks the device revoked until
-    /// it enrols again. Both outlive the app's process (the phone shows them after a restart).
     pub fn sync_interruptible(
         &self,
         store: &Store,
         progress: &dyn Fn(Progress),
         scope: &InterruptScope,
     ) -> Result<SyncReport, SyncError> {
-        let outcome = self.sync_steps(store, progress, scope);
-        match &outcome {
-            Ok(_) => {
-                let now = store.clock().now().to_rfc3339();
-                store.set_sync_value(LAST_SYNCED_KEY, Some(&now))?;
+        self.run(store, progress, scope).into_result()
+    }
+
+    /// One sync, reporting what got through whether it ended well or not (for the summary a
+    /// technician reads after a sync gave up in a basement).
+    ///
+    /// A whole sync records when it finished; a refused token marks the device revoked until
+    /// it enrols again. Both outlive the app's process (the phone shows them after a restart).
+    pub fn run(
+        &self,
+        store: &Store,
+        progress: &dyn Fn(Progress),
+        scope: &InterruptScope,
+    ) -> SyncRun {
+        let mut report = SyncReport::default();
+        let mut outcome = self.sync_steps(store, progress, scope, &mut report);
+        let now = store.clock().now().to_rfc3339();
+        let marked = match &outcome {
+            Ok(()) => store.set_sync_value(LAST_SYNCED_KEY, Some(&now)),
+            Err(SyncError::Unauthorized) => store.set_sync_value(REVOKED_KEY, Some(&now)),
+            Err(_) => Ok(()),
+        };
+        let waiting = store.outbox_len().and_then(|events| {
+            let photos = store.photos_awaiting_upload()?.len();
+            Ok((events, u32::try_from(photos).unwrap_or(u32::MAX)))
+        });
+        match (marked, waiting) {
+            (Ok(()), Ok((events, photos))) => {
+                report.events_waiting = events;
+                report.photos_waiting = photos;
             }
-            Err(SyncError::Unauthorized) => {
-                let now = store.clock().now().to_rfc3339();
-                store.set_sync_value(REVOKED_KEY, Some(&now))?;
+            // The sync's own error says more than the bookkeeping's after it.
+            (Err(e), _) | (_, Err(e)) => {
+                if outcome.is_ok() {
+                    outcome = Err(e.into());
+                }
             }
-            Err(_) => {}
         }
-        outcome
+        SyncRun { report, outcome }
     }
 
     fn sync_steps(
@@ -229,7 +302,8 @@ impl SyncClient {
         store: &Store,
         progress: &dyn Fn(Progress),
         scope: &InterruptScope,
-    ) -> Result<SyncReport, SyncError> {
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
         let token = store.sync_value(TOKEN_KEY)?.ok_or(SyncError::NotEnrolled)?;
         let session = Session {
             store,
@@ -237,25 +311,28 @@ impl SyncClient {
             progress,
             scope,
         };
-        let mut report = SyncReport::default();
         scope.check()?;
-        self.push(&session, &mut report)?;
-        self.pull(&session, &mut report)?;
-        // The chunk size one photo earned carries over to the next: a network that held for
-        // 8 MiB a moment ago need not be probed from 256 KiB again.
-        let mut chunk_size = self.config.chunk_size.max(1);
-        for photo in store.photos_awaiting_upload()? {
+        self.push(&session, report)?;
+        self.pull(&session, report)?;
+        let photos = store.photos_awaiting_upload()?;
+        // The link's rate one photo measured carries over to the next.
+        let mut round = UploadRound::new(&photos);
+        for (i, photo) in photos.iter().enumerate() {
             scope.check()?;
-            match self.upload_photo(&session, &photo, &mut chunk_size, &mut report) {
+            let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            match self.upload_photo(&session, photo, number, &mut round, report) {
                 Ok(()) => {}
                 Err(e @ (SyncError::Unauthorized | SyncError::Store(_) | SyncError::Cancelled)) => {
                     return Err(e);
                 }
                 Err(e) if e.is_transient() => return Err(e),
-                Err(e) => report.errors.push(format!("photo {}: {e}", photo.photo_id)),
+                Err(e) => report.errors.push(format!(
+                    "{} photo {} of job {}: {e}",
+                    photo.category, photo.photo_id, photo.job_id
+                )),
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     fn push(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {

@@ -1,36 +1,152 @@
 //! Photo upload by tus 1.0: create once, then PATCH chunks from the server's offset.
 //!
-//! Chunks start small and double while the network holds (up to `max_chunk_size`), falling
-//! back to the first size after a failure. A cut connection costs only the bytes in flight: the
-//! server keeps what arrived, the client asks it (`HEAD`) where to go on, and the upload URL is in
-//! the store so even an app restart resumes rather than restarts.
+//! Built for the basement (a few KB/s, loss, links that flap):
+//! - Chunks are sized by time at the measured rate ([`super::link`]), so each request ends well
+//!   inside its deadline and a cut costs seconds of work.
+//! - A request fails when no byte moves for `stall_timeout` (per read and write), never for
+//!   being long: a slow request that keeps moving is left to finish.
+//! - After any failure the client asks the server (`HEAD`) where it stands and goes on from
+//!   there: the server keeps what arrived. A busy upload (423, a cut request of ours still holds
+//!   it) is tried again after its `Retry-After`, within the same sync.
+//! - It gives up only after `backoff.attempts` failures in a row with no byte gained: while the
+//!   server's offset moves, it keeps going.
+//! - Progress counts bytes as they leave the device, not per confirmed chunk, and never goes
+//!   back: bytes lost on a cut are sent again without moving it.
+//!
+//! The upload URL is in the store, so even an app restart resumes rather than restarts.
 //!
 //! Chunks carry no per-chunk `Upload-Checksum`: the server verifies the SHA-256 of the whole
 //! file against the `PhotoCaptured` record at the last byte (and TLS guards each record on the
 //! way), while a checksummed chunk is all-or-nothing, so a cut would throw away what did arrive,
 //! and hashing every chunk twice more cost a third of the upload's time (docs/benchmarks.md).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use ureq::SendBody;
 
 use super::error::SyncError;
 use super::http::Answer;
-use super::{Progress, Session, SyncClient, SyncReport};
+use super::link::Link;
+use super::{PhotoProgress, Progress, Session, SyncClient, SyncReport};
 use crate::protocol::upload_metadata as meta;
 use crate::store::{PendingPhoto, Store};
 
 const TUS_VERSION: &str = "1.0.0";
 
+/// Progress is reported at least this often, in bytes, while a request sends.
+const PROGRESS_STEP: u64 = 8 * 1024;
+
+/// The most one read of a request body hands to the HTTP client: so "left the device" is
+/// counted close to the socket, not a whole chunk ahead of it.
+const BODY_READ_MAX: usize = 16 * 1024;
+
+/// The photos of one sync: what the link taught so far, and the totals for "n of N".
+pub(super) struct UploadRound {
+    link: Link,
+    count: u32,
+    sync_total: u64,
+    /// Bytes shown for the photos before the current one (finished or given up).
+    done_before: u64,
+}
+
+impl UploadRound {
+    pub fn new(photos: &[PendingPhoto]) -> UploadRound {
+        UploadRound {
+            link: Link::default(),
+            count: u32::try_from(photos.len()).unwrap_or(u32::MAX),
+            sync_total: photos.iter().map(|p| p.bytes).sum(),
+            done_before: 0,
+        }
+    }
+}
+
+/// One photo's progress as shown: a high-water mark, so it only moves forward.
+struct Shown<'a> {
+    photo: &'a PendingPhoto,
+    number: u32,
+    length: u64,
+    at: Cell<u64>,
+    emitted: Cell<u64>,
+}
+
+impl Shown<'_> {
+    /// `position` bytes of the photo have left the device (or are on the server).
+    fn reach(&self, position: u64, round: &UploadRound, progress: &dyn Fn(Progress)) {
+        let position = position.min(self.length);
+        if position > self.at.get() {
+            self.at.set(position);
+        }
+        let at = self.at.get();
+        let due = at >= self.emitted.get().saturating_add(PROGRESS_STEP) || at == self.length;
+        if due && at != self.emitted.get() {
+            self.emitted.set(at);
+            progress(Progress::Uploading(PhotoProgress {
+                photo_id: self.photo.photo_id,
+                job_id: self.photo.job_id,
+                category: self.photo.category.clone(),
+                number: self.number,
+                count: round.count,
+                sent: at,
+                total: self.length,
+                sync_sent: round.done_before.saturating_add(at),
+                sync_total: round.sync_total,
+            }));
+        }
+    }
+}
+
+/// A chunk as a request body that counts what the HTTP client took of it.
+struct Counting<'a> {
+    chunk: &'a [u8],
+    taken: usize,
+    on_taken: &'a dyn Fn(usize),
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = &self.chunk[self.taken..];
+        let n = rest.len().min(buf.len()).min(BODY_READ_MAX);
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.taken += n;
+        (self.on_taken)(self.taken);
+        Ok(n)
+    }
+}
+
 impl SyncClient {
-    /// Upload one photo's stored bytes, resuming where the server says it stands.
+    /// Upload one photo's stored bytes, resuming where the server says it stands. Photo
+    /// `number` of the round.
     pub(super) fn upload_photo(
         &self,
         session: &Session,
         photo: &PendingPhoto,
-        chunk_size: &mut usize,
+        number: u32,
+        round: &mut UploadRound,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let shown = Shown {
+            photo,
+            number,
+            length: photo.bytes,
+            at: Cell::new(0),
+            emitted: Cell::new(0),
+        };
+        let result = self.upload_steps(session, photo, &shown, round, report);
+        round.done_before = round.done_before.saturating_add(shown.at.get());
+        result
+    }
+
+    fn upload_steps(
+        &self,
+        session: &Session,
+        photo: &PendingPhoto,
+        shown: &Shown,
+        round: &mut UploadRound,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         let Session {
@@ -70,19 +186,17 @@ impl SyncClient {
                 u
             }
         };
+        shown.reach(offset, round, progress);
 
-        let mut failures = 0;
-        let first_chunk = self.config.chunk_size.max(1);
-        let max_chunk = self.config.max_chunk_size.max(first_chunk);
+        // Failures in a row with no byte gained.
+        let mut fruitless = 0;
         while offset < length {
             scope.check()?;
-            // A fresh buffer each time: it moves into the request body rather than be copied.
-            let mut chunk = Vec::with_capacity((*chunk_size as u64).min(length - offset) as usize);
+            let size = round.link.chunk(&self.config).min(length - offset);
+            // A fresh buffer each time: the chunk is read once from the file.
+            let mut chunk = Vec::with_capacity(usize::try_from(size).unwrap_or(usize::MAX));
             file.seek(SeekFrom::Start(offset)).map_err(io)?;
-            (&mut file)
-                .take(*chunk_size as u64)
-                .read_to_end(&mut chunk)
-                .map_err(io)?;
+            (&mut file).take(size).read_to_end(&mut chunk).map_err(io)?;
             if chunk.is_empty() {
                 return Err(SyncError::PhotoFile {
                     path: path.clone(),
@@ -92,21 +206,26 @@ impl SyncClient {
                     ),
                 });
             }
-            report.bytes_sent += chunk.len() as u64;
-            match self.tus_patch(store, token, &url, offset, chunk) {
+            let started = Instant::now();
+            let on_taken = |taken: usize| shown.reach(offset + taken as u64, round, progress);
+            let mut body = Counting {
+                chunk: &chunk,
+                taken: 0,
+                on_taken: &on_taken,
+            };
+            let sent = self.tus_patch(store, token, &url, offset, &mut body);
+            report.bytes_sent += body.taken as u64;
+            match sent {
                 Ok(new_offset) => {
-                    failures = 0;
+                    round.link.observe(new_offset - offset, started.elapsed());
+                    fruitless = 0;
                     offset = new_offset;
-                    *chunk_size = (*chunk_size * 2).min(max_chunk);
-                    progress(Progress::Uploading {
-                        photo_id: photo.photo_id,
-                        sent: offset,
-                        total: length,
-                    });
+                    shown.reach(offset, round, progress);
                 }
-                // 409: our idea of the offset is stale (an earlier cut PATCH got further
-                // than we knew). 460 (checksum mismatch) only answers a client that sends
-                // checksums; kept so one added later is handled. Both: ask, then go on.
+                // A cut or stalled request, a busy upload (423: a cut request of ours still
+                // holds it), a stale offset (409: an earlier cut request got further than we
+                // knew), a checksum refusal (460, for a client that sends them): ask the server
+                // where it stands and go on from there.
                 Err(e)
                     if e.is_transient()
                         || matches!(
@@ -117,18 +236,26 @@ impl SyncClient {
                             }
                         ) =>
                 {
-                    failures += 1;
                     report.retries += 1;
-                    *chunk_size = first_chunk;
-                    if failures >= self.config.backoff.attempts {
-                        return Err(e);
-                    }
-                    scope.sleep(
-                        e.retry_after()
-                            .unwrap_or(self.config.backoff.delay(failures)),
-                    )?;
-                    offset =
+                    let wait = e
+                        .retry_after()
+                        .unwrap_or(self.config.backoff.delay(fruitless + 1));
+                    scope.sleep(wait)?;
+                    let now_at =
                         self.retrying(report, scope, |_| self.tus_offset(store, token, &url))?;
+                    if now_at > offset {
+                        // The server kept part of it: the link moves, if slowly.
+                        round.link.observe(now_at - offset, started.elapsed());
+                        fruitless = 0;
+                    } else {
+                        round.link.stalled(&self.config);
+                        fruitless += 1;
+                        if fruitless >= self.config.backoff.attempts {
+                            return Err(e);
+                        }
+                    }
+                    offset = now_at;
+                    shown.reach(offset, round, progress);
                 }
                 Err(e) => return Err(e),
             }
@@ -197,25 +324,31 @@ impl SyncClient {
         upload_offset(&answer)
     }
 
+    /// One PATCH whose body is `body`; the server's new offset. Without a total deadline: a
+    /// slow request that keeps moving is left to finish (the stall deadline still applies).
     fn tus_patch(
         &self,
         store: &Store,
         token: &str,
         url: &str,
         offset: u64,
-        chunk: Vec<u8>,
+        body: &mut Counting,
     ) -> Result<u64, SyncError> {
         let request = self
             .http
             .agent()
             .patch(url)
+            .config()
+            .timeout_global(None)
+            .build()
             .header("Tus-Resumable", TUS_VERSION)
             .header("Upload-Offset", offset.to_string())
+            .header("Content-Length", body.chunk.len().to_string())
             .header("Content-Type", "application/offset+octet-stream");
         let answer = self
             .http
             .send(request, store.clock().as_ref(), Some(token), |r| {
-                r.send(&chunk[..])
+                r.send(SendBody::from_reader(body))
             })?;
         let new_offset = upload_offset(&answer)?;
         if new_offset <= offset {
