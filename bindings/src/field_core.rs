@@ -537,7 +537,17 @@ impl FieldCore {
                 self.watches.changed();
             }
             observer.on_state(match p {
-                Progress::Pushing { sent, pending } => SyncState::Pushing { sent, pending },
+                Progress::Pushing {
+                    sent,
+                    pending,
+                    batch_bytes_sent,
+                    batch_bytes,
+                } => SyncState::Pushing {
+                    sent,
+                    pending,
+                    batch_bytes_sent,
+                    batch_bytes,
+                },
                 Progress::Pulling { received } | Progress::Pulled { received } => {
                     SyncState::Pulling { received }
                 }

@@ -10,10 +10,13 @@ use fieldcore::sync::{SyncReport, next_sync_delay};
 #[derive(Debug, Clone, uniffi::Enum)]
 pub enum SyncState {
     Started,
-    /// Sending the outbox: `sent` events so far, `pending` still in it.
+    /// Sending the outbox: `sent` events so far, `pending` still in it; of the batch on its
+    /// way, `batch_bytes_sent` of `batch_bytes` have left the phone.
     Pushing {
         sent: u32,
         pending: u64,
+        batch_bytes_sent: u64,
+        batch_bytes: u64,
     },
     /// Receiving the desk's changes: `received` events applied so far.
     Pulling {

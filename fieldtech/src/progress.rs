@@ -50,11 +50,18 @@ impl Line {
             return;
         }
         match p {
-            Progress::Pushing { sent, pending } => {
+            Progress::Pushing {
+                sent,
+                pending,
+                batch_bytes_sent,
+                batch_bytes,
+            } => {
                 self.bar.set_style(self.counting.clone());
                 self.bar.set_message(format!(
-                    "sending events: {sent} of {}",
-                    u64::from(*sent) + pending
+                    "sending events: {sent} of {} confirmed ({} of {} on the way)",
+                    u64::from(*sent) + pending,
+                    HumanBytes(*batch_bytes_sent),
+                    HumanBytes(*batch_bytes)
                 ));
             }
             Progress::Pulling { received } | Progress::Pulled { received } => {

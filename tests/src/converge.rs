@@ -269,8 +269,7 @@ impl Schedule<'_> {
                 Faults {
                     reset_request_pct: 10,
                     drop_response_pct: 10,
-                    stall_pct: 0,
-                    stall: std::time::Duration::ZERO,
+                    ..Faults::none()
                 }
             } else {
                 Faults::none()

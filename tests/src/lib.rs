@@ -27,6 +27,8 @@ pub struct Device {
     pub chunk_size: usize,
     /// The technician's language, sent with every request.
     pub lang: fieldcore::domain::Lang,
+    /// The camera's picture size, in pixels (a phone's is 12 MP: 4000 x 3000).
+    pub camera: (u32, u32),
 }
 
 /// A phone's clocks: the wall clock off by a skew the test sets (and may change: a user moving
@@ -87,6 +89,7 @@ impl Device {
             server_url: server_url.to_string(),
             chunk_size: 64 * 1024,
             lang: fieldcore::domain::Lang::En,
+            camera: (1024, 768),
         }
     }
 
@@ -112,6 +115,8 @@ impl Device {
         config.backoff.max = std::time::Duration::from_millis(400);
         config.backoff.attempts = 12;
         config.request_timeout = std::time::Duration::from_secs(5);
+        config.stall_timeout = std::time::Duration::from_secs(5);
+        config.upload_patience = std::time::Duration::from_secs(5);
         config.lang = self.lang;
         SyncClient::new(config).expect("client")
     }
@@ -165,7 +170,8 @@ impl Device {
         seed: u64,
     ) -> fieldcore::store::CapturedPhoto {
         let file = self.dir.path().join(format!("camera-{seed}.jpg"));
-        std::fs::write(&file, camera_jpeg(1024, 768, seed)).expect("camera file");
+        let (width, height) = self.camera;
+        std::fs::write(&file, camera_jpeg(width, height, seed)).expect("camera file");
         self.store
             .capture_photo(
                 job,

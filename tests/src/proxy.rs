@@ -5,21 +5,28 @@
 //! random byte), any chunk of response bytes may be lost (the server acted, the device never
 //! heard), and any request may stall. The fault rates can change while connections are open.
 //! It counts what it did, so a test can prove the faults really happened.
+//!
+//! It can also be a slow link (the kernel here has no `netem`, so the link is built here): a
+//! bandwidth cap per connection and direction, stalls standing for lost packets' retransmission
+//! delays, and flaps, where every connection goes silent for a while as when a phone's radio
+//! loses the cell (TCP waits; nothing is reset).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How often each fault strikes, in percent of reads in that direction.
+/// How often each fault strikes, in percent of reads in that direction, and the link's speed.
 #[derive(Debug, Clone, Copy)]
 pub struct Faults {
     pub reset_request_pct: u64,
     pub drop_response_pct: u64,
     pub stall_pct: u64,
     pub stall: Duration,
+    /// Bytes per second each connection carries in each direction; 0: as fast as loopback.
+    pub rate_bytes_per_sec: u64,
 }
 
 impl Faults {
@@ -29,6 +36,25 @@ impl Faults {
             drop_response_pct: 0,
             stall_pct: 0,
             stall: Duration::ZERO,
+            rate_bytes_per_sec: 0,
+        }
+    }
+
+    /// Bytes to take per read: about 50 ms of a capped link, so its pace is smooth.
+    fn read_size(&self, buf_len: usize) -> usize {
+        if self.rate_bytes_per_sec == 0 {
+            buf_len
+        } else {
+            ((self.rate_bytes_per_sec / 20).max(256) as usize).min(buf_len)
+        }
+    }
+
+    /// How long `n` bytes take on the capped link.
+    fn transfer_time(&self, n: usize) -> Duration {
+        if self.rate_bytes_per_sec == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(n as f64 / self.rate_bytes_per_sec as f64)
         }
     }
 }
@@ -39,12 +65,40 @@ pub struct Counters {
     pub requests_cut: AtomicU64,
     pub responses_dropped: AtomicU64,
     pub stalls: AtomicU64,
+    pub flaps: AtomicU64,
+    /// Request bytes that reached the server.
+    pub bytes_up: AtomicU64,
+}
+
+/// What every connection's pumps share.
+#[derive(Debug)]
+struct Shared {
+    faults: Mutex<Faults>,
+    counters: Arc<Counters>,
+    silent_until: Mutex<Option<Instant>>,
+}
+
+impl Shared {
+    fn faults(&self) -> Faults {
+        *self.faults.lock().expect("faults")
+    }
+
+    /// Hold the bytes while the link is down.
+    fn wait_while_silent(&self) {
+        loop {
+            let until = *self.silent_until.lock().expect("silence");
+            match until {
+                Some(t) if t > Instant::now() => thread::sleep(Duration::from_millis(20)),
+                _ => return,
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct FaultProxy {
     addr: SocketAddr,
-    faults: Arc<Mutex<Faults>>,
+    shared: Arc<Shared>,
     pub counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
 }
@@ -66,20 +120,24 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("addr");
         listener.set_nonblocking(true).expect("nonblocking");
-        let faults = Arc::new(Mutex::new(faults));
         let counters = Arc::new(Counters::default());
+        let shared = Arc::new(Shared {
+            faults: Mutex::new(faults),
+            counters: counters.clone(),
+            silent_until: Mutex::new(None),
+        });
         let stop = Arc::new(AtomicBool::new(false));
-        let (f, c, s) = (faults.clone(), counters.clone(), stop.clone());
+        let (sh, s) = (shared.clone(), stop.clone());
         thread::spawn(move || {
             let mut rng = Rng(seed | 1);
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
                         client.set_nonblocking(false).ok();
-                        c.connections.fetch_add(1, Ordering::Relaxed);
+                        sh.counters.connections.fetch_add(1, Ordering::Relaxed);
                         let conn_rng = Rng(rng.below(u64::MAX) | 1);
-                        let (f, c) = (f.clone(), c.clone());
-                        thread::spawn(move || serve(client, upstream, f, c, conn_rng));
+                        let sh = sh.clone();
+                        thread::spawn(move || serve(client, upstream, sh, conn_rng));
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         thread::sleep(Duration::from_millis(2));
@@ -90,7 +148,7 @@ impl FaultProxy {
         });
         FaultProxy {
             addr,
-            faults,
+            shared,
             counters,
             stop,
         }
@@ -101,7 +159,14 @@ impl FaultProxy {
     }
 
     pub fn set_faults(&self, faults: Faults) {
-        *self.faults.lock().expect("faults") = faults;
+        *self.shared.faults.lock().expect("faults") = faults;
+    }
+
+    /// The link goes down for `down`: every byte in either direction, on open connections and
+    /// new ones, waits until it is back.
+    pub fn flap(&self, down: Duration) {
+        self.counters.flaps.fetch_add(1, Ordering::Relaxed);
+        *self.shared.silent_until.lock().expect("silence") = Some(Instant::now() + down);
     }
 }
 
@@ -111,13 +176,7 @@ impl Drop for FaultProxy {
     }
 }
 
-fn serve(
-    client: TcpStream,
-    upstream: SocketAddr,
-    faults: Arc<Mutex<Faults>>,
-    counters: Arc<Counters>,
-    mut rng: Rng,
-) {
+fn serve(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>, mut rng: Rng) {
     let Ok(server) = TcpStream::connect(upstream) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
@@ -126,10 +185,10 @@ fn serve(
         client.try_clone().expect("clone"),
         server.try_clone().expect("clone"),
     );
-    let (up_faults, up_counters, mut up_rng) = (faults.clone(), counters.clone(), rng.clone());
+    let (up_shared, mut up_rng) = (shared.clone(), rng.clone());
     up_rng.below(7);
-    let up = thread::spawn(move || requests(c2, s2, &up_faults, &up_counters, &mut up_rng));
-    responses(server, client, &faults, &counters, &mut rng);
+    let up = thread::spawn(move || requests(c2, s2, &up_shared, &mut up_rng));
+    responses(server, client, &shared, &mut rng);
     let _ = up.join();
 }
 
@@ -138,21 +197,19 @@ fn close(a: &TcpStream, b: &TcpStream) {
     let _ = b.shutdown(Shutdown::Both);
 }
 
-/// Client to server: maybe stall, maybe forward part of a read and reset.
-fn requests(
-    mut from: TcpStream,
-    mut to: TcpStream,
-    faults: &Mutex<Faults>,
-    counters: &Counters,
-    rng: &mut Rng,
-) {
+/// Client to server: maybe stall, maybe forward part of a read and reset; at the link's pace.
+fn requests(mut from: TcpStream, mut to: TcpStream, shared: &Shared, rng: &mut Rng) {
+    let counters = &shared.counters;
     let mut buf = [0u8; 16 * 1024];
     loop {
-        let n = match from.read(&mut buf) {
+        let size = shared.faults().read_size(buf.len());
+        let n = match from.read(&mut buf[..size]) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let f = *faults.lock().expect("faults");
+        let f = shared.faults();
+        shared.wait_while_silent();
+        thread::sleep(f.transfer_time(n));
         if rng.below(100) < f.stall_pct {
             counters.stalls.fetch_add(1, Ordering::Relaxed);
             thread::sleep(f.stall);
@@ -160,6 +217,7 @@ fn requests(
         if rng.below(100) < f.reset_request_pct {
             let keep = rng.below(n as u64) as usize;
             let _ = to.write_all(&buf[..keep]);
+            counters.bytes_up.fetch_add(keep as u64, Ordering::Relaxed);
             counters.requests_cut.fetch_add(1, Ordering::Relaxed);
             // Let the server read what arrived before the reset.
             thread::sleep(Duration::from_millis(20));
@@ -169,27 +227,28 @@ fn requests(
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
+        counters.bytes_up.fetch_add(n as u64, Ordering::Relaxed);
     }
     let _ = to.shutdown(Shutdown::Write);
 }
 
-/// Server to client: maybe swallow the response and close.
-fn responses(
-    mut from: TcpStream,
-    mut to: TcpStream,
-    faults: &Mutex<Faults>,
-    counters: &Counters,
-    rng: &mut Rng,
-) {
+/// Server to client: maybe swallow the response and close; at the link's pace.
+fn responses(mut from: TcpStream, mut to: TcpStream, shared: &Shared, rng: &mut Rng) {
     let mut buf = [0u8; 16 * 1024];
     loop {
-        let n = match from.read(&mut buf) {
+        let size = shared.faults().read_size(buf.len());
+        let n = match from.read(&mut buf[..size]) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let f = *faults.lock().expect("faults");
+        let f = shared.faults();
+        shared.wait_while_silent();
+        thread::sleep(f.transfer_time(n));
         if rng.below(100) < f.drop_response_pct {
-            counters.responses_dropped.fetch_add(1, Ordering::Relaxed);
+            shared
+                .counters
+                .responses_dropped
+                .fetch_add(1, Ordering::Relaxed);
             break;
         }
         if to.write_all(&buf[..n]).is_err() {

@@ -49,6 +49,7 @@ fn every_event_and_photo_arrives_exactly_once_through_a_hostile_network() {
         drop_response_pct: 5,
         stall_pct: 5,
         stall: Duration::from_millis(200),
+        ..Faults::none()
     });
 
     let (mut bytes_sent, mut bytes_uploaded, mut failed_syncs) = (0u64, 0u64, 0u32);

@@ -6,6 +6,7 @@
 //! carries, so its size counts: reqwest with tokio, hyper, h2 and aws-lc was most of the
 //! library (`docs/benchmarks.md`, "mobile library size").
 
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,49 @@ use crate::store::Clock;
 /// The largest answer read into memory: a pull page of 500 events with long notes is a few
 /// megabytes; a server (or a captive portal) sending more is not believed.
 const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The most one read of a request body hands to the HTTP client: so "left the device" is
+/// counted close to the socket, not a whole request ahead of it.
+const BODY_READ_MAX: usize = 16 * 1024;
+
+/// A request body that tells, as the HTTP client takes it, how much has gone: progress counted
+/// as bytes leave, not per confirmed request. (The OS's socket buffer still holds some; no
+/// portable API says how much of it reached the network.)
+pub(crate) struct CountingBody<'a> {
+    body: &'a [u8],
+    taken: usize,
+    on_taken: &'a dyn Fn(usize),
+}
+
+impl<'a> CountingBody<'a> {
+    pub fn new(body: &'a [u8], on_taken: &'a dyn Fn(usize)) -> Self {
+        CountingBody {
+            body,
+            taken: 0,
+            on_taken,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Bytes the client has taken so far.
+    pub fn taken(&self) -> usize {
+        self.taken
+    }
+}
+
+impl Read for CountingBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = &self.body[self.taken..];
+        let n = rest.len().min(buf.len()).min(BODY_READ_MAX);
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.taken += n;
+        (self.on_taken)(self.taken);
+        Ok(n)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Http {

@@ -1,46 +1,67 @@
-//! What a sync knows of the link: how fast the last upload requests went, and so how large the
-//! next chunk may be for its request to finish well inside its time.
+//! What a sync knows of the link: how fast its last requests went, and so how much the next
+//! one may carry to finish well inside its time.
 //!
-//! Chunks are sized by time, not by count of successes: a basement link at 3 KB/s gets chunks
-//! that end in seconds (so each one is confirmed, and a cut costs seconds of work), a fibre link
-//! gets the largest chunk (so the server's fsync per chunk does not hold it back).
+//! Requests are sized by time, not by count: a basement link at 3 KB/s gets photo chunks, push
+//! batches and pull pages that end in seconds (so each is confirmed, and a cut costs seconds of
+//! work), a fibre link gets the largest (so the server's fsync per request does not hold it
+//! back). The rate is kept in the store, so the next sync starts from it.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use super::SyncConfig;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(super) struct Link {
     /// Smoothed bytes per second over the last requests; `None` until one is measured.
-    bytes_per_sec: Option<f64>,
+    bytes_per_sec: Cell<Option<f64>>,
 }
 
 impl Link {
-    /// Bytes for the next PATCH: `chunk_seconds` at the measured rate, within the floor and
-    /// `max_chunk_size`; `chunk_size` before anything is measured.
-    pub fn chunk(&self, c: &SyncConfig) -> u64 {
-        let floor = c.min_chunk_size.max(1) as u64;
-        let cap = (c.max_chunk_size as u64).max(floor);
-        match self.bytes_per_sec {
-            None => (c.chunk_size as u64).clamp(floor, cap),
-            Some(rate) => ((rate * c.chunk_seconds.as_secs_f64()) as u64).clamp(floor, cap),
+    /// A link last measured at `bytes_per_sec` (by an earlier sync), or unknown.
+    pub fn at(bytes_per_sec: Option<f64>) -> Link {
+        Link {
+            bytes_per_sec: Cell::new(bytes_per_sec.filter(|r| r.is_finite() && *r > 0.0)),
         }
     }
 
-    /// `bytes` reached the server in `took` (a whole chunk, or what a cut request left there).
-    pub fn observe(&mut self, bytes: u64, took: Duration) {
-        let rate = bytes as f64 / took.as_secs_f64().max(0.001);
-        self.bytes_per_sec = Some(match self.bytes_per_sec {
-            Some(old) => (old + rate) / 2.0,
-            None => rate,
-        });
+    pub fn bytes_per_sec(&self) -> Option<f64> {
+        self.bytes_per_sec.get()
     }
 
-    /// A request failed with nothing gained: the link is worse than thought, so the next chunk
-    /// is half the size this one was.
-    pub fn stalled(&mut self, c: &SyncConfig) {
+    /// Bytes one request may carry: `chunk_seconds` at the measured rate; `None` before
+    /// anything is measured.
+    pub fn budget(&self, c: &SyncConfig) -> Option<u64> {
+        self.bytes_per_sec
+            .get()
+            .map(|rate| (rate * c.chunk_seconds.as_secs_f64()) as u64)
+    }
+
+    /// Bytes for the next PATCH: the budget within the floor and `max_chunk_size`;
+    /// `chunk_size` before anything is measured.
+    pub fn chunk(&self, c: &SyncConfig) -> u64 {
+        let floor = c.min_chunk_size.max(1) as u64;
+        let cap = (c.max_chunk_size as u64).max(floor);
+        self.budget(c)
+            .unwrap_or(c.chunk_size as u64)
+            .clamp(floor, cap)
+    }
+
+    /// `bytes` crossed the link in `took` (a whole request, or what a cut one left there).
+    pub fn observe(&self, bytes: u64, took: Duration) {
+        let rate = bytes as f64 / took.as_secs_f64().max(0.001);
+        self.bytes_per_sec.set(Some(match self.bytes_per_sec.get() {
+            Some(old) => (old + rate) / 2.0,
+            None => rate,
+        }));
+    }
+
+    /// A request failed with nothing gained: the link is worse than thought, so the next
+    /// request carries half what a chunk would have.
+    pub fn stalled(&self, c: &SyncConfig) {
         let secs = c.chunk_seconds.as_secs_f64().max(0.001);
-        self.bytes_per_sec = Some(self.chunk(c) as f64 / secs / 2.0);
+        self.bytes_per_sec
+            .set(Some(self.chunk(c) as f64 / secs / 2.0));
     }
 }
 
@@ -55,22 +76,26 @@ mod tests {
         c.min_chunk_size = 16 * 1024;
         c.max_chunk_size = 8 * 1024 * 1024;
         c.chunk_seconds = Duration::from_secs(8);
-        let mut link = Link::default();
+        let link = Link::default();
         assert_eq!(link.chunk(&c), 256 * 1024, "nothing measured yet");
+        assert_eq!(link.budget(&c), None);
         // A basement: 4 KB/s. The chunk is 8 s of it, above the floor.
         link.observe(40_000, Duration::from_secs(10));
         assert_eq!(link.chunk(&c), 32_000);
+        assert_eq!(link.budget(&c), Some(32_000));
         // Slower still: never below the floor.
         for _ in 0..10 {
             link.observe(1_000, Duration::from_secs(10));
         }
         assert_eq!(link.chunk(&c), 16 * 1024);
         // A stall halves what the next request carries.
-        let mut fresh = Link::default();
+        let fresh = Link::default();
         fresh.stalled(&c);
         assert_eq!(fresh.chunk(&c), 128 * 1024);
-        // Fibre: the largest chunk.
+        // Fibre: the largest chunk. A rate kept from a broken store is not believed.
         link.observe(100_000_000, Duration::from_secs(1));
         assert_eq!(link.chunk(&c), 8 * 1024 * 1024);
+        assert_eq!(Link::at(Some(f64::NAN)).bytes_per_sec(), None);
+        assert_eq!(Link::at(Some(-3.0)).bytes_per_sec(), None);
     }
 }

@@ -16,9 +16,10 @@ mod interrupt;
 mod link;
 mod upload;
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use ureq::SendBody;
 use uuid::Uuid;
 
 pub use backoff::{Backoff, next_sync_delay};
@@ -30,7 +31,8 @@ use crate::protocol::{
     EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, PushStatus,
 };
 use crate::store::{CLOCK_OFFSET_KEY, PushState, Store};
-use http::Http;
+use http::{CountingBody, Http};
+use link::Link;
 use upload::UploadRound;
 
 const TOKEN_KEY: &str = "device_token";
@@ -38,6 +40,19 @@ const CURSOR_KEY: &str = "pull_cursor";
 const SERVER_KEY: &str = "server_url";
 /// When the last sync finished whole (RFC 3339), for "last synced" on the phone.
 const LAST_SYNCED_KEY: &str = "last_synced_at";
+/// The fewest events a push carries however slow the link: below it, the request's own cost
+/// dominates.
+const MIN_PUSH_BATCH: usize = 10;
+
+/// What one event weighs in a pull page, roughly (JSON): to size pages by the link's rate.
+const PULL_EVENT_BYTES: u64 = 1_000;
+
+/// The fewest events a pull page asks for.
+const MIN_PULL_PAGE: u64 = 20;
+
+/// The upload rate the last sync measured (bytes per second): the next one sizes its first
+/// chunk from it.
+const LINK_RATE_KEY: &str = "upload_bytes_per_sec";
 /// Set when the server refused the token (the desk revoked the device); cleared by enrolment.
 const REVOKED_KEY: &str = "revoked_at";
 
@@ -60,6 +75,9 @@ pub struct SyncConfig {
     pub backoff: Backoff,
     /// A request fails when no byte moves for this long (each read and write of the socket).
     pub stall_timeout: Duration,
+    /// An upload whose bytes moved keeps trying (with backoff) until none has reached the
+    /// server for this long: a flapping basement link is not a reason to give up.
+    pub upload_patience: Duration,
     /// The whole of a push, pull or other small request; photo chunks have none (they are
     /// sized to finish in `chunk_seconds` and bounded by the stall deadline instead).
     pub request_timeout: Duration,
@@ -79,6 +97,7 @@ impl SyncConfig {
             chunk_seconds: Duration::from_secs(8),
             backoff: Backoff::default(),
             stall_timeout: Duration::from_secs(30),
+            upload_patience: Duration::from_secs(120),
             request_timeout: Duration::from_secs(120),
             lang: crate::domain::Lang::En,
         }
@@ -113,9 +132,13 @@ pub struct SyncReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]
 pub enum Progress {
+    /// `sent` events answered so far, `pending` still in the outbox; of the batch on its way,
+    /// `batch_bytes_sent` of `batch_bytes` have left the device (never back within a batch).
     Pushing {
         sent: u32,
         pending: u64,
+        batch_bytes_sent: u64,
+        batch_bytes: u64,
     },
     /// A pull page was stored; the views it touched are rebuilt when the pull ends.
     Pulling {
@@ -167,6 +190,8 @@ struct Session<'a> {
     token: &'a str,
     progress: &'a dyn Fn(Progress),
     scope: &'a InterruptScope,
+    /// What this sync learns of the link, for sizing each request by time.
+    link: &'a Link,
 }
 
 #[derive(Debug, Clone)]
@@ -305,22 +330,36 @@ impl SyncClient {
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         let token = store.sync_value(TOKEN_KEY)?.ok_or(SyncError::NotEnrolled)?;
+        // The rate one request measured sizes the next, and the next sync's first.
+        let link = Link::at(
+            store
+                .sync_value(LINK_RATE_KEY)?
+                .and_then(|r| r.parse::<f64>().ok()),
+        );
+        let keep_rate = || match link.bytes_per_sec() {
+            Some(rate) => store.set_sync_value(LINK_RATE_KEY, Some(&format!("{rate:.0}"))),
+            None => Ok(()),
+        };
         let session = Session {
             store,
             token: &token,
             progress,
             scope,
+            link: &link,
         };
         scope.check()?;
-        self.push(&session, report)?;
+        let pushed = self.push(&session, report);
+        keep_rate()?;
+        pushed?;
         self.pull(&session, report)?;
         let photos = store.photos_awaiting_upload()?;
-        // The link's rate one photo measured carries over to the next.
         let mut round = UploadRound::new(&photos);
         for (i, photo) in photos.iter().enumerate() {
             scope.check()?;
             let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            match self.upload_photo(&session, photo, number, &mut round, report) {
+            let uploaded = self.upload_photo(&session, photo, number, &mut round, report);
+            keep_rate()?;
+            match uploaded {
                 Ok(()) => {}
                 Err(e @ (SyncError::Unauthorized | SyncError::Store(_) | SyncError::Cancelled)) => {
                     return Err(e);
@@ -335,39 +374,116 @@ impl SyncClient {
         Ok(())
     }
 
+    /// Send the outbox in batches sized by time at the link's rate, each answered whole.
+    /// Progress counts a batch's bytes as they leave; a failed batch is sent again (smaller,
+    /// with a fresh `sent_at`, so the server's time correction stays right).
     fn push(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {
         let Session {
             store,
             token,
             progress,
             scope,
+            link,
         } = *session;
+        let mut failures = 0;
+        // Bytes shown for the batch on its way: a retry sends them again without going back.
+        let shown = std::cell::Cell::new(0u64);
+        let mut retrying_batch: Option<usize> = None;
         loop {
             scope.check()?;
-            let batch = store.pending_events(self.config.push_batch)?;
+            let mut batch = store.pending_events(self.config.push_batch.max(1))?;
             if batch.is_empty() {
                 return Ok(());
             }
             let pending = store.outbox_len()?;
-            progress(Progress::Pushing {
-                sent: report.events_sent,
-                pending,
-            });
-            let response: PushResponse = self.retrying(report, scope, |report| {
-                let clock = store.clock();
-                let body = PushRequest {
+            let clock = store.clock();
+            let encode = |events: &[crate::domain::Event]| {
+                serde_json::to_vec(&PushRequest {
                     device_id: store.device_id(),
                     sent_at: clock.now(),
                     sent_monotonic_ms: clock.monotonic_ms(),
-                    events: batch.clone(),
-                };
-                let request = self.http.agent().post(self.http.url("/v1/sync/push"));
-                let answer = self
-                    .http
-                    .send(request, clock.as_ref(), Some(token), |r| r.send_json(&body))?;
-                self.note_offset(store, answer.offset_ms, report)?;
-                answer.json()
-            })?;
+                    events: events.to_vec(),
+                })
+                .map_err(|e| SyncError::Protocol(format!("encoding a push: {e}")))
+            };
+            let mut body = encode(&batch)?;
+            if let Some(n) = retrying_batch {
+                // The same batch again: its bytes shown so far stay true.
+                if n < batch.len() {
+                    batch.truncate(n);
+                    body = encode(&batch)?;
+                }
+            } else if let Some(budget) = link.budget(&self.config) {
+                let fits = (batch.len() as u64).saturating_mul(budget) / (body.len() as u64).max(1);
+                let keep = usize::try_from(fits)
+                    .unwrap_or(usize::MAX)
+                    .clamp(MIN_PUSH_BATCH.min(batch.len()), batch.len());
+                if keep < batch.len() {
+                    batch.truncate(keep);
+                    body = encode(&batch)?;
+                }
+            }
+            let sent = report.events_sent;
+            let show = |bytes: u64| {
+                let total = body.len() as u64;
+                if bytes >= shown.get() {
+                    shown.set(bytes.min(total));
+                    progress(Progress::Pushing {
+                        sent,
+                        pending,
+                        batch_bytes_sent: shown.get(),
+                        batch_bytes: total,
+                    });
+                }
+            };
+            show(0);
+            let last = std::cell::Cell::new(0usize);
+            let on_taken = |taken: usize| {
+                if taken >= last.get() + 8 * 1024 || taken == body.len() {
+                    last.set(taken);
+                    show(taken as u64);
+                }
+            };
+            let started = Instant::now();
+            let mut counted = CountingBody::new(&body, &on_taken);
+            let request = self
+                .http
+                .agent()
+                .post(self.http.url("/v1/sync/push"))
+                .config()
+                .timeout_global(None)
+                .build()
+                .header("Content-Type", "application/json")
+                .header("Content-Length", body.len().to_string());
+            let answered = self
+                .http
+                .send(request, clock.as_ref(), Some(token), |r| {
+                    r.send(SendBody::from_reader(&mut counted))
+                })
+                .and_then(|answer| {
+                    self.note_offset(store, answer.offset_ms, report)?;
+                    answer.json::<PushResponse>()
+                });
+            let response = match answered {
+                Ok(r) => {
+                    link.observe(body.len() as u64, started.elapsed());
+                    failures = 0;
+                    retrying_batch = None;
+                    r
+                }
+                Err(e) if e.is_transient() && failures + 1 < self.config.backoff.attempts => {
+                    failures += 1;
+                    retrying_batch = Some(batch.len());
+                    report.retries += 1;
+                    link.stalled(&self.config);
+                    scope.sleep(
+                        e.retry_after()
+                            .unwrap_or(self.config.backoff.delay(failures)),
+                    )?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let mut results = Vec::with_capacity(response.results.len());
             for r in &response.results {
                 let (state, note) = match r.status {
@@ -400,6 +516,13 @@ impl SyncClient {
                 .count();
             store.mark_pushed(&results)?;
             report.events_sent += batch.len() as u32;
+            shown.set(0);
+            progress(Progress::Pushing {
+                sent: report.events_sent,
+                pending: pending.saturating_sub(batch.len() as u64),
+                batch_bytes_sent: body.len() as u64,
+                batch_bytes: body.len() as u64,
+            });
             if answered < batch.len() {
                 return Err(SyncError::Protocol(format!(
                     "the server answered for {answered} of {} events",
@@ -429,17 +552,26 @@ impl SyncClient {
             token,
             progress,
             scope,
+            link,
         } = *session;
         loop {
             scope.check()?;
             let cursor = store.sync_value(CURSOR_KEY)?.unwrap_or_default();
+            // A page the link carries in `chunk_seconds`, so a slow link shows pages arriving.
+            let most = self.config.pull_page.max(1) as u64;
+            let limit = link.budget(&self.config).map_or(most, |b| {
+                (b / PULL_EVENT_BYTES).clamp(MIN_PULL_PAGE.min(most), most)
+            });
             let page: PullResponse = self.retrying(report, scope, |report| {
                 let request = self
                     .http
                     .agent()
                     .get(self.http.url("/v1/sync/pull"))
+                    .config()
+                    .timeout_global(None)
+                    .build()
                     .query("cursor", cursor.as_str())
-                    .query("limit", self.config.pull_page.to_string());
+                    .query("limit", limit.to_string());
                 let answer = self
                     .http
                     .send(request, store.clock().as_ref(), Some(token), |r| r.call())?;

@@ -30,8 +30,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ureq::SendBody;
 
 use super::error::SyncError;
-use super::http::Answer;
-use super::link::Link;
+use super::http::{Answer, CountingBody};
 use super::{PhotoProgress, Progress, Session, SyncClient, SyncReport};
 use crate::protocol::upload_metadata as meta;
 use crate::store::{PendingPhoto, Store};
@@ -41,13 +40,8 @@ const TUS_VERSION: &str = "1.0.0";
 /// Progress is reported at least this often, in bytes, while a request sends.
 const PROGRESS_STEP: u64 = 8 * 1024;
 
-/// The most one read of a request body hands to the HTTP client: so "left the device" is
-/// counted close to the socket, not a whole chunk ahead of it.
-const BODY_READ_MAX: usize = 16 * 1024;
-
-/// The photos of one sync: what the link taught so far, and the totals for "n of N".
+/// The photos of one sync: the totals for "n of N".
 pub(super) struct UploadRound {
-    link: Link,
     count: u32,
     sync_total: u64,
     /// Bytes shown for the photos before the current one (finished or given up).
@@ -57,7 +51,6 @@ pub(super) struct UploadRound {
 impl UploadRound {
     pub fn new(photos: &[PendingPhoto]) -> UploadRound {
         UploadRound {
-            link: Link::default(),
             count: u32::try_from(photos.len()).unwrap_or(u32::MAX),
             sync_total: photos.iter().map(|p| p.bytes).sum(),
             done_before: 0,
@@ -100,24 +93,6 @@ impl Shown<'_> {
     }
 }
 
-/// A chunk as a request body that counts what the HTTP client took of it.
-struct Counting<'a> {
-    chunk: &'a [u8],
-    taken: usize,
-    on_taken: &'a dyn Fn(usize),
-}
-
-impl Read for Counting<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let rest = &self.chunk[self.taken..];
-        let n = rest.len().min(buf.len()).min(BODY_READ_MAX);
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.taken += n;
-        (self.on_taken)(self.taken);
-        Ok(n)
-    }
-}
-
 impl SyncClient {
     /// Upload one photo's stored bytes, resuming where the server says it stands. Photo
     /// `number` of the round.
@@ -154,6 +129,7 @@ impl SyncClient {
             token,
             progress,
             scope,
+            ..
         } = *session;
         let path = photo.path.clone();
         let io = |source| SyncError::PhotoFile {
@@ -188,11 +164,12 @@ impl SyncClient {
         };
         shown.reach(offset, round, progress);
 
-        // Failures in a row with no byte gained.
+        // Failures in a row with no byte gained, and when a byte last was.
         let mut fruitless = 0;
+        let mut last_gain = Instant::now();
         while offset < length {
             scope.check()?;
-            let size = round.link.chunk(&self.config).min(length - offset);
+            let size = session.link.chunk(&self.config).min(length - offset);
             // A fresh buffer each time: the chunk is read once from the file.
             let mut chunk = Vec::with_capacity(usize::try_from(size).unwrap_or(usize::MAX));
             file.seek(SeekFrom::Start(offset)).map_err(io)?;
@@ -208,16 +185,12 @@ impl SyncClient {
             }
             let started = Instant::now();
             let on_taken = |taken: usize| shown.reach(offset + taken as u64, round, progress);
-            let mut body = Counting {
-                chunk: &chunk,
-                taken: 0,
-                on_taken: &on_taken,
-            };
+            let mut body = CountingBody::new(&chunk, &on_taken);
             let sent = self.tus_patch(store, token, &url, offset, &mut body);
-            report.bytes_sent += body.taken as u64;
+            report.bytes_sent += body.taken() as u64;
             match sent {
                 Ok(new_offset) => {
-                    round.link.observe(new_offset - offset, started.elapsed());
+                    session.link.observe(new_offset - offset, started.elapsed());
                     fruitless = 0;
                     offset = new_offset;
                     shown.reach(offset, round, progress);
@@ -241,16 +214,19 @@ impl SyncClient {
                         .retry_after()
                         .unwrap_or(self.config.backoff.delay(fruitless + 1));
                     scope.sleep(wait)?;
-                    let now_at =
-                        self.retrying(report, scope, |_| self.tus_offset(store, token, &url))?;
+                    let patience_ends = last_gain + self.config.upload_patience;
+                    let now_at = self.offset_until(session, &url, patience_ends, report)?;
                     if now_at > offset {
                         // The server kept part of it: the link moves, if slowly.
-                        round.link.observe(now_at - offset, started.elapsed());
+                        session.link.observe(now_at - offset, started.elapsed());
                         fruitless = 0;
+                        last_gain = Instant::now();
                     } else {
-                        round.link.stalled(&self.config);
+                        session.link.stalled(&self.config);
                         fruitless += 1;
-                        if fruitless >= self.config.backoff.attempts {
+                        if fruitless >= self.config.backoff.attempts
+                            && Instant::now() >= patience_ends
+                        {
                             return Err(e);
                         }
                     }
@@ -264,6 +240,34 @@ impl SyncClient {
         report.photos_uploaded += 1;
         report.bytes_uploaded += length;
         Ok(())
+    }
+
+    /// Where the server stands on `url`, asked until it answers: transient failures are
+    /// retried `backoff.attempts` times, and on past that until `deadline`.
+    fn offset_until(
+        &self,
+        session: &Session,
+        url: &str,
+        deadline: Instant,
+        report: &mut SyncReport,
+    ) -> Result<u64, SyncError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.tus_offset(session.store, session.token, url) {
+                Ok(o) => return Ok(o),
+                Err(e)
+                    if e.is_transient()
+                        && (tries < self.config.backoff.attempts || Instant::now() < deadline) =>
+                {
+                    report.retries += 1;
+                    session
+                        .scope
+                        .sleep(e.retry_after().unwrap_or(self.config.backoff.delay(tries)))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn tus_create(
@@ -332,7 +336,7 @@ impl SyncClient {
         token: &str,
         url: &str,
         offset: u64,
-        body: &mut Counting,
+        body: &mut CountingBody,
     ) -> Result<u64, SyncError> {
         let request = self
             .http
@@ -343,7 +347,7 @@ impl SyncClient {
             .build()
             .header("Tus-Resumable", TUS_VERSION)
             .header("Upload-Offset", offset.to_string())
-            .header("Content-Length", body.chunk.len().to_string())
+            .header("Content-Length", body.len().to_string())
             .header("Content-Type", "application/offset+octet-stream");
         let answer = self
             .http
