@@ -97,8 +97,25 @@ sealed interface SyncStatus {
         data object Starting : Stage
         data class Pushing(val sent: Int, val pending: Long) : Stage
         data class Pulling(val received: Int) : Stage
-        data class Uploading(val photoId: String, val sentBytes: Long, val totalBytes: Long) : Stage {
-            val fraction: Float get() = if (totalBytes == 0L) 1f else sentBytes.toFloat() / totalBytes
+        /**
+         * Photo [number] of [count] (of job [jobId], category [category]): [sentBytes] of its
+         * [totalBytes] have left the phone, [syncSentBytes] of [syncTotalBytes] over the whole
+         * sync. Counted as bytes leave, never going back.
+         */
+        data class Uploading(
+            val photoId: String,
+            val jobId: String,
+            val category: String,
+            val number: Int,
+            val count: Int,
+            val sentBytes: Long,
+            val totalBytes: Long,
+            val syncSentBytes: Long,
+            val syncTotalBytes: Long,
+        ) : Stage {
+            /** How far the sync's photos are, 0 to 1. */
+            val fraction: Float
+                get() = if (syncTotalBytes == 0L) 1f else syncSentBytes.toFloat() / syncTotalBytes
         }
     }
 }
@@ -328,7 +345,17 @@ class FieldCoreClient private constructor(
                     SyncStatus.Running(SyncStatus.Stage.Pushing(state.sent.toInt(), state.pending.toLong()))
                 is SyncState.Pulling -> SyncStatus.Running(SyncStatus.Stage.Pulling(state.received.toInt()))
                 is SyncState.Uploading -> SyncStatus.Running(
-                    SyncStatus.Stage.Uploading(state.photoId, state.sent.toLong(), state.total.toLong()),
+                    SyncStatus.Stage.Uploading(
+                        photoId = state.photoId,
+                        jobId = state.jobId,
+                        category = state.category,
+                        number = state.number.toInt(),
+                        count = state.count.toInt(),
+                        sentBytes = state.sent.toLong(),
+                        totalBytes = state.total.toLong(),
+                        syncSentBytes = state.syncSent.toLong(),
+                        syncTotalBytes = state.syncTotal.toLong(),
+                    ),
                 )
                 is SyncState.Finished -> SyncStatus.Finished(state.report, Instant.now())
                 is SyncState.Failed -> SyncStatus.Failed(state.failure, Instant.now())

@@ -39,9 +39,9 @@ interface Strings {
     val syncStarting: String
     fun syncPushing(sent: Int, pending: Long): String
     fun syncPulling(received: Int): String
-    fun syncUploading(percent: Int): String
+    fun syncUploading(number: Int, count: Int, percent: Int): String
     fun syncFinished(at: String, sent: Int, received: Int, photos: Int, rejected: Int): String
-    fun syncFailed(at: String, message: String): String
+    fun syncFailed(at: String, message: String, eventsSent: Int, photosUploaded: Int, photosWaiting: Int): String
     fun syncCancelled(at: String): String
 
     // job screen

@@ -31,11 +31,14 @@ internal object EnStrings : Strings {
     override val syncStarting = "Syncing…"
     override fun syncPushing(sent: Int, pending: Long) = "Sending: $sent sent, $pending to go"
     override fun syncPulling(received: Int) = "Receiving: $received"
-    override fun syncUploading(percent: Int) = "Uploading photos: $percent%"
+    override fun syncUploading(number: Int, count: Int, percent: Int) =
+        "Uploading photo $number of $count: $percent% of all photos"
     override fun syncFinished(at: String, sent: Int, received: Int, photos: Int, rejected: Int) =
         "Synced at $at: $sent sent, $received received, $photos photos uploaded" +
             if (rejected > 0) ", $rejected refused by the server" else ""
-    override fun syncFailed(at: String, message: String) = "Sync failed at $at: $message"
+    override fun syncFailed(at: String, message: String, eventsSent: Int, photosUploaded: Int, photosWaiting: Int) =
+        "Sync stopped at $at: $message. Got through: $eventsSent actions, $photosUploaded photos; " +
+            "$photosWaiting photos wait for the next sync"
     override fun syncCancelled(at: String) = "Sync stopped at $at; nothing was lost"
 
     override val back = "Back"

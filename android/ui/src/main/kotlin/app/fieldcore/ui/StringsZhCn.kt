@@ -31,11 +31,14 @@ internal object ZhCnStrings : Strings {
     override val syncStarting = "正在同步…"
     override fun syncPushing(sent: Int, pending: Long) = "正在发送：已发 $sent 条，还剩 $pending 条"
     override fun syncPulling(received: Int) = "正在接收：$received 条"
-    override fun syncUploading(percent: Int) = "正在上传照片：$percent%"
+    override fun syncUploading(number: Int, count: Int, percent: Int) =
+        "正在上传第 $number/$count 张照片：全部照片已完成 $percent%"
     override fun syncFinished(at: String, sent: Int, received: Int, photos: Int, rejected: Int) =
         "$at 已同步：发送 $sent 条，接收 $received 条，上传照片 $photos 张" +
             if (rejected > 0) "，服务器拒绝 $rejected 条" else ""
-    override fun syncFailed(at: String, message: String) = "$at 同步失败：$message"
+    override fun syncFailed(at: String, message: String, eventsSent: Int, photosUploaded: Int, photosWaiting: Int) =
+        "$at 同步中断：$message。已送达：$eventsSent 条操作、$photosUploaded 张照片；" +
+            "$photosWaiting 张照片等待下次同步"
     override fun syncCancelled(at: String) = "$at 同步已停止，数据未丢失"
 
     override val back = "返回"

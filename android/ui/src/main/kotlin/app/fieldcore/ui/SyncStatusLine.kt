@@ -20,7 +20,8 @@ fun SyncStatusLine(client: FieldCoreClient, strings: Strings, modifier: Modifier
             SyncStatus.Stage.Starting -> strings.syncStarting
             is SyncStatus.Stage.Pushing -> strings.syncPushing(stage.sent, stage.pending)
             is SyncStatus.Stage.Pulling -> strings.syncPulling(stage.received)
-            is SyncStatus.Stage.Uploading -> strings.syncUploading((stage.fraction * 100).toInt())
+            is SyncStatus.Stage.Uploading ->
+                strings.syncUploading(stage.number, stage.count, (stage.fraction * 100).toInt())
         }
         is SyncStatus.Finished -> strings.syncFinished(
             s.at.formatLocal(),
@@ -29,7 +30,13 @@ fun SyncStatusLine(client: FieldCoreClient, strings: Strings, modifier: Modifier
             s.report.photosUploaded.toInt(),
             s.report.rejected.toInt(),
         )
-        is SyncStatus.Failed -> strings.syncFailed(s.at.formatLocal(), s.failure.detail)
+        is SyncStatus.Failed -> strings.syncFailed(
+            s.at.formatLocal(),
+            s.failure.detail,
+            s.failure.report.eventsSent.toInt(),
+            s.failure.report.photosUploaded.toInt(),
+            s.failure.report.photosWaiting.toInt(),
+        )
         is SyncStatus.Cancelled -> strings.syncCancelled(s.at.formatLocal())
     }
     Text(
