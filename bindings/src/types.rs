@@ -250,6 +250,8 @@ pub struct JobSummary {
     pub job_id: String,
     /// The id to show and read out: the shortest tail of the id unique on this device.
     pub short_id: String,
+    /// The organisation's number for the job (`J-1042`): what the desk and the customer say.
+    pub number: Option<String>,
     pub kind: JobKind,
     pub status: JobStatus,
     pub customer_name: String,
@@ -376,6 +378,8 @@ pub struct JobDetail {
     pub job_id: String,
     /// See [`JobSummary::short_id`].
     pub short_id: String,
+    /// See [`JobSummary::number`].
+    pub number: Option<String>,
     pub kind: JobKind,
     pub status: JobStatus,
     /// See [`JobSummary::reassigned_away`].
@@ -503,6 +507,7 @@ impl From<fieldcore::store::JobSummary> for JobSummary {
         JobSummary {
             job_id: s.id.to_string(),
             short_id: s.short_id,
+            number: s.number.map(|n| n.to_string()),
             kind: s.kind,
             status: s.status,
             customer_name: s.customer_name,
@@ -575,6 +580,7 @@ pub(crate) fn job_detail(
     JobDetail {
         job_id: v.id.to_string(),
         short_id: d.short_id,
+        number: v.number.map(|n| n.to_string()),
         kind: v.order.kind,
         status: d.status,
         reassigned_away: d.reassigned_away,

@@ -79,7 +79,14 @@ impl Desk {
     ) -> (Uuid, Vec<Event>) {
         let job_id = Uuid::now_v7();
         let events = vec![
-            self.event(job_id, at, EventBody::JobCreated { order: order(kind) }),
+            self.event(
+                job_id,
+                at,
+                EventBody::JobCreated {
+                    order: order(kind),
+                    number: None,
+                },
+            ),
             self.event(
                 job_id,
                 at + Duration::minutes(2),

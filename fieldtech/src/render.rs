@@ -98,8 +98,11 @@ impl Out {
                 j.status.as_str()
             };
             say!(
-                "{:<8}  {:<16} {:<11} {:<26} {}  {}",
+                "{:<8}  {:<8} {:<16} {:<11} {:<26} {}  {}",
                 j.short_id,
+                j.number
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 j.kind.as_str(),
                 status,
                 when,
@@ -115,7 +118,15 @@ impl Out {
             return self.print_json(serde_json::to_value(d)?);
         }
         let v = &d.view;
-        say!("job {} ({}, {})", d.short_id, v.order.kind.as_str(), v.id);
+        match v.number {
+            Some(n) => say!(
+                "job {} {n} ({}, {})",
+                d.short_id,
+                v.order.kind.as_str(),
+                v.id
+            ),
+            None => say!("job {} ({}, {})", d.short_id, v.order.kind.as_str(), v.id),
+        }
         if d.reassigned_away {
             let kept = d
                 .timeline

@@ -331,6 +331,9 @@ impl<'a> EventMaker<'a> {
         Ok(match kind {
             K::JobCreated => EventBody::JobCreated {
                 order: self.order(u, sane, None)?,
+                number: u
+                    .arbitrary::<Option<u32>>()?
+                    .map(fieldcore::domain::JobNumber),
             },
             K::OrderAmended => EventBody::OrderAmended {
                 order: self.order(u, sane, v.map(|v| &v.order))?,

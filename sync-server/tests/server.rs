@@ -325,6 +325,24 @@ async fn a_cancellation_reaches_the_device_and_a_later_field_event_is_kept_flagg
 }
 
 #[tokio::test]
+async fn each_organisation_numbers_its_jobs_from_j_1001() {
+    let w = World::start().await;
+    let acme = w.desk("Acme").await;
+    let bolt = w.desk("Bolt").await;
+    let a = acme.technician("A").await;
+    let b = bolt.technician("B").await;
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        let job = acme.job_for(a).await;
+        numbers.push(acme.job(job).await["view"]["number"].clone());
+    }
+    let other = bolt.job_for(b).await;
+    assert_eq!(numbers, [1001, 1002, 1003]);
+    assert_eq!(bolt.job(other).await["view"]["number"], 1001);
+    w.server.shutdown().await;
+}
+
+#[tokio::test]
 async fn technicians_and_organisations_are_isolated() {
     let w = World::start().await;
     let desk_a = w.desk("Acme").await;

@@ -55,6 +55,29 @@ fn jobs_made_in_one_second_have_ids_a_technician_can_tell_apart_and_type() {
         let shown = run(&db, &["show", s]);
         assert!(shown.starts_with(&format!("job {s} ")), "{shown}");
     }
+    // The organisation's numbers, as the desk gave them, in creation order; and by number too.
+    let mut numbers: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).expect("number column"))
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1001..1009).map(|n| format!("J-{n}")).collect();
+    assert_eq!(numbers, expected, "{listed}");
+    for (i, job) in jobs.iter().enumerate() {
+        let number = format!("J-{}", 1001 + i);
+        let desk_view = desk.job_detail(*job);
+        assert_eq!(
+            desk_view["view"]["number"],
+            1001 + i as u64,
+            "the desk's number"
+        );
+        let shown = run(&db, &["show", &number.to_lowercase()]);
+        assert!(shown.contains(&format!(" {number} (")), "{shown}");
+        assert!(
+            shown.contains(&job.to_string()),
+            "{number} is {job}: {shown}"
+        );
+    }
 
     // Relative times with a leading minus, written as the help writes them.
     let delivery = jobs[0].to_string();

@@ -157,6 +157,9 @@ pub enum EventBody {
     // The desk's side.
     JobCreated {
         order: JobOrder,
+        /// The organisation's number for the job, given by the server at creation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        number: Option<super::JobNumber>,
     },
     /// First assignment and reassignment alike: the job now belongs to this technician.
     JobAssigned {

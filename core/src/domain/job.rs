@@ -217,6 +217,9 @@ pub struct Complaint {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobView {
     pub id: Uuid,
+    /// What people call the job (`J-1042`); none for jobs from before numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<super::JobNumber>,
     pub order: JobOrder,
     pub created_at: DateTime<Utc>,
     pub technician_id: Option<Uuid>,
@@ -260,11 +263,12 @@ pub struct JobView {
 impl JobView {
     /// A job begins with the desk's `JobCreated`; any other first event is not a job.
     pub fn created(event: &Event) -> Option<JobView> {
-        let EventBody::JobCreated { order } = &event.body else {
+        let EventBody::JobCreated { order, number } = &event.body else {
             return None;
         };
         Some(JobView {
             id: event.job_id,
+            number: *number,
             order: order.clone(),
             created_at: event.at(),
             technician_id: None,

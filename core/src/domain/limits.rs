@@ -54,7 +54,7 @@ pub fn check_event(event: &Event) -> Result<(), Refusal> {
     let text = |name: &str, value: &str, max: usize| check_text(kind, name, value, max);
     let note = |value: &str| text("note", value, NOTE_MAX_CHARS);
     match &event.body {
-        EventBody::JobCreated { order } | EventBody::OrderAmended { order } => {
+        EventBody::JobCreated { order, .. } | EventBody::OrderAmended { order } => {
             check_order(kind, order)
         }
         EventBody::JobAssigned { .. } | EventBody::JobAccepted | EventBody::CheckedOut => Ok(()),

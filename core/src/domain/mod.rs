@@ -8,6 +8,7 @@ pub mod checklist;
 pub mod event;
 pub mod exception;
 pub mod job;
+pub mod job_number;
 pub mod limits;
 pub mod refusal;
 pub mod rules;
@@ -20,6 +21,7 @@ pub use event::{
 };
 pub use exception::{ExceptionDecision, ExceptionKind, ExceptionRecord, ExemptionReason};
 pub use job::{FeeBasis, JobKind, JobOrder, JobStatus, JobView};
+pub use job_number::JobNumber;
 pub use refusal::{Lang, Missing, Refusal, Rule};
 pub use rules::{Admission, Kept, Rulebook};
 pub use sla::{Policy, Timer, TimerKind};

@@ -57,7 +57,7 @@ impl Rulebook {
         super::limits::check_event(event)?;
         let Some(job) = job else {
             return match &event.body {
-                EventBody::JobCreated { order } => {
+                EventBody::JobCreated { order, .. } => {
                     side(kind, &event.actor)?;
                     validate_order(kind, order)
                 }

@@ -1,4 +1,5 @@
-//! Job references a person can read out and type: a short id unique on this device.
+//! Job references a person can read out and type: the organisation's job number (`J-1042`,
+//! [`JobNumber`]) and a short id unique on this device.
 //!
 //! A UUIDv7 begins with its creation time, so jobs the desk created in the same second share
 //! their first eight hex digits (the CLI once showed one id for a whole day's jobs). The end of
@@ -7,9 +8,11 @@
 
 use std::collections::HashMap;
 
+use rusqlite::OptionalExtension;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
+use crate::domain::JobNumber;
 
 /// Hex digits a short id never goes below: 16 million values, so one digit more is rarely
 /// needed even for a year of jobs on one phone.
@@ -53,9 +56,24 @@ fn hex(id: &Uuid) -> String {
 }
 
 impl Store {
-    /// The job a person means: its full id, its short id (or more of the id's end), or the
-    /// beginning of the full id. Case and dashes do not matter.
+    /// The job a person means: its number (`J-1042`), its full id, its short id (or more of the
+    /// id's end), or the beginning of the full id. Case and dashes do not matter.
     pub fn find_job(&self, reference: &str) -> Result<Uuid, JobLookupError> {
+        if let Some(number) = JobNumber::parse(reference) {
+            let found: Option<String> = self
+                .lock()
+                .query_row(
+                    "SELECT id FROM jobs WHERE json_extract(view, '$.number') = ?1",
+                    [number.0],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(StoreError::from)?;
+            return match found {
+                Some(id) => Ok(super::parse_uuid(&id)?),
+                None => Err(JobLookupError::NotFound(reference.to_string())),
+            };
+        }
         let ids = self.job_ids()?;
         let wanted: String = reference
             .trim()

@@ -124,6 +124,8 @@ pub struct JobSummary {
     pub id: Uuid,
     /// What a person reads out and types: unique among this device's jobs (see [`short_ids`]).
     pub short_id: String,
+    /// The organisation's number for the job (`J-1042`), the one the desk and the customer use.
+    pub number: Option<crate::domain::JobNumber>,
     pub kind: JobKind,
     pub status: JobStatus,
     pub customer_name: String,
@@ -680,6 +682,7 @@ impl Store {
             out.push(JobSummary {
                 id: view.id,
                 short_id: short.get(&view.id).cloned().unwrap_or_default(),
+                number: view.number,
                 kind: view.order.kind,
                 status: view.status(),
                 customer_name: view.order.customer_name.clone(),

@@ -5,7 +5,7 @@
 //! read) is written once; atomicity (`desk`) and idempotency (`crate::idempotency`) sit under it.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
-use fieldcore::domain::{EventBody, ExceptionDecision, JobOrder};
+use fieldcore::domain::{EventBody, ExceptionDecision, JobNumber, JobOrder};
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
@@ -384,10 +384,14 @@ impl CloseComplaintRequest {
 /// `desk`), as the JSON API and the console's new-job form both make it.
 pub fn new_job_events(
     order: JobOrder,
+    number: JobNumber,
     technician_id: Option<Uuid>,
     appointment_at: Option<DateTime<Utc>>,
 ) -> Vec<EventBody> {
-    let mut bodies = vec![EventBody::JobCreated { order }];
+    let mut bodies = vec![EventBody::JobCreated {
+        order,
+        number: Some(number),
+    }];
     if let Some(technician_id) = technician_id {
         bodies.push(EventBody::JobAssigned { technician_id });
     }

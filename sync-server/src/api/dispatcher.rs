@@ -714,8 +714,13 @@ async fn create_job(
     }
     let org = organisation(&state, &auth).await?;
     let job_id = Uuid::now_v7();
-    let bodies =
-        super::desk_action::new_job_events(req.order, req.technician_id, req.appointment_at);
+    let number = state.storage.next_job_number(org.id).await?;
+    let bodies = super::desk_action::new_job_events(
+        req.order,
+        number,
+        req.technician_id,
+        req.appointment_at,
+    );
     desk(&state, &auth, &org, job_id, bodies, Lang::En).await?;
     Ok((
         StatusCode::CREATED,

@@ -264,7 +264,14 @@ fn job_link(v: &JobView) -> String {
     } else {
         v.order.customer_name.clone()
     };
-    format!("<a href=\"/console/jobs/{}\">{}</a>", v.id, esc(&name))
+    // The number first: it is what a caller on the phone reads out.
+    let number = v.number.map(|n| format!("{n} ")).unwrap_or_default();
+    format!(
+        "<a href=\"/console/jobs/{}\">{}{}</a>",
+        v.id,
+        esc(&number),
+        esc(&name)
+    )
 }
 
 /// The part of the board that changes: counts, what needs the desk, and the jobs.

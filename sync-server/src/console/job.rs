@@ -199,6 +199,12 @@ async fn render(
         ui.t("Order", "订单")
     );
     for (label, value) in [
+        (
+            ui.t("Job number", "工单号"),
+            v.number
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
         (ui.t("Customer", "客户"), v.order.customer_name.clone()),
         (ui.t("Address", "地址"), v.order.address.clone()),
         (ui.t("Phone", "电话"), v.order.phone.clone()),
@@ -493,8 +499,9 @@ async fn render(
     }
     let here = format!("/console/jobs/{id}");
     let title = format!(
-        "{} · {}",
+        "{}{} · {}",
         ui.t("Job", "工单"),
+        v.number.map(|n| format!(" {n}")).unwrap_or_default(),
         if v.order.customer_name.is_empty() {
             id.to_string()
         } else {
@@ -1160,7 +1167,8 @@ pub async fn create(
         },
     };
     let job_id = Uuid::now_v7();
-    let bodies = new_job_events(order, technician, appointment);
+    let number = state.storage.next_job_number(c.org.id).await?;
+    let bodies = new_job_events(order, number, technician, appointment);
     if let Err(e) = desk(&state, &c.auth, &c.org, job_id, bodies, c.lang).await {
         return again(e.parts().status, &refusal_text(&c, &e));
     }

@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use fieldcore::domain::{ChecklistTemplate, Event, JobView, Lang, Policy, Refusal, Rulebook};
+use fieldcore::domain::{
+    ChecklistTemplate, Event, JobNumber, JobView, Lang, Policy, Refusal, Rulebook,
+};
 use fieldcore::protocol::{EventFlag, PushResult};
 use serde::Serialize;
 use uuid::Uuid;
@@ -400,6 +402,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn dispatcher_count(&self) -> Result<u64>;
     async fn dispatcher_by_email(&self, email: &str) -> Result<Option<Dispatcher>>;
     async fn organisation(&self, id: Uuid) -> Result<Option<Organisation>>;
+    /// Draw the organisation's next job number, in a write of its own (committed before the
+    /// job is: a job the rulebook then refuses leaves a gap, never a number used twice).
+    async fn next_job_number(&self, org: Uuid) -> Result<JobNumber>;
     async fn create_session(
         &self,
         token_hash: &str,

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
-use fieldcore::domain::{ChecklistTemplate, Event, JobView, Lang, Policy, Rulebook};
+use fieldcore::domain::{ChecklistTemplate, Event, JobNumber, JobView, Lang, Policy, Rulebook};
 use fieldcore::protocol::PushResult;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         4,
         "upload metadata",
         include_str!("migrations/0004_upload_metadata.sql"),
+    ),
+    (
+        5,
+        "job numbers",
+        include_str!("migrations/0005_job_numbers.sql"),
     ),
 ];
 
@@ -646,6 +651,23 @@ impl Storage for PgStorage {
             last_seen_at: r.get(5),
         })
         .collect())
+    }
+
+    async fn next_job_number(&self, org: Uuid) -> Result<JobNumber> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "UPDATE organisations SET next_job_number = next_job_number + 1
+                 WHERE id = $1 RETURNING next_job_number - 1",
+                &[&org],
+            )
+            .await?
+            .ok_or_else(|| StorageError::Corrupt(format!("no organisation {org}")))?;
+        let n: i32 = row.get(0);
+        u32::try_from(n)
+            .map(JobNumber)
+            .map_err(|_| StorageError::Corrupt(format!("job number {n} out of range")))
     }
 
     async fn revoke_device(&self, org: Uuid, device_id: Uuid, now: DateTime<Utc>) -> Result<bool> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use fieldcore::domain::{ChecklistTemplate, Event, JobView, Lang, Policy, Rulebook};
+use fieldcore::domain::{ChecklistTemplate, Event, JobNumber, JobView, Lang, Policy, Rulebook};
 use fieldcore::protocol::PushResult;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -32,11 +32,12 @@ mod push;
 
 /// Schema steps, in order; `PRAGMA user_version` says how many ran (`fieldcore::migrate`, the
 /// runner the device store uses too).
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 5] = [
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
+    include_str!("schema_v5.sql"),
 ];
 const MAX_IDLE_READERS: usize = 4;
 
@@ -752,6 +753,21 @@ impl Storage for SqliteStorage {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn next_job_number(&self, org: Uuid) -> Result<JobNumber> {
+        self.write(move |c| {
+            let n: i64 = c.query_row(
+                "UPDATE organisations SET next_job_number = next_job_number + 1
+                 WHERE id = ?1 RETURNING next_job_number - 1",
+                [org.to_string()],
+                |r| r.get(0),
+            )?;
+            u32::try_from(n)
+                .map(JobNumber)
+                .map_err(|_| StorageError::Corrupt(format!("job number {n} out of range")))
         })
         .await
     }
