@@ -8,7 +8,8 @@
 //! then resized) against a full 12 MP decode resized to the same size with the same filter (what
 //! the pipeline did before ADR 0002's DCT-domain decode), target >= 0.98; and of the stored JPEG
 //! against the same reference, so the reduced decode's cost reads against the q82 encode's.
-//! The last line is `ratio photo_pipeline <ours/libjpeg-turbo>`.
+//! `ratio photo_colour` is a Display P3 photo's time over the untagged one's: what converting an
+//! embedded ICC profile to sRGB costs. The last line is `ratio photo_pipeline <ours/libjpeg-turbo>`.
 
 use std::fs::File;
 use std::path::Path;
@@ -64,6 +65,20 @@ fn main() -> ExitCode {
         out.width, out.height, out.bytes, thumb_len
     );
 
+    // The same photo tagged Display P3 (as recent phones tag theirs): the colour conversion to
+    // sRGB is the only extra work.
+    let tagged = dir.path().join("camera-p3.jpg");
+    std::fs::write(&tagged, with_icc(&camera, &display_p3())).expect("write tagged");
+    let mut p3 = Vec::new();
+    for run in 0..=RUNS {
+        let photos = dir.path().join(format!("photos-p3-{run}"));
+        let start = Instant::now();
+        photo::process(PhotoSource::Path(&tagged), &config, &photos).expect("process p3");
+        if run > 0 {
+            p3.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+
     let (ssim_pixels, ssim_stored) = quality(&camera, &out.path);
     println!("ssim scaled_decode_vs_full_decode {ssim_pixels:.4} stored_jpeg {ssim_stored:.4}");
 
@@ -94,8 +109,11 @@ fn main() -> ExitCode {
     let b = median(&mut turbo);
     println!("photo_pipeline runs_ms {}", fmt_runs(&ours));
     println!("libjpeg_turbo runs_ms {}", fmt_runs(&turbo));
+    let c = median(&mut p3);
     println!("photo_pipeline median_ms {a:.1}");
     println!("libjpeg_turbo median_ms {b:.1}");
+    println!("photo_pipeline_display_p3 median_ms {c:.1}");
+    println!("ratio photo_colour {:.2}", c / a);
 
     let child_out = dir.path().join("child");
     let exe = std::env::current_exe().expect("own path");
@@ -143,6 +161,25 @@ fn djpeg_cjpeg(input: &Path, scale: &str, output: &Path) {
         .status()
         .expect("cjpeg");
     assert!(status.success() && djpeg.wait().expect("djpeg").success());
+}
+
+fn display_p3() -> Vec<u8> {
+    moxcms::ColorProfile::new_display_p3()
+        .encode()
+        .expect("P3 profile")
+}
+
+/// `jpeg` with `icc` in one APP2 segment right after SOI, as a camera writes it.
+fn with_icc(jpeg: &[u8], icc: &[u8]) -> Vec<u8> {
+    let mut segment = b"ICC_PROFILE\0\x01\x01".to_vec();
+    segment.extend_from_slice(icc);
+    let len = u16::try_from(segment.len() + 2).expect("one segment");
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE2]);
+    out.extend(len.to_be_bytes());
+    out.extend(segment);
+    out.extend_from_slice(&jpeg[2..]);
+    out
 }
 
 /// Deterministic stand-in for a 12 MP phone photo that does not compress trivially: smooth

@@ -298,3 +298,77 @@ fn trailing_vendor_data_after_the_end_marker_is_accepted() {
     .unwrap();
     assert_eq!((out.width, out.height), (300, 200));
 }
+
+/// Two patches in Display P3 (a recent phone's camera): sRGB's pure red and pure green, as P3
+/// writes them (the reference values browsers use: `color(display-p3 0.9175 0.2003 0.1386)` is
+/// sRGB red, `color(display-p3 0.4584 0.9853 0.2983)` sRGB green). Stored without conversion
+/// they would read as a dull brick red and a pale green.
+fn p3_patches() -> RgbImage {
+    RgbImage::from_fn(256, 128, |x, _| {
+        if x < 128 {
+            image::Rgb([234, 51, 35])
+        } else {
+            image::Rgb([117, 251, 76])
+        }
+    })
+}
+
+fn display_p3_icc() -> Vec<u8> {
+    moxcms::ColorProfile::new_display_p3()
+        .encode()
+        .expect("a P3 profile")
+}
+
+fn assert_near(got: [u32; 3], want: [u32; 3], what: &str) {
+    let off = (0..3).map(|c| got[c].abs_diff(want[c])).max().unwrap_or(0);
+    assert!(off <= 8, "{what}: {got:?}, expected about {want:?}");
+}
+
+#[test]
+fn display_p3_photos_are_stored_in_srgb_looking_as_photographed() {
+    use image::ImageEncoder;
+    let img = p3_patches();
+    let mut tagged_jpeg = Vec::new();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut tagged_jpeg, 95);
+    encoder.set_icc_profile(display_p3_icc()).expect("icc");
+    encoder
+        .write_image(img.as_raw(), 256, 128, image::ExtendedColorType::Rgb8)
+        .expect("encode");
+    let mut tagged_png = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut tagged_png);
+    encoder.set_icc_profile(display_p3_icc()).expect("icc");
+    encoder
+        .write_image(img.as_raw(), 256, 128, image::ExtendedColorType::Rgb8)
+        .expect("encode");
+
+    for (what, input) in [("JPEG", tagged_jpeg), ("PNG", tagged_png)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = photo::process(
+            PhotoSource::Bytes(&input),
+            &PipelineConfig::default(),
+            dir.path(),
+        )
+        .unwrap();
+        let bytes = std::fs::read(&out.path).unwrap();
+        let stored = decode(&bytes);
+        assert_near(patch_mean(&stored, 48, 48, 32), [255, 0, 0], what);
+        assert_near(patch_mean(&stored, 176, 48, 32), [0, 255, 0], what);
+        // The stored JPEG is plain sRGB: it carries no profile for a viewer to misread.
+        assert!(
+            !bytes.windows(12).any(|w| w == b"ICC_PROFILE\0"),
+            "{what}: a profile was kept"
+        );
+    }
+
+    // Untagged, the same numbers are taken as sRGB and stored as they are.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = jpeg(&img, 95);
+    let out = photo::process(
+        PhotoSource::Bytes(&plain),
+        &PipelineConfig::default(),
+        dir.path(),
+    )
+    .unwrap();
+    let stored = decode(&std::fs::read(&out.path).unwrap());
+    assert_near(patch_mean(&stored, 48, 48, 32), [234, 51, 35], "untagged");
+}

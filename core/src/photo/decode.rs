@@ -19,6 +19,8 @@ use super::limits::{self, Format, PipelineConfig};
 pub(crate) struct Decoded {
     pub rgb: RgbImage,
     pub orientation: Orientation,
+    /// The camera's ICC profile, when it tagged the picture with one (`colour.rs`).
+    pub icc: Option<Vec<u8>>,
 }
 
 /// The input bytes, after the byte cap. For a path the cap is checked on the file's metadata first
@@ -76,10 +78,12 @@ pub(crate) fn decode(bytes: &[u8], config: &PipelineConfig) -> Result<Decoded, P
         .set_limits(limits::decoder_limits(config))
         .map_err(from_image)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
     let image = DynamicImage::from_decoder(decoder).map_err(from_image)?;
     Ok(Decoded {
         rgb: flatten_on_white(image),
         orientation,
+        icc,
     })
 }
 

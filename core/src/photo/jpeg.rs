@@ -83,7 +83,7 @@ fn decode_inner(
     config: &PipelineConfig,
 ) -> Result<Decoded, PhotoError> {
     let mut decompress = Decompress::with_err(error_mgr())
-        .with_markers(&[Marker::APP(1)])
+        .with_markers(&[Marker::APP(1), Marker::APP(2)])
         .from_mem(bytes)
         .map_err(|e| PhotoError::Corrupt(format!("the JPEG header is unreadable: {e}")))?;
     let (width, height) = (
@@ -110,6 +110,13 @@ fn decode_inner(
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
 
+    let icc = super::colour::icc_from_app2(
+        decompress
+            .markers()
+            .filter(|m| m.marker == Marker::APP(2))
+            .map(|m| m.data),
+    );
+
     let undecodable =
         |e: std::io::Error| PhotoError::Corrupt(format!("the JPEG cannot be decoded: {e}"));
     decompress.scale(numerator);
@@ -124,7 +131,11 @@ fn decode_inner(
         .ok_or_else(|| {
             PhotoError::Corrupt("the JPEG decoded to fewer rows than it claims".into())
         })?;
-    Ok(Decoded { rgb, orientation })
+    Ok(Decoded {
+        rgb,
+        orientation,
+        icc,
+    })
 }
 
 /// Encode RGB pixels as a baseline JPEG, 4:2:0, no metadata beyond JFIF (re-encoding from pixels

@@ -8,9 +8,10 @@
 //! the capture event in one transaction; this module does no database work.
 //!
 //! Steps: byte cap, format sniff (JPEG/PNG only), header dimension cap, decode with limits,
-//! downscale (never up), EXIF orientation, JPEG re-encode, thumbnail, SHA-256, atomic
-//! content-addressed write. See `docs/adr/0002-photo-pipeline.md` for the choices and figures.
+//! downscale (never up), colour to sRGB (an embedded ICC profile), EXIF orientation, JPEG
+//! re-encode, thumbnail, SHA-256, atomic content-addressed write. See `docs/adr/0002-photo-pipeline.md` for the choices and figures.
 
+mod colour;
 mod decode;
 mod encode;
 mod error;
@@ -69,6 +70,8 @@ pub fn process(
     let (w, h) = decoded.rgb.dimensions();
     let (fw, fh) = encode::fit(w, h, config.long_edge);
     let full = encode::resize(decoded.rgb, fw, fh)?;
+    // Converted at the stored size: a sixth of the pixels of a 12 MP photo.
+    let full = colour::to_srgb(full, decoded.icc.as_deref());
     let full = orient::apply(full, decoded.orientation);
     let full_jpeg = jpeg::encode(&full, config.jpeg_quality)?;
     let (width, height) = full.dimensions();
