@@ -68,7 +68,11 @@ private fun JobRow(job: JobSummary, strings: Strings, onClick: () -> Unit) {
                 Text(job.customerName, Modifier.weight(1f), style = MaterialTheme.typography.titleMedium)
                 Text(strings.jobStatus(job.status), style = MaterialTheme.typography.labelLarge)
             }
-            Text("${strings.jobKind(job.kind)} · ${job.address}", style = MaterialTheme.typography.bodyMedium)
+            // The number the desk and the customer use, else the id's short form on this phone.
+            Text(
+                "${job.number ?: job.shortId} · ${strings.jobKind(job.kind)} · ${job.address}",
+                style = MaterialTheme.typography.bodyMedium,
+            )
             Text(
                 job.appointmentAt?.formatLocal() ?: strings.noAppointment,
                 style = MaterialTheme.typography.bodySmall,

@@ -73,7 +73,10 @@ fun JobScreen(client: FieldCoreClient, platform: Platform, strings: Strings, job
 @Composable
 private fun OrderSection(j: JobDetail, strings: Strings) {
     Text(j.customerName, style = MaterialTheme.typography.headlineSmall)
-    Text("${strings.jobKind(j.kind)} · ${j.orderingParty}", style = MaterialTheme.typography.labelLarge)
+    Text(
+        "${j.number ?: j.shortId} · ${strings.jobKind(j.kind)} · ${j.orderingParty}",
+        style = MaterialTheme.typography.labelLarge,
+    )
     Text("${strings.status}: ${strings.jobStatus(j.status)}", Modifier.testTag(Tags.JOB_STATUS))
     Text(j.address)
     Text(j.phone)
