@@ -30,7 +30,7 @@ use crate::domain::Rulebook;
 use crate::protocol::{
     EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, PushStatus,
 };
-use crate::store::{CLOCK_OFFSET_KEY, PushState, Store};
+use crate::store::{CLOCK_OFFSET_KEY, PendingPhoto, PushState, Store};
 use http::{CountingBody, Http};
 use link::Link;
 use upload::UploadRound;
@@ -354,22 +354,42 @@ impl SyncClient {
         self.pull(&session, report)?;
         let photos = store.photos_awaiting_upload()?;
         let mut round = UploadRound::new(&photos);
+        // What a photo's failure means for the sync: the end of it, or a line in the report
+        // while the other photos go on.
+        let settle = |photo: &PendingPhoto, result, report: &mut SyncReport| match result {
+            Ok(()) => Ok(()),
+            Err(e @ (SyncError::Unauthorized | SyncError::Store(_) | SyncError::Cancelled)) => {
+                Err(e)
+            }
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                report.errors.push(format!(
+                    "{} photo {} of job {}: {e}",
+                    photo.category, photo.photo_id, photo.job_id
+                ));
+                Ok(())
+            }
+        };
+        // Photos a cut request of ours still holds: taken up again after the others.
+        let mut busy = Vec::new();
         for (i, photo) in photos.iter().enumerate() {
             scope.check()?;
             let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let uploaded = self.upload_photo(&session, photo, number, &mut round, report);
+            let uploaded = self.upload_photo(&session, photo, number, &mut round, true, report);
             keep_rate()?;
             match uploaded {
-                Ok(()) => {}
-                Err(e @ (SyncError::Unauthorized | SyncError::Store(_) | SyncError::Cancelled)) => {
-                    return Err(e);
+                Err(e) if upload::is_busy(&e) => {
+                    let wait = e.retry_after().unwrap_or(Duration::from_secs(5));
+                    busy.push((number, photo, Instant::now() + wait));
                 }
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => report.errors.push(format!(
-                    "{} photo {} of job {}: {e}",
-                    photo.category, photo.photo_id, photo.job_id
-                )),
+                other => settle(photo, other, report)?,
             }
+        }
+        for (number, photo, ready) in busy {
+            scope.sleep(ready.saturating_duration_since(Instant::now()))?;
+            let uploaded = self.upload_photo(&session, photo, number, &mut round, false, report);
+            keep_rate()?;
+            settle(photo, uploaded, report)?;
         }
         Ok(())
     }

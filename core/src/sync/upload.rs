@@ -21,6 +21,7 @@
 //! and hashing every chunk twice more cost a third of the upload's time (docs/benchmarks.md).
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::time::Instant;
@@ -28,6 +29,7 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ureq::SendBody;
+use uuid::Uuid;
 
 use super::error::SyncError;
 use super::http::{Answer, CountingBody};
@@ -40,12 +42,14 @@ const TUS_VERSION: &str = "1.0.0";
 /// Progress is reported at least this often, in bytes, while a request sends.
 const PROGRESS_STEP: u64 = 8 * 1024;
 
-/// The photos of one sync: the totals for "n of N".
+/// The photos of one sync: the totals for "n of N", and what was shown of each so far.
 pub(super) struct UploadRound {
     count: u32,
     sync_total: u64,
-    /// Bytes shown for the photos before the current one (finished or given up).
-    done_before: u64,
+    /// Bytes shown over all photos: the sum of their high-water marks.
+    sync_sent: Cell<u64>,
+    /// Each photo's high-water mark, for a photo taken up again later in the sync (a busy one).
+    shown: HashMap<Uuid, u64>,
 }
 
 impl UploadRound {
@@ -53,7 +57,8 @@ impl UploadRound {
         UploadRound {
             count: u32::try_from(photos.len()).unwrap_or(u32::MAX),
             sync_total: photos.iter().map(|p| p.bytes).sum(),
-            done_before: 0,
+            sync_sent: Cell::new(0),
+            shown: HashMap::new(),
         }
     }
 }
@@ -72,6 +77,12 @@ impl Shown<'_> {
     fn reach(&self, position: u64, round: &UploadRound, progress: &dyn Fn(Progress)) {
         let position = position.min(self.length);
         if position > self.at.get() {
+            round.sync_sent.set(
+                round
+                    .sync_sent
+                    .get()
+                    .saturating_add(position - self.at.get()),
+            );
             self.at.set(position);
         }
         let at = self.at.get();
@@ -86,7 +97,7 @@ impl Shown<'_> {
                 count: round.count,
                 sent: at,
                 total: self.length,
-                sync_sent: round.done_before.saturating_add(at),
+                sync_sent: round.sync_sent.get().min(round.sync_total),
                 sync_total: round.sync_total,
             }));
         }
@@ -95,24 +106,28 @@ impl Shown<'_> {
 
 impl SyncClient {
     /// Upload one photo's stored bytes, resuming where the server says it stands. Photo
-    /// `number` of the round.
+    /// `number` of the round. With `pass_busy`, an upload another request of ours still holds
+    /// (423) is handed back at once, so the sync goes on with the other photos and comes back
+    /// after its `Retry-After`; without it, the wait happens here.
     pub(super) fn upload_photo(
         &self,
         session: &Session,
         photo: &PendingPhoto,
         number: u32,
         round: &mut UploadRound,
+        pass_busy: bool,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
+        let before = round.shown.get(&photo.photo_id).copied().unwrap_or(0);
         let shown = Shown {
             photo,
             number,
             length: photo.bytes,
-            at: Cell::new(0),
-            emitted: Cell::new(0),
+            at: Cell::new(before),
+            emitted: Cell::new(before),
         };
-        let result = self.upload_steps(session, photo, &shown, round, report);
-        round.done_before = round.done_before.saturating_add(shown.at.get());
+        let result = self.upload_steps(session, photo, &shown, round, pass_busy, report);
+        round.shown.insert(photo.photo_id, shown.at.get());
         result
     }
 
@@ -121,7 +136,8 @@ impl SyncClient {
         session: &Session,
         photo: &PendingPhoto,
         shown: &Shown,
-        round: &mut UploadRound,
+        round: &UploadRound,
+        pass_busy: bool,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         let Session {
@@ -210,6 +226,9 @@ impl SyncClient {
                         ) =>
                 {
                     report.retries += 1;
+                    if pass_busy && is_busy(&e) {
+                        return Err(e);
+                    }
                     let wait = e
                         .retry_after()
                         .unwrap_or(self.config.backoff.delay(fruitless + 1));
@@ -362,6 +381,11 @@ impl SyncClient {
         }
         Ok(new_offset)
     }
+}
+
+/// A tus upload a request of ours still holds (a cut PATCH whose lease has not lapsed).
+pub(super) fn is_busy(e: &SyncError) -> bool {
+    matches!(e, SyncError::Server { status: 423, .. })
 }
 
 fn upload_offset(answer: &Answer) -> Result<u64, SyncError> {
