@@ -185,7 +185,8 @@ enum Command {
     },
     /// Push, pull and upload now.
     Sync {
-        /// Bytes of the first upload chunk (chunks grow while the network holds).
+        /// Bytes of the first upload chunk while the link's speed is unknown (then chunks are
+        /// sized to take a few seconds at the measured speed).
         #[arg(long, default_value_t = 256 * 1024)]
         chunk_size: usize,
     },

@@ -118,15 +118,13 @@ impl Out {
             return self.print_json(serde_json::to_value(d)?);
         }
         let v = &d.view;
-        match v.number {
-            Some(n) => say!(
-                "job {} {n} ({}, {})",
-                d.short_id,
-                v.order.kind.as_str(),
-                v.id
-            ),
-            None => say!("job {} ({}, {})", d.short_id, v.order.kind.as_str(), v.id),
-        }
+        let number = v.number.map(|n| format!(" {n}")).unwrap_or_default();
+        say!(
+            "job {}{number} ({}, {})",
+            d.short_id,
+            v.order.kind.as_str(),
+            v.id
+        );
         if d.reassigned_away {
             let kept = d
                 .timeline

@@ -350,13 +350,12 @@ impl JobView {
     ///
     /// [`Rule::PhotoAlreadyOnJob`]: super::Rule::PhotoAlreadyOnJob
     pub fn photo_count(&self, category: PhotoCategory) -> usize {
-        let mut seen: Vec<&str> = Vec::new();
-        for p in self.photos.iter().filter(|p| p.category == category) {
-            if !seen.contains(&p.sha256.as_str()) {
-                seen.push(&p.sha256);
-            }
-        }
-        seen.len()
+        self.photos
+            .iter()
+            .filter(|p| p.category == category)
+            .map(|p| p.sha256.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     }
 
     pub fn has_exception(&self, kind: ExceptionKind) -> bool {

@@ -41,6 +41,16 @@ fn convert(rgb: &RgbImage, icc: &[u8]) -> Option<RgbImage> {
             TransformOptions::default(),
         )
         .ok()?;
+    // Many phones tag plain sRGB: a profile that maps a sample of the colour cube to itself is
+    // not worth a pass over the photo.
+    let probe: Vec<u8> = (0u32..16 * 16 * 16)
+        .flat_map(|i| [(i >> 8) & 15, (i >> 4) & 15, i & 15].map(|c| (c * 17) as u8))
+        .collect();
+    let mut mapped = vec![0u8; probe.len()];
+    transform.transform(&probe, &mut mapped).ok()?;
+    if probe.iter().zip(&mapped).all(|(a, b)| a.abs_diff(*b) <= 1) {
+        return None;
+    }
     let mut out = vec![0u8; rgb.as_raw().len()];
     transform.transform(rgb.as_raw(), &mut out).ok()?;
     RgbImage::from_raw(rgb.width(), rgb.height(), out)
@@ -99,5 +109,16 @@ mod tests {
             .encode()
             .expect("encode");
         assert_eq!(to_srgb(rgb.clone(), Some(&gray)), rgb);
+    }
+
+    #[test]
+    fn an_srgb_tag_leaves_every_pixel_as_it_was_and_p3_does_not() {
+        let rgb = RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 4) as u8, ((x + y) * 2) as u8])
+        });
+        let srgb = ColorProfile::new_srgb().encode().expect("encode");
+        assert_eq!(to_srgb(rgb.clone(), Some(&srgb)), rgb);
+        let p3 = ColorProfile::new_display_p3().encode().expect("encode");
+        assert_ne!(to_srgb(rgb.clone(), Some(&p3)), rgb, "P3 is converted");
     }
 }

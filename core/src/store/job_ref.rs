@@ -84,13 +84,23 @@ impl Store {
         if wanted.is_empty() {
             return Err(JobLookupError::NotFound(reference.to_string()));
         }
-        let matches: Vec<Uuid> = ids
-            .into_iter()
-            .filter(|id| {
-                let h = hex(id);
-                h.ends_with(&wanted) || h.starts_with(&wanted)
-            })
-            .collect();
+        // The whole id, then the end of ids (short ids are tails, unique as tails), and only
+        // when no id ends so, the start: a short id always names its own job back.
+        let hexes: Vec<(Uuid, String)> = ids.into_iter().map(|id| (id, hex(&id))).collect();
+        let pick = |f: &dyn Fn(&str) -> bool| -> Vec<Uuid> {
+            hexes
+                .iter()
+                .filter(|(_, h)| f(h))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        let mut matches = pick(&|h| h == wanted);
+        if matches.is_empty() {
+            matches = pick(&|h| h.ends_with(&wanted));
+        }
+        if matches.is_empty() {
+            matches = pick(&|h| h.starts_with(&wanted));
+        }
         match matches.as_slice() {
             [one] => Ok(*one),
             [] => Err(JobLookupError::NotFound(reference.to_string())),

@@ -25,6 +25,10 @@ use crate::store::Clock;
 /// megabytes; a server (or a captive portal) sending more is not believed.
 const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The longest `Retry-After` a sync waits inside itself: the header comes from the network, and
+/// a longer pause belongs to the platform's scheduler (`next_sync_delay`), not a running sync.
+const MAX_RETRY_AFTER_SECS: u64 = 300;
+
 /// The most one read of a request body hands to the HTTP client: so "left the device" is
 /// counted close to the socket, not a whole request ahead of it.
 const BODY_READ_MAX: usize = 16 * 1024;
@@ -62,8 +66,10 @@ impl Read for CountingBody<'_> {
         let rest = &self.body[self.taken..];
         let n = rest.len().min(buf.len()).min(BODY_READ_MAX);
         buf[..n].copy_from_slice(&rest[..n]);
-        self.taken += n;
-        (self.on_taken)(self.taken);
+        if n > 0 {
+            self.taken += n;
+            (self.on_taken)(self.taken);
+        }
         Ok(n)
     }
 }
@@ -110,8 +116,9 @@ impl Answer {
 }
 
 impl Http {
-    /// `timeout` bounds a whole request (photo chunks lift it); `stall` bounds each read and
-    /// write of the socket, so a request fails as soon as nothing moves for that long.
+    /// `timeout` bounds a whole request (photo chunks, pushes and pull pages lift it: they are
+    /// sized by time instead); `stall` bounds each read and write of the socket, so a request
+    /// fails as soon as nothing moves for that long.
     pub fn new(
         base_url: &str,
         timeout: Duration,
@@ -203,7 +210,7 @@ impl Http {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
         let code = status.as_u16();
         let body = response
             .body_mut()

@@ -84,7 +84,11 @@ impl InterruptScope {
 
     /// Wait `duration` (a backoff), returning early with `Err(Cancelled)` if interrupted.
     pub fn sleep(&self, duration: Duration) -> Result<(), SyncError> {
-        let deadline = Instant::now() + duration;
+        // A wait the clock cannot represent is a wait until interrupted.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(duration)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
         let mut count = self.interrupt.lock();
         while *count == self.start {
             let left = deadline.saturating_duration_since(Instant::now());

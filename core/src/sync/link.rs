@@ -56,12 +56,51 @@ impl Link {
         }));
     }
 
-    /// A request failed with nothing gained: the link is worse than thought, so the next
-    /// request carries half what a chunk would have.
+    /// A request failed with nothing gained: the link is worse than thought, so the rate (and
+    /// with it the next request) is halved; unmeasured, it is taken as half a first chunk's.
     pub fn stalled(&self, c: &SyncConfig) {
         let secs = c.chunk_seconds.as_secs_f64().max(0.001);
-        self.bytes_per_sec
-            .set(Some(self.chunk(c) as f64 / secs / 2.0));
+        let rate = self
+            .bytes_per_sec
+            .get()
+            .unwrap_or(c.chunk_size as f64 / secs);
+        self.bytes_per_sec.set(Some(rate / 2.0));
+    }
+}
+
+/// Progress is reported at least this often, in bytes, while a request sends.
+pub(super) const PROGRESS_STEP: u64 = 8 * 1024;
+
+/// A count of bytes shown to the technician: it only moves forward, and says when it moved
+/// far enough to be worth showing (a [`PROGRESS_STEP`] further, or at the end).
+#[derive(Debug, Default)]
+pub(super) struct Mark {
+    at: Cell<u64>,
+    emitted: Cell<u64>,
+}
+
+impl Mark {
+    /// A mark already at `at` (shown before).
+    pub fn from(at: u64) -> Mark {
+        Mark {
+            at: Cell::new(at),
+            emitted: Cell::new(at),
+        }
+    }
+
+    pub fn at(&self) -> u64 {
+        self.at.get()
+    }
+
+    /// Move to `position` (within `end`, never back); the value to show, when it is due.
+    pub fn advance(&self, position: u64, end: u64) -> Option<u64> {
+        self.at.set(self.at.get().max(position.min(end)));
+        let at = self.at.get();
+        let due = at >= self.emitted.get().saturating_add(PROGRESS_STEP) || at == end;
+        (due && at != self.emitted.get()).then(|| {
+            self.emitted.set(at);
+            at
+        })
     }
 }
 
@@ -88,14 +127,35 @@ mod tests {
             link.observe(1_000, Duration::from_secs(10));
         }
         assert_eq!(link.chunk(&c), 16 * 1024);
-        // A stall halves what the next request carries.
+        // A stall halves what the next request carries; below the floor, the rate still halves
+        // (push batches and pull pages follow it), while a chunk stays at the floor.
         let fresh = Link::default();
         fresh.stalled(&c);
         assert_eq!(fresh.chunk(&c), 128 * 1024);
+        let slow = Link::at(Some(1_000.0));
+        slow.stalled(&c);
+        assert_eq!(slow.bytes_per_sec(), Some(500.0));
+        assert_eq!(slow.chunk(&c), 16 * 1024);
         // Fibre: the largest chunk. A rate kept from a broken store is not believed.
         link.observe(100_000_000, Duration::from_secs(1));
         assert_eq!(link.chunk(&c), 8 * 1024 * 1024);
         assert_eq!(Link::at(Some(f64::NAN)).bytes_per_sec(), None);
         assert_eq!(Link::at(Some(-3.0)).bytes_per_sec(), None);
+    }
+
+    #[test]
+    fn a_mark_moves_forward_in_steps_and_shows_its_end() {
+        let m = Mark::default();
+        assert_eq!(m.advance(100, 20_000), None, "less than a step");
+        assert_eq!(m.advance(9_000, 20_000), Some(9_000));
+        assert_eq!(m.advance(4_000, 20_000), None, "never back");
+        assert_eq!(m.at(), 9_000);
+        assert_eq!(
+            m.advance(30_000, 20_000),
+            Some(20_000),
+            "the end, within bounds"
+        );
+        assert_eq!(m.advance(20_000, 20_000), None, "shown once");
+        assert_eq!(Mark::from(500).advance(500, 500), None);
     }
 }

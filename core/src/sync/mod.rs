@@ -32,7 +32,7 @@ use crate::protocol::{
 };
 use crate::store::{CLOCK_OFFSET_KEY, PendingPhoto, PushState, Store};
 use http::{CountingBody, Http};
-use link::Link;
+use link::{Link, Mark};
 use upload::UploadRound;
 
 const TOKEN_KEY: &str = "device_token";
@@ -50,9 +50,9 @@ const PULL_EVENT_BYTES: u64 = 1_000;
 /// The fewest events a pull page asks for.
 const MIN_PULL_PAGE: u64 = 20;
 
-/// The upload rate the last sync measured (bytes per second): the next one sizes its first
-/// chunk from it.
-const LINK_RATE_KEY: &str = "upload_bytes_per_sec";
+/// The link's upload rate the last sync measured (bytes per second, over its pushes and photo
+/// chunks): the next one sizes its first requests from it.
+const LINK_RATE_KEY: &str = "link_bytes_per_sec";
 /// Set when the server refused the token (the desk revoked the device); cleared by enrolment.
 const REVOKED_KEY: &str = "revoked_at";
 
@@ -78,8 +78,9 @@ pub struct SyncConfig {
     /// An upload whose bytes moved keeps trying (with backoff) until none has reached the
     /// server for this long: a flapping basement link is not a reason to give up.
     pub upload_patience: Duration,
-    /// The whole of a push, pull or other small request; photo chunks have none (they are
-    /// sized to finish in `chunk_seconds` and bounded by the stall deadline instead).
+    /// The whole of a small request (HEAD, upload creation, enrolment). Photo chunks, pushes
+    /// and pull pages have none: they are sized to finish in `chunk_seconds` at the measured
+    /// rate and bounded by the stall deadline instead.
     pub request_timeout: Duration,
     /// The technician's language: the server answers refusals in it.
     pub lang: crate::domain::Lang,
@@ -394,9 +395,11 @@ impl SyncClient {
         Ok(())
     }
 
-    /// Send the outbox in batches sized by time at the link's rate, each answered whole.
-    /// Progress counts a batch's bytes as they leave; a failed batch is sent again (smaller,
-    /// with a fresh `sent_at`, so the server's time correction stays right).
+    /// Send the outbox in batches sized by time at the link's rate (the first of a device that
+    /// never measured it: [`MIN_PUSH_BATCH`] events), each answered whole. Progress counts a
+    /// batch's bytes as they leave. A failed batch is sent again whole, so the bytes shown stay
+    /// true, with a fresh `sent_at` (the server's time correction counts from it); the halved
+    /// rate sizes the batches after it.
     fn push(&self, session: &Session, report: &mut SyncReport) -> Result<(), SyncError> {
         let Session {
             store,
@@ -407,7 +410,7 @@ impl SyncClient {
         } = *session;
         let mut failures = 0;
         // Bytes shown for the batch on its way: a retry sends them again without going back.
-        let shown = std::cell::Cell::new(0u64);
+        let mut shown = Mark::default();
         let mut retrying_batch: Option<usize> = None;
         loop {
             scope.check()?;
@@ -433,35 +436,37 @@ impl SyncClient {
                     batch.truncate(n);
                     body = encode(&batch)?;
                 }
-            } else if let Some(budget) = link.budget(&self.config) {
-                let fits = (batch.len() as u64).saturating_mul(budget) / (body.len() as u64).max(1);
-                let keep = usize::try_from(fits)
-                    .unwrap_or(usize::MAX)
-                    .clamp(MIN_PUSH_BATCH.min(batch.len()), batch.len());
+            } else {
+                let keep = match link.budget(&self.config) {
+                    Some(budget) => {
+                        let fits = (batch.len() as u64).saturating_mul(budget)
+                            / (body.len() as u64).max(1);
+                        usize::try_from(fits).unwrap_or(usize::MAX)
+                    }
+                    None => MIN_PUSH_BATCH,
+                }
+                .clamp(MIN_PUSH_BATCH.min(batch.len()), batch.len());
                 if keep < batch.len() {
                     batch.truncate(keep);
                     body = encode(&batch)?;
                 }
             }
             let sent = report.events_sent;
+            let total = body.len() as u64;
             let show = |bytes: u64| {
-                let total = body.len() as u64;
-                if bytes >= shown.get() {
-                    shown.set(bytes.min(total));
-                    progress(Progress::Pushing {
-                        sent,
-                        pending,
-                        batch_bytes_sent: shown.get(),
-                        batch_bytes: total,
-                    });
-                }
+                progress(Progress::Pushing {
+                    sent,
+                    pending,
+                    batch_bytes_sent: bytes,
+                    batch_bytes: total,
+                })
             };
-            show(0);
-            let last = std::cell::Cell::new(0usize);
+            if shown.at() == 0 {
+                show(0);
+            }
             let on_taken = |taken: usize| {
-                if taken >= last.get() + 8 * 1024 || taken == body.len() {
-                    last.set(taken);
-                    show(taken as u64);
+                if let Some(at) = shown.advance(taken as u64, total) {
+                    show(at);
                 }
             };
             let started = Instant::now();
@@ -480,10 +485,9 @@ impl SyncClient {
                 .send(request, clock.as_ref(), Some(token), |r| {
                     r.send(SendBody::from_reader(&mut counted))
                 })
-                .and_then(|answer| {
-                    self.note_offset(store, answer.offset_ms, report)?;
-                    answer.json::<PushResponse>()
-                });
+                // No clock sample from a push: its body may take seconds to send, which would
+                // skew the round trip's midpoint; pulls and HEADs sample the clock instead.
+                .and_then(|answer| answer.json::<PushResponse>());
             let response = match answered {
                 Ok(r) => {
                     link.observe(body.len() as u64, started.elapsed());
@@ -536,12 +540,13 @@ impl SyncClient {
                 .count();
             store.mark_pushed(&results)?;
             report.events_sent += batch.len() as u32;
-            shown.set(0);
+            shown = Mark::default();
+            // Answered: those events count as sent, and no batch is on its way until the next.
             progress(Progress::Pushing {
                 sent: report.events_sent,
                 pending: pending.saturating_sub(batch.len() as u64),
-                batch_bytes_sent: body.len() as u64,
-                batch_bytes: body.len() as u64,
+                batch_bytes_sent: 0,
+                batch_bytes: 0,
             });
             if answered < batch.len() {
                 return Err(SyncError::Protocol(format!(
@@ -628,13 +633,28 @@ impl SyncClient {
         &self,
         report: &mut SyncReport,
         scope: &InterruptScope,
+        f: impl FnMut(&mut SyncReport) -> Result<T, SyncError>,
+    ) -> Result<T, SyncError> {
+        self.retrying_until(report, scope, None, f)
+    }
+
+    /// [`Self::retrying`] for `backoff.attempts` tries, and past them until `deadline`.
+    fn retrying_until<T>(
+        &self,
+        report: &mut SyncReport,
+        scope: &InterruptScope,
+        deadline: Option<Instant>,
         mut f: impl FnMut(&mut SyncReport) -> Result<T, SyncError>,
     ) -> Result<T, SyncError> {
         let mut attempt = 1;
         loop {
             match f(report) {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && attempt < self.config.backoff.attempts => {
+                Err(e)
+                    if e.is_transient()
+                        && (attempt < self.config.backoff.attempts
+                            || deadline.is_some_and(|d| Instant::now() < d)) =>
+                {
                     report.retries += 1;
                     scope.sleep(
                         e.retry_after()

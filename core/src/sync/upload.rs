@@ -33,14 +33,12 @@ use uuid::Uuid;
 
 use super::error::SyncError;
 use super::http::{Answer, CountingBody};
+use super::link::Mark;
 use super::{PhotoProgress, Progress, Session, SyncClient, SyncReport};
 use crate::protocol::upload_metadata as meta;
 use crate::store::{PendingPhoto, Store};
 
 const TUS_VERSION: &str = "1.0.0";
-
-/// Progress is reported at least this often, in bytes, while a request sends.
-const PROGRESS_STEP: u64 = 8 * 1024;
 
 /// The photos of one sync: the totals for "n of N", and what was shown of each so far.
 pub(super) struct UploadRound {
@@ -68,27 +66,19 @@ struct Shown<'a> {
     photo: &'a PendingPhoto,
     number: u32,
     length: u64,
-    at: Cell<u64>,
-    emitted: Cell<u64>,
+    mark: Mark,
 }
 
 impl Shown<'_> {
     /// `position` bytes of the photo have left the device (or are on the server).
     fn reach(&self, position: u64, round: &UploadRound, progress: &dyn Fn(Progress)) {
-        let position = position.min(self.length);
-        if position > self.at.get() {
-            round.sync_sent.set(
-                round
-                    .sync_sent
-                    .get()
-                    .saturating_add(position - self.at.get()),
-            );
-            self.at.set(position);
-        }
-        let at = self.at.get();
-        let due = at >= self.emitted.get().saturating_add(PROGRESS_STEP) || at == self.length;
-        if due && at != self.emitted.get() {
-            self.emitted.set(at);
+        let before = self.mark.at();
+        let due = self.mark.advance(position, self.length);
+        let gained = self.mark.at() - before;
+        round
+            .sync_sent
+            .set(round.sync_sent.get().saturating_add(gained));
+        if let Some(at) = due {
             progress(Progress::Uploading(PhotoProgress {
                 photo_id: self.photo.photo_id,
                 job_id: self.photo.job_id,
@@ -123,11 +113,10 @@ impl SyncClient {
             photo,
             number,
             length: photo.bytes,
-            at: Cell::new(before),
-            emitted: Cell::new(before),
+            mark: Mark::from(before),
         };
         let result = self.upload_steps(session, photo, &shown, round, pass_busy, report);
-        round.shown.insert(photo.photo_id, shown.at.get());
+        round.shown.insert(photo.photo_id, shown.mark.at());
         result
     }
 
@@ -158,7 +147,7 @@ impl SyncClient {
         let mut url = photo.upload_url.clone();
         let mut offset = 0;
         if let Some(u) = &url {
-            match self.retrying(report, scope, |_| self.tus_offset(store, token, u)) {
+            match self.retrying(report, scope, |_| self.tus_offset(store, token, u, length)) {
                 Ok(o) => offset = o,
                 // Expired or swept on the server: start a new upload.
                 Err(SyncError::Server { status, .. }) if status == 404 || status == 410 => {
@@ -208,6 +197,7 @@ impl SyncClient {
                 Ok(new_offset) => {
                     session.link.observe(new_offset - offset, started.elapsed());
                     fruitless = 0;
+                    last_gain = Instant::now();
                     offset = new_offset;
                     shown.reach(offset, round, progress);
                 }
@@ -225,6 +215,8 @@ impl SyncClient {
                             }
                         ) =>
                 {
+                    // The request's own time, before any wait: what the link did.
+                    let took = started.elapsed();
                     report.retries += 1;
                     if pass_busy && is_busy(&e) {
                         return Err(e);
@@ -234,14 +226,19 @@ impl SyncClient {
                         .unwrap_or(self.config.backoff.delay(fruitless + 1));
                     scope.sleep(wait)?;
                     let patience_ends = last_gain + self.config.upload_patience;
-                    let now_at = self.offset_until(session, &url, patience_ends, report)?;
+                    let now_at = self.retrying_until(report, scope, Some(patience_ends), |_| {
+                        self.tus_offset(store, token, &url, length)
+                    })?;
                     if now_at > offset {
                         // The server kept part of it: the link moves, if slowly.
-                        session.link.observe(now_at - offset, started.elapsed());
+                        session.link.observe(now_at - offset, took);
                         fruitless = 0;
                         last_gain = Instant::now();
                     } else {
-                        session.link.stalled(&self.config);
+                        // A busy upload says nothing of the link.
+                        if !is_busy(&e) {
+                            session.link.stalled(&self.config);
+                        }
                         fruitless += 1;
                         if fruitless >= self.config.backoff.attempts
                             && Instant::now() >= patience_ends
@@ -259,34 +256,6 @@ impl SyncClient {
         report.photos_uploaded += 1;
         report.bytes_uploaded += length;
         Ok(())
-    }
-
-    /// Where the server stands on `url`, asked until it answers: transient failures are
-    /// retried `backoff.attempts` times, and on past that until `deadline`.
-    fn offset_until(
-        &self,
-        session: &Session,
-        url: &str,
-        deadline: Instant,
-        report: &mut SyncReport,
-    ) -> Result<u64, SyncError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self.tus_offset(session.store, session.token, url) {
-                Ok(o) => return Ok(o),
-                Err(e)
-                    if e.is_transient()
-                        && (tries < self.config.backoff.attempts || Instant::now() < deadline) =>
-                {
-                    report.retries += 1;
-                    session
-                        .scope
-                        .sleep(e.retry_after().unwrap_or(self.config.backoff.delay(tries)))?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     fn tus_create(
@@ -335,7 +304,14 @@ impl SyncClient {
             .ok_or_else(|| SyncError::Protocol("upload created without a Location".into()))
     }
 
-    fn tus_offset(&self, store: &Store, token: &str, url: &str) -> Result<u64, SyncError> {
+    /// Where the server stands on `url`: an offset past the photo's `length` is not believed.
+    fn tus_offset(
+        &self,
+        store: &Store,
+        token: &str,
+        url: &str,
+        length: u64,
+    ) -> Result<u64, SyncError> {
         let request = self
             .http
             .agent()
@@ -344,7 +320,13 @@ impl SyncClient {
         let answer = self
             .http
             .send(request, store.clock().as_ref(), Some(token), |r| r.call())?;
-        upload_offset(&answer)
+        let offset = upload_offset(&answer)?;
+        if offset > length {
+            return Err(SyncError::Protocol(format!(
+                "the server holds {offset} bytes of a {length}-byte photo"
+            )));
+        }
+        Ok(offset)
     }
 
     /// One PATCH whose body is `body`; the server's new offset. Without a total deadline: a
@@ -374,9 +356,11 @@ impl SyncClient {
                 r.send(SendBody::from_reader(body))
             })?;
         let new_offset = upload_offset(&answer)?;
-        if new_offset <= offset {
+        let most = offset.saturating_add(body.len() as u64);
+        if new_offset <= offset || new_offset > most {
             return Err(SyncError::Protocol(format!(
-                "upload offset did not advance ({offset} -> {new_offset})"
+                "the upload offset moved from {offset} to {new_offset} on a {}-byte chunk",
+                body.len()
             )));
         }
         Ok(new_offset)

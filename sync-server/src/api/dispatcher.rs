@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use fieldcore::domain::{
-    Actor, Event, EventBody, JobKind, JobOrder, JobStatus, JobView, Lang, Timer,
+    Actor, Event, EventBody, JobKind, JobNumber, JobOrder, JobStatus, JobView, Lang, Timer,
 };
 use fieldcore::protocol::PushStatus;
 use serde::{Deserialize, Serialize};
@@ -541,6 +541,9 @@ pub struct JobsQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobSummary {
     pub id: Uuid,
+    /// What people call the job (`J-1042` is number 1042); none for jobs from before numbers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<JobNumber>,
     pub kind: JobKind,
     pub status: JobStatus,
     pub technician_id: Option<Uuid>,
@@ -585,6 +588,7 @@ async fn jobs(
                 let v = r.view;
                 JobSummary {
                     id: v.id,
+                    number: v.number,
                     kind: v.order.kind,
                     status: v.status(),
                     technician_id: v.technician_id,
@@ -601,6 +605,51 @@ async fn jobs(
 
 /// Record desk events for one job, in order, all or none; the first refusal answers the request.
 /// The JSON API and the console both act through here, so both notify the live board.
+/// Create a job (order, technician, appointment), numbered: the order goes through the
+/// rulebook first, so a refused one (an empty customer name, say) uses no number. The JSON API
+/// and the console's form both create jobs here.
+pub(crate) async fn new_job(
+    state: &AppState,
+    auth: &DispatcherAuth,
+    org: &Organisation,
+    job_id: Uuid,
+    (order, technician, appointment): (JobOrder, Option<Uuid>, Option<DateTime<Utc>>),
+    lang: Lang,
+) -> ApiResult<()> {
+    let probe = desk_event(
+        auth,
+        job_id,
+        EventBody::JobCreated {
+            order: order.clone(),
+            number: None,
+        },
+        state.config.clock.now(),
+    );
+    if let Err(r) = org.rulebook().check(None, &probe) {
+        return Err(ApiError::refused(r.rule.code(), &r.message(lang)));
+    }
+    let number = state.storage.next_job_number(org.id).await?;
+    let bodies = super::desk_action::new_job_events(order, number, technician, appointment);
+    desk(state, auth, org, job_id, bodies, lang).await
+}
+
+/// An event of the desk, stamped by the server's clock.
+fn desk_event(auth: &DispatcherAuth, job_id: Uuid, body: EventBody, now: DateTime<Utc>) -> Event {
+    Event {
+        id: Uuid::now_v7(),
+        job_id,
+        actor: Actor::Dispatcher {
+            dispatcher_id: auth.dispatcher.id,
+        },
+        recorded_at: now,
+        monotonic_ms: None,
+        device_seq: None,
+        clock_offset_ms: None,
+        corrected_at: Some(now),
+        body,
+    }
+}
+
 pub(crate) async fn desk(
     state: &AppState,
     auth: &DispatcherAuth,
@@ -613,19 +662,7 @@ pub(crate) async fn desk(
     let events = bodies
         .into_iter()
         .map(|body| Incoming {
-            event: Event {
-                id: Uuid::now_v7(),
-                job_id,
-                actor: Actor::Dispatcher {
-                    dispatcher_id: auth.dispatcher.id,
-                },
-                recorded_at: now,
-                monotonic_ms: None,
-                device_seq: None,
-                clock_offset_ms: None,
-                corrected_at: Some(now),
-                body,
-            },
+            event: desk_event(auth, job_id, body, now),
             flags: Vec::new(),
             refused: None,
         })
@@ -714,14 +751,15 @@ async fn create_job(
     }
     let org = organisation(&state, &auth).await?;
     let job_id = Uuid::now_v7();
-    let number = state.storage.next_job_number(org.id).await?;
-    let bodies = super::desk_action::new_job_events(
-        req.order,
-        number,
-        req.technician_id,
-        req.appointment_at,
-    );
-    desk(&state, &auth, &org, job_id, bodies, Lang::En).await?;
+    new_job(
+        &state,
+        &auth,
+        &org,
+        job_id,
+        (req.order, req.technician_id, req.appointment_at),
+        Lang::En,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(job_detail(&state, &org, job_id).await?),

@@ -21,8 +21,8 @@ use super::board::{status_badge, technician_names, timer_tag};
 use super::html::{Ui, esc, notice};
 use super::{Console, ConsoleError, FormFields, PageResult, csrf_hidden, not_found};
 use crate::AppState;
-use crate::api::desk_action::{DeskAction, new_job_events};
-use crate::api::dispatcher::{desk, technician_of_org};
+use crate::api::desk_action::DeskAction;
+use crate::api::dispatcher::{desk, new_job, technician_of_org};
 use crate::error::ApiError;
 use crate::storage::{JobDetail, Technician, TimelineEntry};
 
@@ -1167,9 +1167,8 @@ pub async fn create(
         },
     };
     let job_id = Uuid::now_v7();
-    let number = state.storage.next_job_number(c.org.id).await?;
-    let bodies = new_job_events(order, number, technician, appointment);
-    if let Err(e) = desk(&state, &c.auth, &c.org, job_id, bodies, c.lang).await {
+    let job = (order, technician, appointment);
+    if let Err(e) = new_job(&state, &c.auth, &c.org, job_id, job, c.lang).await {
         return again(e.parts().status, &refusal_text(&c, &e));
     }
     Ok(Redirect::to(&format!("/console/jobs/{job_id}")).into_response())
