@@ -331,6 +331,11 @@ async fn each_organisation_numbers_its_jobs_from_j_1001() {
     let bolt = w.desk("Bolt").await;
     let a = acme.technician("A").await;
     let b = bolt.technician("B").await;
+    // A refused order uses no number: the desk's next job is still J-1001.
+    let mut bad = fieldcore::fixtures::order(fieldcore::domain::JobKind::Install);
+    bad.customer_name = "  ".into();
+    let (status, v) = acme.post("/v1/jobs", json!({ "order": bad })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let mut numbers = Vec::new();
     for _ in 0..3 {
         let job = acme.job_for(a).await;
