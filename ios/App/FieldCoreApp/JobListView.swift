@@ -73,8 +73,15 @@ private struct SyncLine: View {
     var body: some View {
         VStack(alignment: .leading) {
             switch client.syncStatus {
+            case let .running(.uploading(_, _, _, number, count, _, _, syncSent, syncTotal)):
+                let percent = syncTotal == 0 ? 100 : Int(Double(syncSent) / Double(syncTotal) * 100)
+                Text("Uploading photo \(number) of \(count): \(percent)% of all photos")
+            case let .running(.pushing(sent, pending, _, _)):
+                Text("Sending: \(sent) of \(UInt64(sent) + pending)")
             case .running: Text("Syncing…")
-            case let .failed(failure, _): Text("Not synced: \(failure.detail)")
+            case let .failed(failure, _):
+                Text("Not synced: \(failure.detail). Got through: \(failure.report.eventsSent) actions, "
+                    + "\(failure.report.photosUploaded) photos; \(failure.report.photosWaiting) photos wait")
             case let .cancelled(at): Text("Sync stopped at \(at.formatted(date: .omitted, time: .shortened)); it goes on next time")
             case .idle, .finished: EmptyView()
             }
