@@ -215,8 +215,8 @@ pub const CLOCK_READING_MAX_MS: i64 = 100 * 366 * 24 * 3_600_000;
 /// The push says what the device's clocks read when it was sent (`sent_at`,
 /// `sent_monotonic_ms`) and the server knows when it arrived (`received_at`). Within one boot the
 /// monotonic clock is trustworthy, so the event happened `sent_monotonic_ms - event.monotonic_ms`
-/// before the push arrived, whatever the wall clock says (network latency, seconds at most, is
-/// ignored). If the wall clock's own account of that interval differs by more than
+/// before the push arrived, whatever the wall clock says (`received_at` is when the request's
+/// head arrived, before its body: one-way latency, under a second, is ignored). If the wall clock's own account of that interval differs by more than
 /// [`CLOCK_JUMP_TOLERANCE_SECS`], the user changed the clock: the event is flagged. After a reboot
 /// the monotonic anchor is gone and the device's own offset estimate (or the push's) is used.
 ///

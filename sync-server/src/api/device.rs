@@ -2,8 +2,10 @@
 //! organisation and sees nothing else (design.md invariant 6).
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use fieldcore::protocol::{
     EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, correct_event_time,
 };
@@ -17,6 +19,23 @@ use crate::auth::{DeviceAuth, code_hash, new_token, token_hash};
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 use crate::storage::{Incoming, Writer};
 use uuid::Uuid;
+
+/// When a request's head arrived, read before its body. A push's `sent_at` is its device's
+/// clock as the body began to leave; over a basement link a batch's body takes seconds to arrive
+/// (ADR 0013), and a clock read after it would place every event that much later.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrived(pub DateTime<Utc>);
+
+impl FromRequestParts<AppState> for Arrived {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        _parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Arrived(state.config.clock.now()))
+    }
+}
 
 pub const DEFAULT_PULL_LIMIT: usize = 200;
 pub const MAX_PULL_LIMIT: usize = 1000;
@@ -117,6 +136,7 @@ pub async fn enroll(
 )]
 pub async fn push(
     State(state): State<AppState>,
+    Arrived(received_at): Arrived,
     DeviceAuth(who): DeviceAuth,
     headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<PushRequest>,
@@ -134,7 +154,6 @@ pub async fn push(
             "This token belongs to another device",
         ));
     }
-    let received_at = state.config.clock.now();
     let job_ids: Vec<Uuid> = req.events.iter().map(|e| e.job_id).collect();
     let events = req
         .events
