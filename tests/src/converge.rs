@@ -177,6 +177,11 @@ impl Rng {
     pub fn chance(&mut self, pct: u64) -> bool {
         self.below(100) < pct
     }
+
+    /// A number from `lo` to `hi`, both included.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi.saturating_sub(lo) + 1)
+    }
 }
 
 /// One phone in a schedule.

@@ -254,6 +254,27 @@ impl Device {
     }
 }
 
+/// The desk's view of `job` after every event of the phone's `store` on it arrived exactly
+/// once: nothing lost, nothing twice. Returns the job's detail for further checks.
+pub fn assert_exactly_once(desk: &Desk, store: &Store, job: Uuid) -> serde_json::Value {
+    let detail = desk.job_detail(job);
+    let timeline = detail["timeline"].as_array().expect("timeline");
+    let local = store.events_of(job).expect("events");
+    assert_eq!(
+        timeline.len(),
+        local.len(),
+        "job {job}: nothing lost, nothing twice"
+    );
+    for e in &local {
+        let n = timeline
+            .iter()
+            .filter(|t| t["event"]["id"] == e.id.to_string())
+            .count();
+        assert_eq!(n, 1, "event {}", e.id);
+    }
+    detail
+}
+
 /// SHA-256 in lower-case hex, as evidence hashes are written.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use fieldcore::domain::JobKind;
 use fieldcore_e2e::cli::fieldtech;
+use fieldcore_e2e::converge::Rng;
 use fieldcore_e2e::proxy::{FaultProxy, Faults};
-use fieldcore_e2e::{Device, Server, sha256_hex};
+use fieldcore_e2e::{Device, Server, assert_exactly_once, sha256_hex};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -55,22 +56,6 @@ impl Day {
                 kills: 6,
             }
         }
-    }
-}
-
-/// A small xorshift, so each run is the same run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi.saturating_sub(lo) + 1)
     }
 }
 
@@ -144,7 +129,7 @@ fn assert_forward_only(events: &[Value]) {
 #[test]
 fn a_day_offline_reaches_the_desk_whole_through_a_basement_link() {
     let day = Day::chosen();
-    let mut rng = Rng(0xba5e_0e17);
+    let mut rng = Rng::new(0xba5e_0e17);
     let server = Server::start_with(|c| {
         c.rate_limit_per_second = 5000.0;
         c.rate_limit_burst = 5000.0;
@@ -213,7 +198,7 @@ fn a_day_offline_reaches_the_desk_whole_through_a_basement_link() {
     let flapper = {
         let (done, proxy_flap) = (done.clone(), Arc::new(proxy));
         let p = proxy_flap.clone();
-        let mut rng = Rng(rng.below(u64::MAX) | 1);
+        let mut rng = Rng::new(rng.below(u64::MAX));
         let (every, down) = (day.flap_every, day.flap_down_ms);
         let handle = thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
@@ -285,18 +270,8 @@ fn a_day_offline_reaches_the_desk_whole_through_a_basement_link() {
     // Exactly once, hashes intact, every job completed as the desk sees it.
     phone.store.check_integrity().expect("intact after kills");
     for (job, _) in &jobs {
-        let detail = desk.job_detail(*job);
+        let detail = assert_exactly_once(&desk, &phone.store, *job);
         assert_eq!(detail["status"], "completed", "{job}");
-        let timeline = detail["timeline"].as_array().expect("timeline");
-        let local = phone.store.events_of(*job).expect("events");
-        assert_eq!(timeline.len(), local.len(), "nothing lost, nothing twice");
-        for e in &local {
-            let n = timeline
-                .iter()
-                .filter(|t| t["event"]["id"] == e.id.to_string())
-                .count();
-            assert_eq!(n, 1, "event {}", e.id);
-        }
         let view = phone.store.view(*job).expect("view").expect("job");
         let served = detail["photos"].as_array().expect("photos");
         assert_eq!(served.len(), view.photos.len());

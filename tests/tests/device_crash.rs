@@ -9,7 +9,7 @@ use fieldcore::domain::JobKind;
 use fieldcore::store::{Store, StoreOptions};
 use fieldcore_e2e::cli::{fieldtech, run};
 use fieldcore_e2e::proxy::{FaultProxy, Faults};
-use fieldcore_e2e::{Server, camera_jpeg};
+use fieldcore_e2e::{Server, assert_exactly_once, camera_jpeg};
 
 const ROUNDS: u64 = 8;
 
@@ -102,17 +102,7 @@ fn killing_the_device_mid_sync_loses_nothing_and_duplicates_nothing() {
     assert_eq!(store.outbox_len().expect("outbox"), 0);
     assert!(store.photos_awaiting_upload().expect("photos").is_empty());
     for job in jobs {
-        let detail = desk.job_detail(job);
-        let timeline = detail["timeline"].as_array().expect("timeline");
-        let local = store.events_of(job).expect("events");
-        assert_eq!(timeline.len(), local.len(), "nothing lost, nothing twice");
-        for e in &local {
-            let n = timeline
-                .iter()
-                .filter(|t| t["event"]["id"] == e.id.to_string())
-                .count();
-            assert_eq!(n, 1, "event {}", e.id);
-        }
+        let detail = assert_exactly_once(&desk, &store, job);
         let photos = detail["photos"].as_array().expect("photos");
         assert_eq!(photos.len() as u64, ROUNDS);
         assert!(photos.iter().all(|p| p["uploaded"] == true));

@@ -2,14 +2,13 @@
 //! responses, over many rounds of offline work: afterwards every event and every photo is on the
 //! server exactly once, and uploads resumed (a cut costs at most one chunk) instead of restarting.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
 use fieldcore::domain::{CallOutcome, EventBody, JobKind, PhotoCategory};
 use fieldcore_e2e::proxy::{FaultProxy, Faults};
-use fieldcore_e2e::{Device, Server};
+use fieldcore_e2e::{Device, Server, assert_exactly_once};
 use uuid::Uuid;
 
 const ROUNDS: u64 = 12;
@@ -105,23 +104,7 @@ fn every_event_and_photo_arrives_exactly_once_through_a_hostile_network() {
 
     // Every event and photo exactly once on the server.
     for &job in &jobs {
-        let detail = desk.job_detail(job);
-        let timeline = detail["timeline"].as_array().expect("timeline");
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for t in timeline {
-            *seen
-                .entry(t["event"]["id"].as_str().expect("id").to_string())
-                .or_default() += 1;
-        }
-        let local = phone.store.events_of(job).expect("events");
-        assert_eq!(
-            timeline.len(),
-            local.len(),
-            "job {job}: nothing lost, nothing twice"
-        );
-        for e in &local {
-            assert_eq!(seen.get(&e.id.to_string()), Some(&1), "event {}", e.id);
-        }
+        let detail = assert_exactly_once(&desk, &phone.store, job);
         let photos = detail["photos"].as_array().expect("photos");
         let view = phone.store.view(job).expect("view").expect("job");
         assert_eq!(photos.len(), view.photos.len());
