@@ -79,14 +79,7 @@ impl Desk {
     ) -> (Uuid, Vec<Event>) {
         let job_id = Uuid::now_v7();
         let events = vec![
-            self.event(
-                job_id,
-                at,
-                EventBody::JobCreated {
-                    order: order(kind),
-                    number: None,
-                },
-            ),
+            self.event(job_id, at, created(order(kind))),
             self.event(
                 job_id,
                 at + Duration::minutes(2),
@@ -163,6 +156,14 @@ pub fn tech_event(job_id: Uuid, technician_id: Uuid, at: DateTime<Utc>, body: Ev
         clock_offset_ms: None,
         corrected_at: None,
         body,
+    }
+}
+
+/// The desk's creation of a job with this order (unnumbered, as before job numbers).
+pub fn created(order: JobOrder) -> EventBody {
+    EventBody::JobCreated {
+        order,
+        number: None,
     }
 }
 

@@ -29,14 +29,7 @@ impl Job {
         let desk = Desk::default();
         let tech = Uuid::now_v7();
         let job_id = Uuid::now_v7();
-        let created = desk.event(
-            job_id,
-            t0(),
-            EventBody::JobCreated {
-                order,
-                number: None,
-            },
-        );
+        let created = desk.event(job_id, t0(), fixtures::created(order));
         rules
             .check(None, &created)
             .expect("a valid order is accepted");
@@ -708,28 +701,14 @@ fn the_desk_validates_orders_and_follows_up_after_the_visit() {
     let desk = Desk::default();
     let mut bad = fixtures::order(JobKind::Repair);
     bad.severity = Some(9);
-    let e = desk.event(
-        Uuid::now_v7(),
-        t0(),
-        EventBody::JobCreated {
-            order: bad,
-            number: None,
-        },
-    );
+    let e = desk.event(Uuid::now_v7(), t0(), fixtures::created(bad));
     assert_eq!(
         rules.check(None, &e).map_err(|r| r.rule),
         Err(Rule::InvalidInput)
     );
     let mut bad = fixtures::order(JobKind::DeliveryInstall);
     bad.expected_pieces = None;
-    let e = desk.event(
-        Uuid::now_v7(),
-        t0(),
-        EventBody::JobCreated {
-            order: bad,
-            number: None,
-        },
-    );
+    let e = desk.event(Uuid::now_v7(), t0(), fixtures::created(bad));
     assert_eq!(
         rules.check(None, &e).map_err(|r| r.rule),
         Err(Rule::InvalidInput)
@@ -864,14 +843,7 @@ fn free_text_is_bounded_in_characters_and_names_the_field() {
     });
     let mut long = fixtures::order(JobKind::Install);
     long.address = "路".repeat(10_000);
-    let created = Desk::default().event(
-        Uuid::now_v7(),
-        t0(),
-        EventBody::JobCreated {
-            order: long,
-            number: None,
-        },
-    );
+    let created = Desk::default().event(Uuid::now_v7(), t0(), fixtures::created(long));
     assert_eq!(
         Rulebook::default()
             .check(None, &created)
