@@ -575,11 +575,10 @@ impl Store {
                 }
             };
             let known: Option<(Option<i64>, String, Option<String>)> = tx
-                .query_row(
-                    "SELECT confirmed_seq, body, conflict FROM events WHERE id = ?1",
-                    params![event.id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
+                .prepare_cached("SELECT confirmed_seq, body, conflict FROM events WHERE id = ?1")?
+                .query_row(params![event.id.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()?;
             match known {
                 Some((Some(seq), _, _)) if seq >= 0 => {
@@ -596,14 +595,14 @@ impl Store {
                     let echoed = serde_json::to_string(event)?;
                     let changes_view = echoed != body || conflict.is_some();
                     let seq = place();
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE events SET body = ?2, confirmed_seq = ?3, conflict = NULL,
                             push_note = NULL,
                             push_state = CASE WHEN push_state IN ('duplicate', 'remote')
                                               THEN push_state ELSE 'accepted' END
                          WHERE id = ?1",
-                        params![event.id.to_string(), echoed, seq],
-                    )?;
+                    )?
+                    .execute(params![event.id.to_string(), echoed, seq])?;
                     if changes_view {
                         touched.insert(event.job_id);
                     }
@@ -612,11 +611,9 @@ impl Store {
                 }
                 None => {}
             }
-            let has_job: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1)",
-                params![event.job_id.to_string()],
-                |r| r.get(0),
-            )?;
+            let has_job: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1)")?
+                .query_row(params![event.job_id.to_string()], |r| r.get(0))?;
             if !has_job {
                 match JobView::created(event) {
                     // The row first: events reference it; the rebuild below writes its view.
@@ -629,10 +626,8 @@ impl Store {
             }
             insert_event(tx, event, PushState::Remote)?;
             let seq = place();
-            tx.execute(
-                "UPDATE events SET confirmed_seq = ?2 WHERE id = ?1",
-                params![event.id.to_string(), seq],
-            )?;
+            tx.prepare_cached("UPDATE events SET confirmed_seq = ?2 WHERE id = ?1")?
+                .execute(params![event.id.to_string(), seq])?;
             touched.insert(event.job_id);
             out.applied += 1;
         }
