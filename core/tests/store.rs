@@ -249,6 +249,51 @@ fn my_jobs_by_status_and_by_day() {
 }
 
 #[test]
+fn a_reschedule_too_close_to_another_visit_shows_on_both_jobs_until_it_moves_away() {
+    let d = device();
+    let first = d.receive_job(JobKind::Install);
+    let second = d.receive_job(JobKind::Repair);
+    for (job, hours) in [(first, 5), (second, 8)] {
+        d.act(job, EventBody::JobAccepted);
+        d.act(
+            job,
+            EventBody::AppointmentBooked {
+                at: t0() + Duration::hours(hours),
+                note: String::new(),
+            },
+        );
+    }
+    let conflicts = |d: &Device| {
+        d.store
+            .jobs(&JobFilter::default())
+            .expect("jobs")
+            .into_iter()
+            .map(|j| (j.id, j.schedule_conflicts))
+            .collect::<Vec<_>>()
+    };
+    assert!(conflicts(&d).iter().all(|(_, c)| c.is_empty()));
+
+    // 45 minutes after the first visit begins: a 90-minute visit and 30 of travel do not fit.
+    let reschedule = |at| EventBody::AppointmentRescheduled {
+        at,
+        reason: "customer asked".into(),
+        customer_consented: true,
+    };
+    d.act(second, reschedule(t0() + Duration::minutes(5 * 60 + 45)));
+    let listed = conflicts(&d);
+    let of = |job: Uuid| &listed.iter().find(|(id, _)| *id == job).expect("listed").1;
+    assert_eq!(of(first).len(), 1);
+    assert_eq!(of(first)[0].other_job_id, second);
+    assert_eq!(of(first)[0].short_by_minutes, 75);
+    assert_eq!(of(second)[0].other_job_id, first);
+    let detail = d.store.job(second).expect("job").expect("exists");
+    assert_eq!(&detail.schedule_conflicts, of(second));
+
+    d.act(second, reschedule(t0() + Duration::hours(7)));
+    assert!(conflicts(&d).iter().all(|(_, c)| c.is_empty()));
+}
+
+#[test]
 fn one_job_with_timeline_next_actions_and_timers() {
     let d = device();
     let job = d.receive_job(JobKind::Install);

@@ -124,6 +124,15 @@ pub fn compare(desk: &Desk, phone: &Device, job: Uuid) -> Result<(), String> {
             timers(&local_timers)
         ));
     }
+    // The same visits too close, seen from both sides.
+    let local_conflicts =
+        serde_json::to_value(&local.schedule_conflicts).map_err(|e| e.to_string())?;
+    if server["schedule_conflicts"] != local_conflicts {
+        diffs.push(format!(
+            "schedule conflicts: desk {} phone {local_conflicts}",
+            server["schedule_conflicts"]
+        ));
+    }
     if diffs.is_empty() {
         Ok(())
     } else {

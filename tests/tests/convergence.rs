@@ -204,6 +204,68 @@ fn both_sides_move_the_visit() {
 
 /// A job cancelled while the technician worked offline: the phone shows it cancelled with its
 /// clocks stopped, like the desk, and its late work kept.
+/// The desk books two visits three hours apart; offline, the technician moves the second to 45
+/// minutes after the first (the customer asked). After a sync both sides warn of the same
+/// conflict on both jobs, on the desk's job page too; when the desk moves the visit away, the
+/// warning goes on both sides.
+#[test]
+fn a_visit_moved_too_close_to_another_warns_on_both_sides() {
+    let server = Server::start();
+    let desk = server.desk("Acme");
+    let li = desk.technician("Li Wei");
+    let phone = Device::new(&server.url());
+    phone.enroll(&desk.code(li));
+    let first_at = Utc::now() + Duration::hours(3);
+    let first = desk.job(JobKind::Install, li, first_at);
+    let second = desk.job(JobKind::Repair, li, first_at + Duration::hours(3));
+    phone.sync().expect("sync");
+    let warned = |job| {
+        desk.job_detail(job)["schedule_conflicts"]
+            .as_array()
+            .map(Vec::len)
+    };
+    assert_eq!(warned(first), Some(0));
+
+    phone.act(second, EventBody::JobAccepted);
+    phone.act(
+        second,
+        EventBody::AppointmentRescheduled {
+            at: first_at + Duration::minutes(45),
+            reason: "customer asked".into(),
+            customer_consented: true,
+        },
+    );
+    let listed = phone.store.jobs(&Default::default()).expect("jobs");
+    assert!(
+        listed.iter().all(|j| j.schedule_conflicts.len() == 1),
+        "{listed:?}"
+    );
+    sync_twice(&[&phone]);
+    for job in [first, second] {
+        assert_eq!(warned(job), Some(1), "desk, job {job}");
+        compare(&desk, &phone, job).unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(
+        desk.job_detail(first)["schedule_conflicts"][0]["short_by_minutes"],
+        75
+    );
+    let page = desk.console_page(&format!("/console/jobs/{first}"));
+    assert!(page.contains("id=\"schedule-conflicts\""), "{page}");
+
+    let (status, _) = desk.post(
+        &format!("/v1/jobs/{second}/appointment"),
+        serde_json::json!({ "at": first_at + Duration::hours(4) }),
+    );
+    assert!(status.is_success(), "{status}");
+    sync_twice(&[&phone]);
+    for job in [first, second] {
+        assert_eq!(warned(job), Some(0), "desk, job {job}");
+        compare(&desk, &phone, job).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let page = desk.console_page(&format!("/console/jobs/{first}"));
+    assert!(!page.contains("schedule-conflicts"));
+}
+
 #[test]
 fn cancelled_job_timers_stop_on_both_sides() {
     let server = Server::start();

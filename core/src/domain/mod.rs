@@ -12,6 +12,7 @@ pub mod job_number;
 pub mod limits;
 pub mod refusal;
 pub mod rules;
+pub mod schedule;
 pub mod sla;
 
 pub use checklist::{ChecklistItem, ChecklistTemplate, Phase};
@@ -24,4 +25,5 @@ pub use job::{FeeBasis, JobKind, JobOrder, JobStatus, JobView};
 pub use job_number::JobNumber;
 pub use refusal::{Lang, Missing, Refusal, Rule};
 pub use rules::{Admission, Kept, Rulebook};
+pub use schedule::{ScheduleConflict, Visit};
 pub use sla::{Policy, Timer, TimerKind};

@@ -83,6 +83,21 @@ pub struct Policy {
     pub min_completion_photos: u32,
     pub min_receipt_photos: u32,
     pub calendar: WorkCalendar,
+    /// How long a booked visit is expected to hold the technician, for finding schedule
+    /// conflicts (`schedule`). Defaulted for rulebooks stored before it existed.
+    #[serde(default = "default_visit_minutes")]
+    pub visit_minutes: i64,
+    /// Travel time planned between two visits of one technician.
+    #[serde(default = "default_travel_minutes")]
+    pub travel_minutes: i64,
+}
+
+fn default_visit_minutes() -> i64 {
+    90
+}
+
+fn default_travel_minutes() -> i64 {
+    30
 }
 
 impl Default for Policy {
@@ -123,6 +138,8 @@ impl Default for Policy {
             min_completion_photos: 2,
             min_receipt_photos: 1,
             calendar: WorkCalendar::default(),
+            visit_minutes: default_visit_minutes(),
+            travel_minutes: default_travel_minutes(),
         }
     }
 }

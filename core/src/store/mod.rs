@@ -35,7 +35,7 @@ pub use schema::{CURRENT_VERSION, V1 as SCHEMA_V1};
 
 use crate::domain::{
     ActionKind, Actor, Event, EventBody, JobKind, JobStatus, JobView, Missing, PhotoCategory,
-    Refusal, Rule, Rulebook, Timer,
+    Refusal, Rule, Rulebook, ScheduleConflict, Timer, Visit,
 };
 
 /// Where an event stands with the server.
@@ -136,6 +136,10 @@ pub struct JobSummary {
     /// The desk gave this job to another technician (this device worked on it): it shows what
     /// was kept and sent, and offers nothing more to do.
     pub reassigned_away: bool,
+    /// My other visits too close to this one (`domain::schedule`): a warning, the same the desk
+    /// sees on the job.
+    #[serde(default)]
+    pub schedule_conflicts: Vec<ScheduleConflict>,
 }
 
 /// One job with everything the job screen shows.
@@ -153,6 +157,9 @@ pub struct JobDetail {
     pub completion_missing: Vec<Missing>,
     pub timers: Vec<Timer>,
     pub timeline: Vec<TimelineEntry>,
+    /// See [`JobSummary::schedule_conflicts`].
+    #[serde(default)]
+    pub schedule_conflicts: Vec<ScheduleConflict>,
 }
 
 /// Which of my jobs to list. Empty filters list everything.
@@ -671,6 +678,7 @@ impl Store {
         )?;
         let mut out = Vec::new();
         let short = short_ids(&job_ids_in(&conn)?);
+        let mut conflicts = schedule_conflicts_in(&conn, &me, &self.rulebook().policy)?;
         for row in rows {
             let (json, day) = row?;
             let view: JobView = serde_json::from_str(&json)?;
@@ -685,6 +693,7 @@ impl Store {
                 appointment_at: view.appointment_at,
                 appointment_day: day.and_then(|d| d.parse().ok()),
                 reassigned_away: reassigned_away(&view, &me),
+                schedule_conflicts: conflicts.remove(&view.id).unwrap_or_default(),
             });
         }
         Ok(out)
@@ -701,8 +710,14 @@ impl Store {
         let short_id = short_ids(&job_ids_in(&conn)?)
             .remove(&job_id)
             .unwrap_or_default();
-        drop(conn);
         let rulebook = self.rulebook();
+        let schedule_conflicts = match technician {
+            Some(t) => schedule_conflicts_in(&conn, &t.to_string(), &rulebook.policy)?
+                .remove(&job_id)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        drop(conn);
         let (next_actions, photo_categories) = match technician {
             Some(t) => (
                 rulebook.next_actions(&view, t),
@@ -720,6 +735,7 @@ impl Store {
             photo_categories,
             timeline,
             view,
+            schedule_conflicts,
         }))
     }
 
@@ -983,6 +999,28 @@ fn timeline(conn: &Connection, job_id: Uuid) -> Result<Vec<TimelineEntry>, Store
         });
     }
     Ok(out)
+}
+
+/// Each of `me`'s booked visits with the others too close to it, by job.
+fn schedule_conflicts_in(
+    conn: &Connection,
+    me: &str,
+    policy: &crate::domain::Policy,
+) -> Result<std::collections::HashMap<Uuid, Vec<ScheduleConflict>>, StoreError> {
+    let technician = parse_uuid(me)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT view FROM jobs WHERE technician_id = ?1 AND appointment_at IS NOT NULL",
+    )?;
+    let mut visits = Vec::new();
+    for json in stmt.query_map([me], |r| r.get::<_, String>(0))? {
+        let view: JobView = serde_json::from_str(&json?)?;
+        visits.extend(Visit::of(&view, technician));
+    }
+    let mut by_job = std::collections::HashMap::<Uuid, Vec<ScheduleConflict>>::new();
+    for c in crate::domain::schedule::conflicts(&visits, policy) {
+        by_job.entry(c.job_id).or_default().push(c);
+    }
+    Ok(by_job)
 }
 
 fn job_ids_in(conn: &Connection) -> Result<Vec<Uuid>, StoreError> {

@@ -10,8 +10,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
+use fieldcore::domain::schedule;
 use fieldcore::domain::{
-    Actor, Event, EventBody, JobKind, JobNumber, JobOrder, JobStatus, JobView, Lang, Timer,
+    Actor, Event, EventBody, JobKind, JobNumber, JobOrder, JobStatus, JobView, Lang,
+    ScheduleConflict, Timer, Visit,
 };
 use fieldcore::protocol::PushStatus;
 use serde::{Deserialize, Serialize};
@@ -470,10 +472,19 @@ pub struct JobDetailResponse {
     pub rejections: Vec<Rejection>,
     /// Stored entries that could not be read back (the rest of the job still shows).
     pub unreadable: Vec<UnreadableEntry>,
+    /// The technician's other visits too close to this one (a visit plus travel, from the
+    /// policy): warnings, never refusals. The phone shows the same on its list.
+    pub schedule_conflicts: Vec<ScheduleConflict>,
 }
 
-fn detail_response(org: &Organisation, d: JobDetail, now: DateTime<Utc>) -> JobDetailResponse {
+fn detail_response(
+    org: &Organisation,
+    d: JobDetail,
+    schedule_conflicts: Vec<ScheduleConflict>,
+    now: DateTime<Utc>,
+) -> JobDetailResponse {
     JobDetailResponse {
+        schedule_conflicts,
         status: d.view.status(),
         timers: org.policy.timers(&d.view, now),
         photos: d
@@ -504,7 +515,34 @@ async fn job_detail(
         .job(org.id, job_id)
         .await?
         .ok_or_else(|| ApiError::not_found("job"))?;
-    Ok(detail_response(org, d, state.config.clock.now()))
+    let conflicts = schedule_conflicts(state, org, &d.view).await?;
+    Ok(detail_response(org, d, conflicts, state.config.clock.now()))
+}
+
+/// The job's conflicts in its technician's schedule, by the same rule the phone applies.
+pub(crate) async fn schedule_conflicts(
+    state: &AppState,
+    org: &Organisation,
+    view: &JobView,
+) -> ApiResult<Vec<ScheduleConflict>> {
+    let Some(technician) = view.technician_id else {
+        return Ok(Vec::new());
+    };
+    if Visit::of(view, technician).is_none() {
+        return Ok(Vec::new());
+    }
+    let filter = JobFilter {
+        status: None,
+        technician_id: Some(technician),
+    };
+    let visits: Vec<Visit> = state
+        .storage
+        .jobs(org.id, filter)
+        .await?
+        .iter()
+        .filter_map(|row| Visit::of(&row.view, technician))
+        .collect();
+    Ok(schedule::conflicts_of(view.id, &visits, &org.policy))
 }
 
 #[utoipa::path(

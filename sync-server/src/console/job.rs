@@ -182,6 +182,40 @@ async fn render(
         }
     }
 
+    // ---- the technician's day: visits booked too close to this one (warnings)
+    let conflicts = crate::api::dispatcher::schedule_conflicts(state, &c.org, v).await?;
+    if !conflicts.is_empty() {
+        let _ = write!(
+            o,
+            "<div class=\"notice warning\" id=\"schedule-conflicts\" role=\"status\"><b>{}</b> \
+             ({})<ul>",
+            ui.t("Schedule conflict", "排期冲突"),
+            esc(&format!(
+                "{} {} min + {} {} min",
+                ui.t("visit", "上门"),
+                c.org.policy.visit_minutes,
+                ui.t("travel", "路程"),
+                c.org.policy.travel_minutes
+            )),
+        );
+        for k in &conflicts {
+            let other = k
+                .other_number
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| k.other_job_id.to_string());
+            let _ = write!(
+                o,
+                "<li><a href=\"/console/jobs/{id}\">{other}</a> {at}: {short} {min}</li>",
+                id = k.other_job_id,
+                other = esc(&other),
+                at = ui.time(k.other_at),
+                short = k.short_by_minutes,
+                min = ui.t("min too close", "分钟间隔不足"),
+            );
+        }
+        o.push_str("</ul></div>");
+    }
+
     // ---- the order
     let fee = match &v.order.fee_basis {
         FeeBasis::InWarranty => ui.t("in warranty", "保内").to_string(),
