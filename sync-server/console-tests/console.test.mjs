@@ -159,7 +159,8 @@ test("the console shows a device's work live, and only to its organisation", asy
   await desk.fill("#new-job input[name=product_model]", "AC-3500");
   await desk.fill("#new-job input[name=work]", "Install the split air conditioner");
   await desk.fill("#new-job input[name=ordering_party]", "ShopCo");
-  await desk.fill("#new-job input[name=appointment]", localInput(new Date(Date.now() + 30 * 60000)));
+  const firstAt = new Date(Date.now() + 30 * 60000);
+  await desk.fill("#new-job input[name=appointment]", localInput(firstAt));
   await Promise.all([desk.waitForURL(/\/console\/jobs\/[0-9a-f-]{36}$/), desk.click("#new-job button[type=submit]")]);
   const jobId = desk.url().split("/").pop();
 
@@ -266,6 +267,40 @@ test("the console shows a device's work live, and only to its organisation", asy
   assert.match(await desk.textContent("header"), /看板/);
   assert.match(await desk.textContent("#checklist"), /工作服|上岗证/);
   await shot(desk, "06-job-zh-CN");
+
+  // ---- a second visit booked 30 minutes after the first: the desk sees the clash before it
+  // happens, on the job page and on the technician's day (a visit is planned as 90 min + 30)
+  const plan = await context.newPage();
+  plan.on("pageerror", (e) => pageErrors.push(String(e)));
+  const secondAt = new Date(firstAt.getTime() + 30 * 60000);
+  await plan.goto(`${base}/console/jobs/new`);
+  await plan.selectOption("#new-job select[name=kind]", "install");
+  await plan.fill("#new-job input[name=customer_name]", "Zhao Min");
+  await plan.fill("#new-job input[name=address]", "12 Nanjing Road");
+  await plan.fill("#new-job input[name=phone]", "+86 138 0000 0003");
+  await plan.fill("#new-job input[name=product_model]", "WM-80");
+  await plan.fill("#new-job input[name=work]", "Install the washing machine");
+  await plan.fill("#new-job input[name=ordering_party]", "ShopCo");
+  await plan.fill("#new-job input[name=appointment]", localInput(secondAt));
+  await Promise.all([plan.waitForURL(/\/console\/jobs\/[0-9a-f-]{36}$/), plan.click("#new-job button[type=submit]")]);
+  const secondId = plan.url().split("/").pop();
+  assert.equal(await plan.locator("#schedule-conflicts").count(), 0, "no technician yet, no clash");
+  await plan.selectOption("form[data-action=assign] select[name=technician]", { label: "Wang Wei" });
+  await Promise.all([plan.waitForLoadState(), plan.click("form[data-action=assign] button")]);
+  assert.equal(await plan.locator(`#schedule-conflicts a[href="/console/jobs/${jobId}"]`).count(), 1);
+  await shot(plan, "07a-schedule-conflict");
+
+  await plan.goto(`${base}/console/technicians`);
+  const dayLink = plan.locator("#technicians tr", { hasText: "Wang Wei" }).locator("a.day-link");
+  await Promise.all([plan.waitForURL(/\/day$/), dayLink.click()]);
+  await plan.goto(`${plan.url()}?date=${localInput(secondAt).slice(0, 10)}`);
+  assert.equal(await plan.locator(`#day-timeline g.visit.conflict[data-job="${secondId}"]`).count(), 1);
+  assert.equal(
+    await plan.locator(`#day-visits tr.conflict[data-job="${secondId}"] a[href="/console/jobs/${jobId}"]`).count(),
+    1,
+  );
+  await shot(plan, "07b-technician-day");
+  await plan.close();
 
   assert.deepEqual(pageErrors, []);
 

@@ -269,7 +269,8 @@ impl Schedule<'_> {
         let mut jobs = Vec::new();
         for kind in [JobKind::Install, JobKind::DeliveryInstall, JobKind::Repair] {
             let holder = phones[rng.below(2) as usize].technician;
-            let when = Utc::now() + Duration::hours(2 + rng.below(48) as i64);
+            // Visits within a few hours, at any minute: close enough to clash (ADR 0014).
+            let when = Utc::now() + Duration::minutes(120 + rng.below(6 * 60) as i64);
             jobs.push((self.desk.job(kind, holder, when), kind));
         }
         for p in &phones {
@@ -318,7 +319,7 @@ impl Schedule<'_> {
                     tally.desk_actions += 1;
                 }
                 83..=88 => {
-                    let at = Utc::now() + Duration::hours(1 + rng.below(72) as i64);
+                    let at = Utc::now() + Duration::minutes(60 + rng.below(6 * 60) as i64);
                     self.desk.post(
                         &format!("/v1/jobs/{job}/appointment"),
                         serde_json::json!({ "at": at, "note": "desk moved it" }),
@@ -487,7 +488,7 @@ fn field_move(
         });
     }
     if v.checked_in_at.is_none() && (v.appointment_at.is_none() || rng.chance(15)) {
-        let at = device.store.clock().now() + Duration::hours(1 + rng.below(48) as i64);
+        let at = device.store.clock().now() + Duration::minutes(60 + rng.below(6 * 60) as i64);
         return if v.appointment_at.is_none() {
             act(EventBody::AppointmentBooked {
                 at,

@@ -202,8 +202,6 @@ fn both_sides_move_the_visit() {
     );
 }
 
-/// A job cancelled while the technician worked offline: the phone shows it cancelled with its
-/// clocks stopped, like the desk, and its late work kept.
 /// The desk books two visits three hours apart; offline, the technician moves the second to 45
 /// minutes after the first (the customer asked). After a sync both sides warn of the same
 /// conflict on both jobs, on the desk's job page too; when the desk moves the visit away, the
@@ -266,6 +264,8 @@ fn a_visit_moved_too_close_to_another_warns_on_both_sides() {
     assert!(!page.contains("schedule-conflicts"));
 }
 
+/// A job cancelled while the technician worked offline: the phone shows it cancelled with its
+/// clocks stopped, like the desk, and its late work kept.
 #[test]
 fn cancelled_job_timers_stop_on_both_sides() {
     let server = Server::start();

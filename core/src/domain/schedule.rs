@@ -61,12 +61,7 @@ pub struct ScheduleConflict {
 /// sides, in appointment order. Visits at the same time conflict too; a job never conflicts
 /// with itself.
 pub fn conflicts(visits: &[Visit], policy: &Policy) -> Vec<ScheduleConflict> {
-    let needed = Duration::minutes(
-        policy
-            .visit_minutes
-            .clamp(0, MAX_MINUTES)
-            .saturating_add(policy.travel_minutes.clamp(0, MAX_MINUTES)),
-    );
+    let needed = needed(policy);
     let mut sorted: Vec<&Visit> = visits.iter().collect();
     sorted.sort_by_key(|v| (v.at, v.job_id));
     let mut out = Vec::new();
@@ -89,16 +84,35 @@ pub fn conflicts(visits: &[Visit], policy: &Policy) -> Vec<ScheduleConflict> {
     out
 }
 
-/// The conflicts of one job in its technician's day (`visits` may include the job itself).
-pub fn conflicts_of(job_id: Uuid, visits: &[Visit], policy: &Policy) -> Vec<ScheduleConflict> {
-    conflicts(visits, policy)
-        .into_iter()
-        .filter(|c| c.job_id == job_id)
-        .collect()
+/// The conflicts of `visit` with the `others` of its technician (the same entries as
+/// [`conflicts`] lists for it), in one pass: a job's page costs no more than its day is long.
+pub fn conflicts_of(visit: &Visit, others: &[Visit], policy: &Policy) -> Vec<ScheduleConflict> {
+    let needed = needed(policy);
+    let mut out: Vec<ScheduleConflict> = others
+        .iter()
+        .filter(|o| o.job_id != visit.job_id)
+        .filter_map(|o| {
+            let gap = (o.at - visit.at).abs();
+            (gap < needed).then(|| pair(visit, o, (needed - gap).num_minutes().max(1)))
+        })
+        .collect();
+    out.sort_by_key(|c| (c.other_at, c.other_job_id));
+    out
 }
 
 /// A week: longer visit or travel settings are a typo, not a plan.
 const MAX_MINUTES: i64 = 7 * 24 * 60;
+
+/// From the start of one visit to the earliest start of the next: at least a minute, so two
+/// visits at the same time always conflict.
+fn needed(policy: &Policy) -> Duration {
+    Duration::minutes(
+        policy
+            .visit_minutes
+            .clamp(1, MAX_MINUTES)
+            .saturating_add(policy.travel_minutes.clamp(0, MAX_MINUTES)),
+    )
+}
 
 fn pair(this: &Visit, other: &Visit, short_by_minutes: i64) -> ScheduleConflict {
     ScheduleConflict {
@@ -141,11 +155,55 @@ mod tests {
     fn a_visit_squeezed_between_two_conflicts_with_both() {
         let policy = Policy::default();
         let day = [visit(1, 9, 0), visit(2, 10, 0), visit(3, 11, 0)];
-        let middle = conflicts_of(Uuid::from_u128(2), &day, &policy);
+        let middle = conflicts_of(&day[1], &day, &policy);
         let others: Vec<_> = middle.iter().map(|c| c.other_job_id).collect();
         assert_eq!(others, [Uuid::from_u128(1), Uuid::from_u128(3)]);
         // 9:00 and 11:00 are exactly a visit plus travel apart.
-        assert_eq!(conflicts_of(Uuid::from_u128(1), &day, &policy).len(), 1);
+        assert_eq!(conflicts_of(&day[0], &day, &policy).len(), 1);
+    }
+
+    #[test]
+    fn one_job_s_conflicts_are_what_the_whole_day_lists_for_it() {
+        let policy = Policy::default();
+        let day: Vec<Visit> = (0..40u32)
+            .map(|n| visit(u128::from(n), 6 + (n * 7) % 14, (n * 23) % 60))
+            .collect();
+        let all = conflicts(&day, &policy);
+        assert!(all.len() > 20, "the sample has clashes: {}", all.len());
+        for v in &day {
+            let listed: Vec<_> = all
+                .iter()
+                .filter(|c| c.job_id == v.job_id)
+                .cloned()
+                .collect();
+            assert_eq!(conflicts_of(v, &day, &policy), listed, "job {}", v.job_id);
+        }
+    }
+
+    #[test]
+    fn only_open_visits_of_the_technician_count() {
+        let tech = Uuid::from_u128(7);
+        let mut view = JobView::created(&crate::fixtures::Desk::default().event(
+            Uuid::from_u128(1),
+            crate::fixtures::t0(),
+            crate::fixtures::created(crate::fixtures::order(super::super::JobKind::Install)),
+        ))
+        .expect("a job");
+        assert_eq!(Visit::of(&view, tech), None, "not booked");
+        view.appointment_at = Some(crate::fixtures::t0());
+        assert_eq!(Visit::of(&view, tech), None, "nobody's");
+        view.technician_id = Some(tech);
+        assert!(Visit::of(&view, tech).is_some());
+        assert_eq!(Visit::of(&view, Uuid::from_u128(8)), None, "another's");
+        for close in [
+            |v: &mut JobView| v.checked_out_at = Some(crate::fixtures::t0()),
+            |v: &mut JobView| v.completed_at = Some(crate::fixtures::t0()),
+            |v: &mut JobView| v.cancelled_at = Some(crate::fixtures::t0()),
+        ] {
+            let mut done = view.clone();
+            close(&mut done);
+            assert_eq!(Visit::of(&done, tech), None);
+        }
     }
 
     #[test]
@@ -160,5 +218,11 @@ mod tests {
         let c = conflicts(&[visit(1, 9, 0), visit(2, 23, 0)], &policy);
         assert_eq!(c.len(), 2);
         assert!(c[0].short_by_minutes > 0);
+        policy.visit_minutes = 0;
+        policy.travel_minutes = 0;
+        assert_eq!(
+            conflicts(&[visit(1, 9, 0), visit(2, 9, 0)], &policy).len(),
+            2
+        );
     }
 }

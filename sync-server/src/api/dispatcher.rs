@@ -515,34 +515,39 @@ async fn job_detail(
         .job(org.id, job_id)
         .await?
         .ok_or_else(|| ApiError::not_found("job"))?;
-    let conflicts = schedule_conflicts(state, org, &d.view).await?;
+    let conflicts = schedule_conflicts(state, org, &d.view).await;
     Ok(detail_response(org, d, conflicts, state.config.clock.now()))
 }
 
-/// The job's conflicts in its technician's schedule, by the same rule the phone applies.
+/// The job's conflicts in its technician's schedule, by the same rule the phone applies. The
+/// job's own visit comes from `view` (what the answer shows beside it), the others from the
+/// technician's jobs. A warning, so best effort: a failed read logs and warns of nothing, and
+/// never turns a desk action that was stored into an error.
 pub(crate) async fn schedule_conflicts(
     state: &AppState,
     org: &Organisation,
     view: &JobView,
-) -> ApiResult<Vec<ScheduleConflict>> {
-    let Some(technician) = view.technician_id else {
-        return Ok(Vec::new());
+) -> Vec<ScheduleConflict> {
+    let Some(visit) = view.technician_id.and_then(|t| Visit::of(view, t)) else {
+        return Vec::new();
     };
-    if Visit::of(view, technician).is_none() {
-        return Ok(Vec::new());
-    }
     let filter = JobFilter {
         status: None,
-        technician_id: Some(technician),
+        technician_id: view.technician_id,
     };
-    let visits: Vec<Visit> = state
-        .storage
-        .jobs(org.id, filter)
-        .await?
-        .iter()
-        .filter_map(|row| Visit::of(&row.view, technician))
-        .collect();
-    Ok(schedule::conflicts_of(view.id, &visits, &org.policy))
+    match state.storage.jobs(org.id, filter).await {
+        Ok(rows) => {
+            let others: Vec<Visit> = rows
+                .iter()
+                .filter_map(|row| Visit::of(&row.view, view.technician_id?))
+                .collect();
+            schedule::conflicts_of(&visit, &others, &org.policy)
+        }
+        Err(e) => {
+            tracing::warn!(job = %view.id, error = %e, "schedule conflicts not computed");
+            Vec::new()
+        }
+    }
 }
 
 #[utoipa::path(

@@ -183,7 +183,7 @@ async fn render(
     }
 
     // ---- the technician's day: visits booked too close to this one (warnings)
-    let conflicts = crate::api::dispatcher::schedule_conflicts(state, &c.org, v).await?;
+    let conflicts = crate::api::dispatcher::schedule_conflicts(state, &c.org, v).await;
     if !conflicts.is_empty() {
         let _ = write!(
             o,

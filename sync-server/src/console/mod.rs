@@ -12,8 +12,10 @@
 //! | `board.rs` | the board, its live event stream |
 //! | `job.rs` | a job's page and the desk's forms |
 //! | `technicians.rs` | technicians, enrolment codes, per-technician figures |
+//! | `day.rs` | one technician's day: visits on a timeline, schedule conflicts marked |
 
 mod board;
+mod day;
 mod html;
 mod job;
 mod technicians;
@@ -60,6 +62,7 @@ pub fn routes() -> Router<AppState> {
             "/console/technicians/{id}/enrolment-code",
             post(technicians::enrolment_code),
         )
+        .route("/console/technicians/{id}/day", get(day::page))
         .route("/console/jobs/new", get(job::new_page))
         .route("/console/jobs", post(job::create))
         .route("/console/jobs/{id}", get(job::page))

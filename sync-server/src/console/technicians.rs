@@ -173,7 +173,8 @@ async fn render(
              <td>{br}</td><td>{ce}</td><td>{done}</td><td>{cr}</td><td>\
              <form method=\"post\" action=\"/console/technicians/{id}/enrolment-code\" class=\"inline\">\
              {csrf}<button>{code}</button></form> \
-             <a href=\"/console?technician={id}\">{jobs}</a></td></tr>",
+             <a href=\"/console?technician={id}\">{jobs}</a> \
+             <a class=\"day-link\" href=\"/console/technicians/{id}/day\">{day}</a></td></tr>",
             id = t.id,
             name = esc(&t.name),
             phone = esc(&t.phone),
@@ -185,6 +186,7 @@ async fn render(
             csrf = csrf_hidden(c),
             code = ui.t("Enrolment code", "设备注册码"),
             jobs = ui.t("jobs", "工单"),
+            day = ui.t("day", "日程"),
         );
     }
     b.push_str("</tbody></table>");
