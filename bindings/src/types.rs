@@ -262,6 +262,31 @@ pub struct JobSummary {
     /// The desk gave the job to another technician while this one worked on it: show it as
     /// such; nothing more can be done on it.
     pub reassigned_away: bool,
+    /// My other visits booked too close to this one (a visit plus travel, from the
+    /// organisation's policy): a warning to show on the row, the same the desk sees.
+    pub schedule_conflicts: Vec<ScheduleConflict>,
+}
+
+/// Another visit of mine too close to this job's (see `fieldcore::domain::schedule`).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ScheduleConflict {
+    pub other_job_id: String,
+    /// The other job's number (`J-1042`), if it has one.
+    pub other_number: Option<String>,
+    pub other_at: SystemTime,
+    /// How many minutes short of a visit plus travel the gap is.
+    pub short_by_minutes: i64,
+}
+
+impl From<fieldcore::domain::ScheduleConflict> for ScheduleConflict {
+    fn from(c: fieldcore::domain::ScheduleConflict) -> Self {
+        ScheduleConflict {
+            other_job_id: c.other_job_id.to_string(),
+            other_number: c.other_number.map(|n| n.to_string()),
+            other_at: time(c.other_at),
+            short_by_minutes: c.short_by_minutes,
+        }
+    }
 }
 
 /// One thing still needed before the job can be completed.
@@ -422,6 +447,8 @@ pub struct JobDetail {
     pub exceptions: Vec<JobException>,
     pub exemptions: Vec<ExemptionEntry>,
     pub timeline: Vec<TimelineEntry>,
+    /// See [`JobSummary::schedule_conflicts`].
+    pub schedule_conflicts: Vec<ScheduleConflict>,
 }
 
 /// An action that was recorded durably (it will be pushed on the next sync).
@@ -502,6 +529,10 @@ pub(crate) fn missing_item(m: &Missing, lang: Lang) -> MissingItem {
     }
 }
 
+fn conflicts(c: Vec<fieldcore::domain::ScheduleConflict>) -> Vec<ScheduleConflict> {
+    c.into_iter().map(ScheduleConflict::from).collect()
+}
+
 impl From<fieldcore::store::JobSummary> for JobSummary {
     fn from(s: fieldcore::store::JobSummary) -> Self {
         JobSummary {
@@ -515,6 +546,7 @@ impl From<fieldcore::store::JobSummary> for JobSummary {
             appointment_at: opt_time(s.appointment_at),
             appointment_day: s.appointment_day.map(|d| d.to_string()),
             reassigned_away: s.reassigned_away,
+            schedule_conflicts: conflicts(s.schedule_conflicts),
         }
     }
 }
@@ -683,5 +715,6 @@ pub(crate) fn job_detail(
                 photo_upload: t.photo_upload,
             })
             .collect(),
+        schedule_conflicts: conflicts(d.schedule_conflicts),
     }
 }

@@ -109,6 +109,9 @@ impl Out {
                 j.customer_name,
                 j.address
             );
+            for c in &j.schedule_conflicts {
+                say!("          ! {}", conflict(c));
+            }
         }
         Ok(())
     }
@@ -148,6 +151,9 @@ impl Out {
         say!("  work       {}", v.order.work);
         if let Some(t) = v.appointment_at {
             say!("  visit      {}", t.to_rfc3339());
+        }
+        for c in &d.schedule_conflicts {
+            say!("  clash      {}", conflict(c));
         }
         let next: Vec<&str> = d.next_actions.iter().map(|a| a.as_str()).collect();
         say!("  next       {}", next.join(", "));
@@ -291,4 +297,17 @@ impl Out {
         }
         Ok(())
     }
+}
+
+/// Another of my visits too close to this one, in a line.
+fn conflict(c: &fieldcore::domain::ScheduleConflict) -> String {
+    let other = c
+        .other_number
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| c.other_job_id.to_string());
+    format!(
+        "too close to {other} at {}: {} min short of a visit plus travel",
+        c.other_at.to_rfc3339(),
+        c.short_by_minutes
+    )
 }

@@ -23,7 +23,8 @@ fn jobs_made_in_one_second_have_ids_a_technician_can_tell_apart_and_type() {
             } else {
                 JobKind::Install
             };
-            desk.job(kind, tech, tomorrow + Duration::minutes(i))
+            // Two hours apart: visits that fit one after another.
+            desk.job(kind, tech, tomorrow + Duration::hours(2 * i))
         })
         .collect();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -78,6 +79,24 @@ fn jobs_made_in_one_second_have_ids_a_technician_can_tell_apart_and_type() {
             "{number} is {job}: {shown}"
         );
     }
+
+    // The desk moves J-1003 to 30 minutes after J-1002: both say so, in the list and in `show`.
+    let (status, _) = desk.post(
+        &format!("/v1/jobs/{}/appointment", jobs[2]),
+        serde_json::json!({ "at": tomorrow + Duration::hours(2) + Duration::minutes(30) }),
+    );
+    assert!(status.is_success(), "{status}");
+    run(&db, &["sync"]);
+    let listed = run(&db, &["jobs"]);
+    let warnings: Vec<&str> = listed.lines().filter(|l| l.contains("too close")).collect();
+    assert_eq!(warnings.len(), 2, "{listed}");
+    assert!(warnings[0].contains("too close to J-1003"), "{listed}");
+    assert!(warnings[1].contains("too close to J-1002"), "{listed}");
+    let shown = run(&db, &["show", "J-1003"]);
+    assert!(
+        shown.contains("clash      too close to J-1002") && shown.contains("90 min short"),
+        "{shown}"
+    );
 
     // Relative times with a leading minus, written as the help writes them.
     let delivery = jobs[0].to_string();

@@ -61,6 +61,11 @@ private struct JobRow: View {
             Text("\(String(describing: job.kind)) · \(String(describing: job.status))")
             if job.reassignedAway { Text("Given to another technician").foregroundStyle(.orange) }
             if let at = job.appointmentAt { Text(at, format: .dateTime.month().day().hour().minute()) }
+            // Another visit of mine too close to this one (the core's rule, as the desk sees it).
+            ForEach(job.scheduleConflicts, id: \.otherJobId) { c in
+                Text("Too close to \(c.otherNumber ?? String(c.otherJobId.suffix(6))) at \(c.otherAt.formatted(date: .omitted, time: .shortened)): \(c.shortByMinutes) min short")
+                    .font(.caption).foregroundStyle(.red)
+            }
         }
     }
 }

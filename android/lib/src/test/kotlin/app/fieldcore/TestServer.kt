@@ -125,6 +125,19 @@ class Desk(private val base: String) {
         return body.jsonString("id")
     }
 
+    /** The desk books (or moves) the visit. */
+    fun book(jobId: String, at: java.time.Instant) {
+        val (status, body) = send("POST", "/v1/jobs/$jobId/appointment", """{"at":"$at"}""")
+        check(status in 200..299) { "book: $status $body" }
+    }
+
+    /** How many schedule conflicts the desk's answer for the job lists. */
+    fun scheduleConflicts(jobId: String): Int {
+        val (status, body) = send("GET", "/v1/jobs/$jobId")
+        check(status == 200) { "job: $status $body" }
+        return Regex("\"other_job_id\"").findAll(body).count()
+    }
+
     /** The desk gives the job to another technician (the first one's phone sees it reassigned away). */
     fun reassign(jobId: String, technicianId: String) {
         val (status, body) = send("POST", "/v1/jobs/$jobId/assign", """{"technician_id":"$technicianId"}""")

@@ -77,6 +77,14 @@ private fun JobRow(job: JobSummary, strings: Strings, onClick: () -> Unit) {
                 job.appointmentAt?.formatLocal() ?: strings.noAppointment,
                 style = MaterialTheme.typography.bodySmall,
             )
+            job.scheduleConflicts.forEachIndexed { i, c ->
+                Text(
+                    strings.scheduleConflict(c.otherNumber ?: c.otherJobId.takeLast(6), c.otherAt.formatLocal(), c.shortByMinutes),
+                    Modifier.testTag(Tags.jobRowConflict(job.jobId, i)),
+                    color = MaterialTheme.colorScheme.error,
+                    style = MaterialTheme.typography.bodySmall,
+                )
+            }
             if (job.reassignedAway) {
                 Text(
                     strings.reassignedAway,

@@ -82,4 +82,11 @@ private fun OrderSection(j: JobDetail, strings: Strings) {
     Text(j.phone)
     Text("${strings.order}: ${j.productModel} — ${j.work}")
     j.appointmentAt?.let { Text("${strings.appointment}: ${it.formatLocal()}", Modifier.testTag(Tags.APPOINTMENT)) }
+    j.scheduleConflicts.forEachIndexed { i, c ->
+        Text(
+            strings.scheduleConflict(c.otherNumber ?: c.otherJobId.takeLast(6), c.otherAt.formatLocal(), c.shortByMinutes),
+            Modifier.testTag(Tags.jobConflict(i)),
+            color = MaterialTheme.colorScheme.error,
+        )
+    }
 }

@@ -31,6 +31,8 @@ interface Strings {
     val filterAll: String
     val noJobs: String
     val reassignedAway: String
+    /** Another of my visits too close to this one (a visit plus travel, from the desk's policy). */
+    fun scheduleConflict(other: String, at: String, shortByMinutes: Long): String
     val noAppointment: String
     val sync: String
 

@@ -24,6 +24,8 @@ internal object EnStrings : Strings {
     override val filterAll = "All"
     override val noJobs = "No jobs"
     override val reassignedAway = "Reassigned to someone else"
+    override fun scheduleConflict(other: String, at: String, shortByMinutes: Long) =
+        "Too close to $other at $at: $shortByMinutes min short of a visit plus travel"
     override val noAppointment = "No appointment yet"
     override val sync = "Sync"
 

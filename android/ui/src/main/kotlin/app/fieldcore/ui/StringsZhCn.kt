@@ -24,6 +24,8 @@ internal object ZhCnStrings : Strings {
     override val filterAll = "全部"
     override val noJobs = "没有工单"
     override val reassignedAway = "已改派他人"
+    override fun scheduleConflict(other: String, at: String, shortByMinutes: Long) =
+        "与 $other（$at）时间太近：距上门加路程还差 $shortByMinutes 分钟"
     override val noAppointment = "尚未预约"
     override val sync = "同步"
 

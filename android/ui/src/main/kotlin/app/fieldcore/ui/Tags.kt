@@ -24,10 +24,12 @@ object Tags {
     const val SYNC_STATUS = "sync.status"
     fun jobRow(jobId: String) = "jobs.row.$jobId"
     fun jobRowReassigned(jobId: String) = "jobs.row.$jobId.reassigned"
+    fun jobRowConflict(jobId: String, index: Int) = "jobs.row.$jobId.conflict.$index"
 
     const val JOB_SCREEN = "job.screen"
     const val JOB_BACK = "job.back"
     const val JOB_STATUS = "job.status"
+    fun jobConflict(index: Int) = "job.conflict.$index"
     const val JOB_MESSAGE = "job.message"
     const val JOB_REASSIGNED = "job.reassigned"
     const val JOB_ACTIONS = "job.actions"
