@@ -70,6 +70,19 @@ pub struct Config {
     /// A connection that has not sent a request's headers this long is closed.
     pub header_read_timeout_secs: u64,
     pub sweep_interval_secs: u64,
+    /// Webhooks: how often each process looks for deliveries due (milliseconds).
+    pub webhook_poll_ms: u64,
+    /// The first retry waits this long (milliseconds); each next one twice as long, up to
+    /// `webhook_max_backoff_secs`.
+    pub webhook_backoff_ms: u64,
+    pub webhook_max_backoff_secs: u64,
+    /// Attempts before a delivery is given up (the desk can send it again from the log).
+    pub webhook_max_attempts: u32,
+    /// A receiver that has not answered in this long failed this attempt.
+    pub webhook_timeout_secs: u64,
+    /// Let deliveries go to loopback and private networks (tests; a receiver inside the
+    /// deployment). Off: only public addresses (`webhooks::destination`).
+    pub webhook_allow_private_networks: bool,
     /// Mark the console's cookies `Secure`: set it when browsers reach the server over https
     /// (directly or behind a TLS-terminating proxy); plain-http development needs it off.
     pub console_secure_cookies: bool,
@@ -109,6 +122,13 @@ impl Default for Config {
             write_timeout_secs: 20,
             header_read_timeout_secs: 10,
             sweep_interval_secs: 300,
+            webhook_poll_ms: 1000,
+            // 30 s, 1 min, 2 min ... 6 h: 16 attempts span about three days.
+            webhook_backoff_ms: 30_000,
+            webhook_max_backoff_secs: 6 * 3600,
+            webhook_max_attempts: 16,
+            webhook_timeout_secs: 10,
+            webhook_allow_private_networks: false,
             console_secure_cookies: false,
             clock: ServerClock::default(),
             test_feed_commit_delay: TestDelay::default(),

@@ -22,6 +22,7 @@ pub mod ratelimit;
 pub mod serve;
 pub mod storage;
 pub mod tus;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,6 +118,7 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
+    webhooks: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -146,6 +148,7 @@ impl RunningServer {
             let _ = stop.send(());
         }
         self.sweeper.abort();
+        self.webhooks.abort();
         match (&mut self.server).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
@@ -204,6 +207,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             }
         })
     };
+    let webhooks = webhooks::deliver::spawn(state.clone());
     tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "sync server listening");
     Ok(RunningServer {
         addr,
@@ -211,6 +215,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         stop: Some(stop),
         server,
         sweeper,
+        webhooks,
     })
 }
 

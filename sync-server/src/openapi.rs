@@ -29,6 +29,7 @@ use fieldcore::protocol::{HEADER_SERVER_TIME, PROBLEM_CONTENT_TYPE};
         (name = "sessions", description = "Dispatcher log-in"),
         (name = "technicians", description = "Technicians, their enrolment codes and devices"),
         (name = "jobs", description = "Jobs and the desk's actions on them"),
+        (name = "webhooks", description = "Job events sent to an ordering party's receivers, signed, retried"),
         (name = "server", description = "Health and this document"),
     )
 )]
@@ -334,8 +335,9 @@ mod tests {
                 }
             }
         }
-        assert_eq!(n, 35, "every operation of the API");
+        assert_eq!(n, 40, "every operation of the API");
         op(&d, "/metrics", "get");
+        op(&d, "/v1/webhooks/deliveries/{id}/retry", "post");
         op(&d, "/v1/jobs/{id}/conflicts/acknowledge", "post");
         op(&d, "/v1/uploads/{id}", "patch");
     }

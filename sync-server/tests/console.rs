@@ -641,3 +641,104 @@ async fn after_the_visit_return_visit_and_complaint_forms() {
     assert!(row.contains("100% (1/1)"), "{row}");
     assert!(row.contains("0% (0/1)"), "{row}");
 }
+
+#[tokio::test]
+async fn webhooks_are_added_listed_logged_and_deleted_in_the_console_of_their_organisation_only() {
+    let w = World::start().await;
+    let acme = w.desk("Acme").await;
+    let other = w.desk("Other Co").await;
+    let mine = Session::of(&w, &acme);
+    let csrf = mine.csrf().await;
+    // A URL a hostile desk user might type: stored as given, shown escaped.
+    let url = "http://127.0.0.1:9/hook?x=<script>alert(1)</script>";
+    let res = mine
+        .post(
+            "/console/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("url", url),
+                ("event:job.created", "on"),
+                ("event:job.completed", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let hooks = acme.get("/v1/webhooks").await.1;
+    assert_eq!(hooks[0]["url"], url);
+    assert_eq!(
+        hooks[0]["events"],
+        serde_json::json!(["job.created", "job.completed"])
+    );
+    let secret = hooks[0]["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+
+    let tech = acme.technician("Wang Wei").await;
+    let job = acme.job_for(tech).await;
+    let (s, html) = mine.get("/console/webhooks").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(secret));
+    assert!(!html.contains("<script>alert"), "escaped");
+    assert!(
+        html.contains(&format!("/console/jobs/{job}")),
+        "the delivery is logged"
+    );
+    assert!(
+        html.contains("/retry\""),
+        "an undelivered delivery can be sent again"
+    );
+
+    // Without the session's token, or from another organisation: nothing happens.
+    let res = mine
+        .post(
+            "/console/webhooks",
+            &[("url", "http://example.com/"), ("event:job.created", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let theirs = Session::of(&w, &other);
+    let (_, html) = theirs.get("/console/webhooks").await;
+    assert!(!html.contains(secret) && !html.contains(&job.to_string()));
+    let id = hooks[0]["id"].as_str().unwrap();
+    let their_csrf = theirs.csrf().await;
+    theirs
+        .post(
+            &format!("/console/webhooks/{id}/delete"),
+            &[("csrf", &their_csrf)],
+        )
+        .await;
+    assert_eq!(
+        acme.get("/v1/webhooks").await.1.as_array().unwrap().len(),
+        1
+    );
+
+    // A bad URL is refused with the reason on the page.
+    let res = mine
+        .post(
+            "/console/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("url", "ftp://x"),
+                ("event:job.created", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("http(s) URL"));
+
+    let res = mine
+        .post(
+            &format!("/console/webhooks/{id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(acme.get("/v1/webhooks").await.1, serde_json::json!([]));
+    assert!(
+        acme.get("/v1/webhooks/deliveries")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -260,13 +260,14 @@ pub fn page(f: &Frame<'_>, body: &str) -> String {
         let _ = write!(
             nav,
             "<a href=\"/console\">{}</a> <a href=\"/console/jobs/new\">{}</a> \
-             <a href=\"/console/technicians\">{}</a>\
+             <a href=\"/console/technicians\">{}</a> <a href=\"/console/webhooks\">{}</a>\
              <span class=\"spacer\"></span><span class=\"who\">{}</span>\
              <form method=\"post\" action=\"/console/logout\" class=\"inline\">{}\
              <button type=\"submit\">{}</button></form>",
             ui.t("Board", "看板"),
             ui.t("New job", "新建工单"),
             ui.t("Technicians", "技术员"),
+            ui.t("Webhooks", "Webhook 推送"),
             esc(name),
             csrf_field(csrf),
             ui.t("Log out", "退出"),

@@ -13,12 +13,14 @@
 //! | `job.rs` | a job's page and the desk's forms |
 //! | `technicians.rs` | technicians, enrolment codes, per-technician figures |
 //! | `day.rs` | one technician's day: visits on a timeline, schedule conflicts marked |
+//! | `webhooks.rs` | the organisation's webhook receivers and the delivery log |
 
 mod board;
 mod day;
 mod html;
 mod job;
 mod technicians;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
@@ -63,6 +65,15 @@ pub fn routes() -> Router<AppState> {
             post(technicians::enrolment_code),
         )
         .route("/console/technicians/{id}/day", get(day::page))
+        .route(
+            "/console/webhooks",
+            get(webhooks::page).post(webhooks::create),
+        )
+        .route("/console/webhooks/{id}/delete", post(webhooks::delete))
+        .route(
+            "/console/webhooks/deliveries/{id}/retry",
+            post(webhooks::retry),
+        )
         .route("/console/jobs/new", get(job::new_page))
         .route("/console/jobs", post(job::create))
         .route("/console/jobs/{id}", get(job::page))

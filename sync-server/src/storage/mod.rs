@@ -25,6 +25,8 @@ use fieldcore::protocol::{EventFlag, PushResult};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint};
+
 /// What went wrong below the handlers. Callers map it to a 500 (or 503) problem.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -534,4 +536,26 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// Let the key go (the request failed; a retry runs it again).
     async fn idempotency_abort(&self, org: Uuid, key: &str) -> Result<()>;
+
+    // --- webhooks (`crate::webhooks`). Deliveries are created by `append_events`, in the
+    // transaction that stores their events.
+    async fn create_webhook(&self, endpoint: &Endpoint) -> Result<()>;
+    async fn webhooks(&self, org: Uuid) -> Result<Vec<Endpoint>>;
+    /// Remove the endpoint and its deliveries; false if the organisation has no such endpoint.
+    async fn delete_webhook(&self, org: Uuid, id: Uuid) -> Result<bool>;
+    /// Lease up to `limit` deliveries due at `now` (not delivered, not given up, no live lease)
+    /// until `lease_until`, oldest first.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>>;
+    /// Record an attempt and release the lease.
+    async fn finish_delivery(&self, id: Uuid, attempt: Attempt, now: DateTime<Utc>) -> Result<()>;
+    /// The organisation's latest deliveries, newest first.
+    async fn deliveries(&self, org: Uuid, limit: usize) -> Result<Vec<DeliveryLog>>;
+    /// Send a delivery again now (given up or waiting); false if the organisation has no such
+    /// delivery or it was delivered.
+    async fn retry_delivery(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
 }

@@ -41,6 +41,7 @@ use super::{
     Writer, read_each, run_gated,
 };
 use crate::ingest::Batch;
+use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint, WebhookEvent};
 
 mod push;
 
@@ -67,6 +68,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "job numbers",
         include_str!("migrations/0005_job_numbers.sql"),
     ),
+    (6, "webhooks", include_str!("migrations/0006_webhooks.sql")),
 ];
 
 /// Session advisory lock key for migrations ("fieldcor" in ASCII).
@@ -1115,6 +1117,185 @@ impl Storage for PgStorage {
         )
         .await?;
         Ok(())
+    }
+
+    async fn create_webhook(&self, e: &Endpoint) -> Result<()> {
+        exec(
+            &self.client().await?,
+            "INSERT INTO webhook_endpoints (id, org_id, url, secret, events_json, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &e.id,
+                &e.org_id,
+                &e.url,
+                &e.secret,
+                &to_json(&e.events)?,
+                &e.created_at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn webhooks(&self, org: Uuid) -> Result<Vec<Endpoint>> {
+        q_all(
+            &self.client().await?,
+            "SELECT id, url, secret, events_json, created_at FROM webhook_endpoints
+             WHERE org_id = $1 ORDER BY created_at, id",
+            &[&org],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Endpoint {
+                id: r.get(0),
+                org_id: org,
+                url: r.get(1),
+                secret: r.get(2),
+                events: from_json(r.get::<_, &str>(3))?,
+                created_at: r.get(4),
+            })
+        })
+        .collect()
+    }
+
+    async fn delete_webhook(&self, org: Uuid, id: Uuid) -> Result<bool> {
+        let n = exec(
+            &self.client().await?,
+            "DELETE FROM webhook_endpoints WHERE id = $1 AND org_id = $2",
+            &[&id, &org],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>> {
+        let limit = i64::try_from(limit).unwrap_or(0);
+        // SKIP LOCKED: two processes polling at once take different rows.
+        q_all(
+            &self.client().await?,
+            "WITH due AS (
+                 SELECT id FROM webhook_deliveries
+                 WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1
+                   AND (lease_until IS NULL OR lease_until <= $1)
+                 ORDER BY next_attempt_at, id LIMIT $3
+                 FOR UPDATE SKIP LOCKED),
+             taken AS (
+                 UPDATE webhook_deliveries d SET lease_until = $2 FROM due
+                 WHERE d.id = due.id
+                 RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.job_id,
+                           d.created_at, d.attempts)
+             SELECT t.id, e.url, e.secret, t.event_type, ev.event_json, t.job_id,
+                    t.created_at, t.attempts
+             FROM taken t
+             JOIN webhook_endpoints e ON e.id = t.endpoint_id
+             JOIN events ev ON ev.id = t.event_id",
+            &[&now, &lease_until, &limit],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let kind: &str = r.get(3);
+            Ok(DueDelivery {
+                id: r.get(0),
+                url: r.get(1),
+                secret: r.get(2),
+                event_type: WebhookEvent::parse(kind)
+                    .ok_or_else(|| StorageError::Corrupt(format!("webhook event type {kind}")))?,
+                event_json: r.get(4),
+                job_id: r.get(5),
+                created_at: r.get(6),
+                attempts: u32::try_from(r.get::<_, i32>(7)).unwrap_or(u32::MAX),
+            })
+        })
+        .collect()
+    }
+
+    async fn finish_delivery(&self, id: Uuid, attempt: Attempt, now: DateTime<Utc>) -> Result<()> {
+        let c = self.client().await?;
+        match attempt {
+            Attempt::Delivered { status } => {
+                exec(
+                    &c,
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = $2,
+                         next_attempt_at = NULL, lease_until = NULL, failed_at = NULL,
+                         last_status = $3, last_error = NULL
+                     WHERE id = $1",
+                    &[&id, &now, &i32::from(status)],
+                )
+                .await?
+            }
+            Attempt::Failed {
+                status,
+                error,
+                retry_at,
+            } => {
+                let failed_at = retry_at.is_none().then_some(now);
+                exec(
+                    &c,
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1,
+                         next_attempt_at = $2, lease_until = NULL, failed_at = $3,
+                         last_status = $4, last_error = $5
+                     WHERE id = $1 AND delivered_at IS NULL",
+                    &[&id, &retry_at, &failed_at, &status.map(i32::from), &error],
+                )
+                .await?
+            }
+        };
+        Ok(())
+    }
+
+    async fn deliveries(&self, org: Uuid, limit: usize) -> Result<Vec<DeliveryLog>> {
+        let limit = i64::try_from(limit).unwrap_or(0);
+        q_all(
+            &self.client().await?,
+            "SELECT d.id, d.endpoint_id, e.url, d.event_id, d.job_id, d.event_type,
+                    d.created_at, d.attempts, d.next_attempt_at, d.delivered_at,
+                    d.failed_at, d.last_status, d.last_error
+             FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.org_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2",
+            &[&org, &limit],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let kind: &str = r.get(5);
+            Ok(DeliveryLog {
+                id: r.get(0),
+                endpoint_id: r.get(1),
+                url: r.get(2),
+                event_id: r.get(3),
+                job_id: r.get(4),
+                event_type: WebhookEvent::parse(kind)
+                    .ok_or_else(|| StorageError::Corrupt(format!("webhook event type {kind}")))?,
+                created_at: r.get(6),
+                attempts: u32::try_from(r.get::<_, i32>(7)).unwrap_or(u32::MAX),
+                next_attempt_at: r.get(8),
+                delivered_at: r.get(9),
+                failed_at: r.get(10),
+                last_status: r
+                    .get::<_, Option<i32>>(11)
+                    .and_then(|s| u16::try_from(s).ok()),
+                last_error: r.get(12),
+            })
+        })
+        .collect()
+    }
+
+    async fn retry_delivery(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+        let n = exec(
+            &self.client().await?,
+            "UPDATE webhook_deliveries SET next_attempt_at = $3, failed_at = NULL
+             WHERE id = $1 AND org_id = $2 AND delivered_at IS NULL",
+            &[&id, &org, &now],
+        )
+        .await?;
+        Ok(n == 1)
     }
 }
 

@@ -364,5 +364,60 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
     )
     .await?;
     let stored = answers.get(1).map_or(0, Vec::len);
-    Ok(stored == w.events.len())
+    if stored != w.events.len() {
+        return Ok(false);
+    }
+    fan_out_webhooks(tx, org, w, at).await?;
+    Ok(true)
+}
+
+const INSERT_DELIVERIES: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, org_id,
+         event_id, job_id, event_type, created_at, next_attempt_at)
+     SELECT i, p, $1, e, j, t, $2, $2
+       FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[]) AS x(i, p, e, j, t)
+     ON CONFLICT DO NOTHING";
+
+/// The outbox: a delivery per stored event and subscribed endpoint, in this transaction
+/// (`crate::webhooks`). Batches with no event a webhook could carry skip the endpoints' read.
+async fn fan_out_webhooks(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Result<()> {
+    if !w
+        .events
+        .iter()
+        .any(|n| crate::webhooks::WebhookEvent::of(n.event.body.kind()).is_some())
+    {
+        return Ok(());
+    }
+    let rows = tx
+        .query(
+            "SELECT id, events_json FROM webhook_endpoints WHERE org_id = $1",
+            &[&org],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let endpoints = rows
+        .iter()
+        .map(|r| Ok((r.get::<_, Uuid>(0), from_json(r.get::<_, &str>(1))?)))
+        .collect::<Result<Vec<_>>>()?;
+    let events = w.events.iter().map(|n| (n.event, n.flags.as_slice()));
+    let d = crate::webhooks::fan_out(&endpoints, events);
+    if d.is_empty() {
+        return Ok(());
+    }
+    let cols = (
+        d.iter().map(|d| d.id).collect::<Vec<Uuid>>(),
+        d.iter().map(|d| d.endpoint_id).collect::<Vec<Uuid>>(),
+        d.iter().map(|d| d.event_id).collect::<Vec<Uuid>>(),
+        d.iter().map(|d| d.job_id).collect::<Vec<Uuid>>(),
+        d.iter()
+            .map(|d| d.event_type.as_str())
+            .collect::<Vec<&str>>(),
+    );
+    tx.execute(
+        INSERT_DELIVERIES,
+        &[&org, &at, &cols.0, &cols.1, &cols.2, &cols.3, &cols.4],
+    )
+    .await?;
+    Ok(())
 }

@@ -26,18 +26,20 @@ use super::{
     Writer, read_each, run_gated,
 };
 use crate::ingest::Batch;
+use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint, WebhookEvent};
 use fieldcore::migrate::{Hook, Step};
 
 mod push;
 
 /// Schema steps, in order; `PRAGMA user_version` says how many ran (`fieldcore::migrate`, the
 /// runner the device store uses too).
-const SCHEMA: [&str; 5] = [
+const SCHEMA: [&str; 6] = [
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
 ];
 const MAX_IDLE_READERS: usize = 4;
 
@@ -1270,6 +1272,244 @@ impl Storage for SqliteStorage {
                 params![org.to_string(), key],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn create_webhook(&self, e: &Endpoint) -> Result<()> {
+        let e = e.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO webhook_endpoints (id, org_id, url, secret, events_json, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    e.id.to_string(),
+                    e.org_id.to_string(),
+                    e.url,
+                    e.secret,
+                    to_json(&e.events)?,
+                    ts(e.created_at)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn webhooks(&self, org: Uuid) -> Result<Vec<Endpoint>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, url, secret, events_json, created_at FROM webhook_endpoints
+                 WHERE org_id = ?1 ORDER BY created_at, id",
+            )?;
+            let rows = stmt
+                .query_map([org.to_string()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, url, secret, events, at)| {
+                    Ok(Endpoint {
+                        id: parse_uuid(&id)?,
+                        org_id: org,
+                        url,
+                        secret,
+                        events: from_json(&events)?,
+                        created_at: parse_ts(&at)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_webhook(&self, org: Uuid, id: Uuid) -> Result<bool> {
+        self.write(move |c| {
+            let n = c.execute(
+                "DELETE FROM webhook_endpoints WHERE id = ?1 AND org_id = ?2",
+                params![id.to_string(), org.to_string()],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let ids: Vec<String> = tx
+                .prepare_cached(
+                    "UPDATE webhook_deliveries SET lease_until = ?2
+                     WHERE id IN (SELECT id FROM webhook_deliveries
+                                  WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
+                                    AND (lease_until IS NULL OR lease_until <= ?1)
+                                  ORDER BY next_attempt_at, id LIMIT ?3)
+                     RETURNING id",
+                )?
+                .query_map(
+                    params![ts(now), ts(lease_until), i64::try_from(limit).unwrap_or(0)],
+                    |r| r.get(0),
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::with_capacity(ids.len());
+            {
+                let mut one = tx.prepare_cached(
+                    "SELECT e.url, e.secret, d.event_type, ev.event_json, d.job_id, d.created_at,
+                            d.attempts
+                     FROM webhook_deliveries d
+                     JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                     JOIN events ev ON ev.id = d.event_id
+                     WHERE d.id = ?1",
+                )?;
+                for id in ids {
+                    let row = one.query_row([&id], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, i64>(6)?,
+                        ))
+                    })?;
+                    let (url, secret, kind, event_json, job, at, attempts) = row;
+                    out.push(DueDelivery {
+                        id: parse_uuid(&id)?,
+                        url,
+                        secret,
+                        event_type: WebhookEvent::parse(&kind).ok_or_else(|| {
+                            StorageError::Corrupt(format!("webhook event type {kind}"))
+                        })?,
+                        event_json,
+                        job_id: parse_uuid(&job)?,
+                        created_at: parse_ts(&at)?,
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn finish_delivery(&self, id: Uuid, attempt: Attempt, now: DateTime<Utc>) -> Result<()> {
+        self.write(move |c| {
+            match attempt {
+                Attempt::Delivered { status } => c.execute(
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = ?2,
+                         next_attempt_at = NULL, lease_until = NULL, failed_at = NULL,
+                         last_status = ?3, last_error = NULL
+                     WHERE id = ?1",
+                    params![id.to_string(), ts(now), status],
+                )?,
+                Attempt::Failed {
+                    status,
+                    error,
+                    retry_at,
+                } => c.execute(
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1,
+                         next_attempt_at = ?2, lease_until = NULL,
+                         failed_at = CASE WHEN ?2 IS NULL THEN ?3 END,
+                         last_status = ?4, last_error = ?5
+                     WHERE id = ?1 AND delivered_at IS NULL",
+                    params![id.to_string(), retry_at.map(ts), ts(now), status, error],
+                )?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    async fn deliveries(&self, org: Uuid, limit: usize) -> Result<Vec<DeliveryLog>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT d.id, d.endpoint_id, e.url, d.event_id, d.job_id, d.event_type,
+                        d.created_at, d.attempts, d.next_attempt_at, d.delivered_at,
+                        d.failed_at, d.last_status, d.last_error
+                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                 WHERE d.org_id = ?1 ORDER BY d.created_at DESC, d.id DESC LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(
+                    params![org.to_string(), i64::try_from(limit).unwrap_or(0)],
+                    |r| {
+                        Ok((
+                            [
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, String>(3)?,
+                                r.get::<_, String>(4)?,
+                                r.get::<_, String>(5)?,
+                                r.get::<_, String>(6)?,
+                            ],
+                            r.get::<_, i64>(7)?,
+                            [
+                                r.get::<_, Option<String>>(8)?,
+                                r.get::<_, Option<String>>(9)?,
+                                r.get::<_, Option<String>>(10)?,
+                            ],
+                            r.get::<_, Option<i64>>(11)?,
+                            r.get::<_, Option<String>>(12)?,
+                        ))
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let opt = |s: &Option<String>| s.as_deref().map(parse_ts).transpose();
+            rows.into_iter()
+                .map(
+                    |(
+                        [id, endpoint, url, event, job, kind, at],
+                        attempts,
+                        times,
+                        status,
+                        error,
+                    )| {
+                        Ok(DeliveryLog {
+                            id: parse_uuid(&id)?,
+                            endpoint_id: parse_uuid(&endpoint)?,
+                            url,
+                            event_id: parse_uuid(&event)?,
+                            job_id: parse_uuid(&job)?,
+                            event_type: WebhookEvent::parse(&kind).ok_or_else(|| {
+                                StorageError::Corrupt(format!("webhook event type {kind}"))
+                            })?,
+                            created_at: parse_ts(&at)?,
+                            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                            next_attempt_at: opt(&times[0])?,
+                            delivered_at: opt(&times[1])?,
+                            failed_at: opt(&times[2])?,
+                            last_status: status.and_then(|s| u16::try_from(s).ok()),
+                            last_error: error,
+                        })
+                    },
+                )
+                .collect()
+        })
+        .await
+    }
+
+    async fn retry_delivery(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE webhook_deliveries SET next_attempt_at = ?3, failed_at = NULL
+                 WHERE id = ?1 AND org_id = ?2 AND delivered_at IS NULL",
+                params![id.to_string(), org.to_string(), ts(now)],
+            )?;
+            Ok(n == 1)
         })
         .await
     }

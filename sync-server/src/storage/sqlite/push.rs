@@ -144,6 +144,7 @@ fn apply(tx: &Connection, org: Uuid, w: &Writes<'_>, received_at: DateTime<Utc>)
             at,
         ])?;
     }
+    fan_out_webhooks(tx, &org, w, &at)?;
     if let Some(device) = w.device_seen {
         tx.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
             .execute(params![device.to_string(), at])?;
@@ -196,5 +197,42 @@ fn write_view(tx: &Connection, org: &str, view: &JobView, at: &str) -> Result<()
         to_json(view)?,
         at,
     ])?;
+    Ok(())
+}
+
+/// The outbox: a delivery per stored event and subscribed endpoint, in this transaction
+/// (`crate::webhooks`). One read of the organisation's endpoints per batch.
+fn fan_out_webhooks(tx: &Connection, org: &str, w: &Writes<'_>, at: &str) -> Result<()> {
+    if w.events.is_empty() {
+        return Ok(());
+    }
+    let endpoints: Vec<(String, String)> = tx
+        .prepare_cached("SELECT id, events_json FROM webhook_endpoints WHERE org_id = ?1")?
+        .query_map([org], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let endpoints = endpoints
+        .iter()
+        .map(|(id, events)| Ok((parse_uuid(id)?, from_json(events)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let events = w.events.iter().map(|n| (n.event, n.flags.as_slice()));
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO webhook_deliveries (id, endpoint_id, org_id, event_id, job_id,
+             event_type, created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    )?;
+    for d in crate::webhooks::fan_out(&endpoints, events) {
+        insert.execute(params![
+            d.id.to_string(),
+            d.endpoint_id.to_string(),
+            org,
+            d.event_id.to_string(),
+            d.job_id.to_string(),
+            d.event_type.as_str(),
+            at,
+        ])?;
+    }
     Ok(())
 }
