@@ -316,6 +316,24 @@ async fn a_delivery_given_up_is_sent_again_from_the_log_and_other_organisations_
         let (s, v) = desk.post("/v1/webhooks", body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     }
+
+    // A finished delivery stays in the log for 30 days, then the sweep forgets it. (Read
+    // behind the API: the desk's session does not last a month.)
+    let state = world.server.state();
+    let kept = async || {
+        state
+            .storage
+            .deliveries(desk.organisation_id, 10)
+            .await
+            .unwrap()
+            .len()
+    };
+    state.config.clock.advance(chrono::Duration::days(29));
+    world.server.sweep_now().await.unwrap();
+    assert_eq!(kept().await, 1);
+    state.config.clock.advance(chrono::Duration::days(2));
+    world.server.sweep_now().await.unwrap();
+    assert_eq!(kept().await, 0);
 }
 
 /// By default a delivery never reaches loopback or a private network, by address or by a name

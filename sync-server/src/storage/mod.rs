@@ -219,6 +219,8 @@ pub(crate) const VIEWS_REBUILT_AT: usize = 3;
 
 /// How long an idempotency key (and the answer under it) is kept.
 pub const IDEMPOTENCY_KEEP_HOURS: i64 = 24;
+/// How long a finished webhook delivery (delivered or given up) stays in the log.
+pub const WEBHOOK_LOG_KEEP_DAYS: i64 = 30;
 
 /// A desk request's answer, kept under its idempotency key and replayed to a retry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -514,8 +516,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         content_type: &str,
         now: DateTime<Utc>,
     ) -> Result<()>;
-    /// Forget expired uploads, sessions and idempotency keys; returns the upload ids whose files
-    /// to delete.
+    /// Forget expired uploads, sessions, idempotency keys and finished webhook deliveries older
+    /// than [`WEBHOOK_LOG_KEEP_DAYS`]; returns the upload ids whose files to delete.
     async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>>;
     /// Take the key for a request (fingerprint: what the request was), or say why not. A
     /// pending key older than `stale_before` belonged to an attempt that died: taken over.

@@ -38,7 +38,7 @@ use super::{
     CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, IDEMPOTENCY_KEEP_HOURS,
     IdempotencyBegin, Incoming, JobDetail, JobFilter, JobRow, Organisation, Photo, PhotoAccess,
     Rejection, Result, Storage, StorageError, StoredResponse, Technician, TimelineEntry, Upload,
-    Writer, read_each, run_gated,
+    WEBHOOK_LOG_KEEP_DAYS, Writer, read_each, run_gated,
 };
 use crate::ingest::Batch;
 use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint, WebhookEvent};
@@ -1016,6 +1016,13 @@ impl Storage for PgStorage {
             &tx,
             "DELETE FROM idempotency_keys WHERE created_at <= $1",
             &[&keep],
+        )
+        .await?;
+        let log_keep = now - chrono::Duration::days(WEBHOOK_LOG_KEEP_DAYS);
+        exec(
+            &tx,
+            "DELETE FROM webhook_deliveries WHERE next_attempt_at IS NULL AND created_at <= $1",
+            &[&log_keep],
         )
         .await?;
         tx.commit().await?;

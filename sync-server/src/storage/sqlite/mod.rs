@@ -23,7 +23,7 @@ use super::{
     CommitGate, Device, DeviceIdentity, Dispatcher, FeedPage, IDEMPOTENCY_KEEP_HOURS,
     IdempotencyBegin, Incoming, JobDetail, JobFilter, JobRow, Organisation, Photo, PhotoAccess,
     Rejection, Result, Storage, StorageError, StoredResponse, Technician, TimelineEntry, Upload,
-    Writer, read_each, run_gated,
+    WEBHOOK_LOG_KEEP_DAYS, Writer, read_each, run_gated,
 };
 use crate::ingest::Batch;
 use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint, WebhookEvent};
@@ -1161,6 +1161,10 @@ impl Storage for SqliteStorage {
             tx.execute(
                 "DELETE FROM idempotency_keys WHERE created_at <= ?1",
                 [ts(now - chrono::Duration::hours(IDEMPOTENCY_KEEP_HOURS))],
+            )?;
+            tx.execute(
+                "DELETE FROM webhook_deliveries WHERE next_attempt_at IS NULL AND created_at <= ?1",
+                [ts(now - chrono::Duration::days(WEBHOOK_LOG_KEEP_DAYS))],
             )?;
             tx.commit()?;
             ids.iter().map(|s| parse_uuid(s)).collect()
