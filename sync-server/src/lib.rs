@@ -169,6 +169,7 @@ async fn sweep(state: &AppState) -> anyhow::Result<usize> {
 
 /// Open the storage, bind, and serve in the background.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let webhook_client = webhooks::deliver::client(&config)?;
     let storage = open_storage(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -207,7 +208,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             }
         })
     };
-    let webhooks = webhooks::deliver::spawn(state.clone());
+    let webhooks = webhooks::deliver::spawn(state.clone(), webhook_client);
     tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "sync server listening");
     Ok(RunningServer {
         addr,

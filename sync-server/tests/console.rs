@@ -650,7 +650,7 @@ async fn webhooks_are_added_listed_logged_and_deleted_in_the_console_of_their_or
     let mine = Session::of(&w, &acme);
     let csrf = mine.csrf().await;
     // A URL a hostile desk user might type: stored as given, shown escaped.
-    let url = "http://127.0.0.1:9/hook?x=<script>alert(1)</script>";
+    let url = "http://hooks.example.invalid/hook?x=<script>alert(1)</script>";
     let res = mine
         .post(
             "/console/webhooks",
@@ -724,6 +724,24 @@ async fn webhooks_are_added_listed_logged_and_deleted_in_the_console_of_their_or
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("http(s) URL"));
+    // Nor one inside the server's own network (SSRF).
+    let res = mine
+        .post(
+            "/console/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("url", "http://169.254.169.254/latest"),
+                ("event:job.created", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("169.254.169.254 is not a public address")
+    );
 
     let res = mine
         .post(

@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::auth::DispatcherAuth;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::webhooks::{DeliveryLog, Endpoint, WebhookEvent, new_secret, valid_url};
+use fieldcore::domain::limits::NAME_MAX_CHARS;
 
 /// An organisation's receivers at most: each event is sent to every one subscribed.
 pub const MAX_ENDPOINTS: usize = 10;
@@ -41,6 +42,11 @@ pub struct NewWebhook {
     /// The job events to send (at least one).
     #[schema(min_items = 1)]
     pub events: Vec<WebhookEvent>,
+    /// Only jobs of this ordering party (the order's `ordering_party`, exactly): what a
+    /// merchant's or platform's receiver is given. Absent: every job of the organisation.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    pub ordering_party: Option<String>,
 }
 
 /// A receiver. The secret signs every delivery (`webhook-signature`).
@@ -49,6 +55,7 @@ pub struct Webhook {
     pub id: Uuid,
     pub url: String,
     pub events: Vec<WebhookEvent>,
+    pub ordering_party: Option<String>,
     pub secret: String,
     pub created_at: DateTime<Utc>,
 }
@@ -59,6 +66,7 @@ impl From<Endpoint> for Webhook {
             id: e.id,
             url: e.url,
             events: e.events,
+            ordering_party: e.ordering_party,
             secret: e.secret,
             created_at: e.created_at,
         }
@@ -76,12 +84,30 @@ pub(crate) async fn add(
     let mut events = req.events;
     events.sort();
     events.dedup();
-    if !valid_url(req.url.trim()) || events.is_empty() {
+    let party = req
+        .ordering_party
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    if !valid_url(req.url.trim())
+        || events.is_empty()
+        || party.is_some_and(|p| p.chars().count() > NAME_MAX_CHARS)
+    {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-body",
             "A webhook needs an http(s) URL and at least one event",
         ));
+    }
+    if !state.config.webhook_allow_private_networks
+        && let Some(ip) = crate::webhooks::destination::private_literal(req.url.trim())
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "A webhook goes to a public address",
+        )
+        .detail(format!("{ip} is not a public address")));
     }
     if state.storage.webhooks(org).await?.len() >= MAX_ENDPOINTS {
         return Err(ApiError::new(
@@ -97,6 +123,7 @@ pub(crate) async fn add(
         url: req.url.trim().to_string(),
         secret: new_secret(),
         events,
+        ordering_party: party.map(str::to_string),
         created_at: state.config.clock.now(),
     };
     state.storage.create_webhook(&endpoint).await?;

@@ -34,9 +34,12 @@ async fn render(
         b,
         "<section class=\"card\"><h2>{}</h2><form method=\"post\" action=\"/console/webhooks\" \
          id=\"new-webhook\">{}<label>URL <input name=\"url\" type=\"url\" required size=\"50\" \
-         placeholder=\"https://\"></label><div class=\"grid\">",
+         placeholder=\"https://\"></label> <label>{} <input name=\"ordering_party\" \
+         maxlength=\"200\" placeholder=\"{}\"></label><div class=\"grid\">",
         ui.t("Send job events to a receiver", "把工单事件推送给接收方"),
         csrf_hidden(c),
+        ui.t("Only jobs of ordering party", "仅限下单方"),
+        ui.t("every job", "全部工单"),
     );
     for e in WebhookEvent::ALL {
         let _ = write!(
@@ -61,7 +64,8 @@ async fn render(
     let _ = write!(
         b,
         "<table class=\"jobs\" id=\"webhooks\"><thead><tr><th>URL</th><th>{}</th><th>{}</th>\
-         <th></th></tr></thead><tbody>",
+         <th>{}</th><th></th></tr></thead><tbody>",
+        ui.t("Ordering party", "下单方"),
         ui.t("Events", "事件"),
         ui.t("Secret", "密钥"),
     );
@@ -69,11 +73,18 @@ async fn render(
         let events: Vec<&str> = e.events.iter().map(|e| e.as_str()).collect();
         let _ = write!(
             b,
-            "<tr data-webhook=\"{id}\"><td>{url}</td><td>{events}</td><td><code>{secret}</code>\
-             </td><td><form method=\"post\" action=\"/console/webhooks/{id}/delete\" \
+            "<tr data-webhook=\"{id}\"><td>{url}</td><td>{party}</td><td>{events}</td><td>\
+             <details><summary>{show}</summary><code>{secret}</code></details></td><td>\
+             <form method=\"post\" action=\"/console/webhooks/{id}/delete\" \
              class=\"inline\">{csrf}<button>{delete}</button></form></td></tr>",
             id = e.id,
             url = esc(&e.url),
+            party = e
+                .ordering_party
+                .as_deref()
+                .map(esc)
+                .unwrap_or_else(|| ui.t("every job", "全部工单").to_string()),
+            show = ui.t("show", "显示"),
             events = esc(&events.join(", ")),
             secret = esc(&e.secret),
             csrf = csrf_hidden(c),
@@ -155,7 +166,13 @@ pub async fn create(
         .filter(|e| form.contains_key(&format!("event:{}", e.as_str())))
         .collect();
     let url = form.get("url").cloned().unwrap_or_default();
-    match add(&state, &c.auth, NewWebhook { url, events }).await {
+    let ordering_party = form.get("ordering_party").cloned();
+    let req = NewWebhook {
+        url,
+        events,
+        ordering_party,
+    };
+    match add(&state, &c.auth, req).await {
         Ok(_) => Ok(Redirect::to("/console/webhooks").into_response()),
         Err(e) => {
             let p = e.parts();

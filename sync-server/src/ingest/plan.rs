@@ -140,6 +140,16 @@ pub struct Writes<'a> {
     pub device_seen: Option<Uuid>,
 }
 
+impl Writes<'_> {
+    /// The ordering party of a job this batch changed (from its final view).
+    pub fn ordering_party(&self, job: Uuid) -> Option<&str> {
+        self.views
+            .iter()
+            .find(|v| v.id == job)
+            .map(|v| v.order.ordering_party.as_str())
+    }
+}
+
 /// The answer to a batch and what to store for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan<'a> {

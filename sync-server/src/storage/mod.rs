@@ -553,11 +553,18 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         lease_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<DueDelivery>>;
-    /// Record an attempt and release the lease.
-    async fn finish_delivery(&self, id: Uuid, attempt: Attempt, now: DateTime<Utc>) -> Result<()>;
+    /// Record an attempt and release the lease, if `lease` still holds it (a sender whose lease
+    /// lapsed and was taken by another records nothing).
+    async fn finish_delivery(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        attempt: Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// The organisation's latest deliveries, newest first.
     async fn deliveries(&self, org: Uuid, limit: usize) -> Result<Vec<DeliveryLog>>;
-    /// Send a delivery again now (given up or waiting); false if the organisation has no such
-    /// delivery or it was delivered.
+    /// Send a delivery again now (given up or waiting), with a fresh series of retries; false
+    /// if the organisation has no such delivery or it was delivered.
     async fn retry_delivery(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
 }

@@ -3,18 +3,30 @@
 //! that answered 2xx but whose answer was lost, or a process that died before recording it,
 //! gets the delivery again, with the same `webhook-id`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 
 use super::{Attempt, DueDelivery, payload, signature};
 use crate::AppState;
 
-/// How many deliveries one pass claims.
-const BATCH: usize = 32;
+/// At most this many deliveries in flight per process: a stalled receiver holds a slot only
+/// until its timeout, and never holds up the others' sends.
+const IN_FLIGHT: usize = 32;
 
-/// Send what is due now; how many were attempted.
-pub async fn run_once(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+/// Claim what is due now, as many as there are free slots, and start sending each; returns
+/// how many were started (their attempts finish in their own tasks).
+pub async fn run_once(
+    state: &AppState,
+    http: &reqwest::Client,
+    slots: &Arc<Semaphore>,
+) -> anyhow::Result<usize> {
+    let free = slots.available_permits();
+    if free == 0 {
+        return Ok(0);
+    }
     let c = &state.config;
     let now = c.clock.now();
     // Longer than an attempt can take, so a lease never lapses while its request runs.
@@ -22,21 +34,26 @@ pub async fn run_once(state: &AppState, http: &reqwest::Client) -> anyhow::Resul
         + chrono::Duration::seconds(30);
     let due = state
         .storage
-        .claim_deliveries(now, now + lease, BATCH)
+        .claim_deliveries(now, now + lease, free)
         .await?;
     let n = due.len();
-    let sends = due.into_iter().map(|d| async move {
-        let attempt = send(state, http, &d).await;
-        if let Err(e) = state
-            .storage
-            .finish_delivery(d.id, attempt, state.config.clock.now())
-            .await
-        {
-            // The lease lapses and the delivery goes again: at least once.
-            tracing::warn!(delivery = %d.id, error = %e, "recording a webhook attempt failed");
-        }
-    });
-    futures_util::future::join_all(sends).await;
+    for d in due {
+        let permit = slots.clone().acquire_owned().await?;
+        let (state, http) = (state.clone(), http.clone());
+        tokio::spawn(async move {
+            let attempt = send(&state, &http, &d).await;
+            let now = state.config.clock.now();
+            if let Err(e) = state
+                .storage
+                .finish_delivery(d.id, d.lease, attempt, now)
+                .await
+            {
+                // The lease lapses and the delivery goes again: at least once.
+                tracing::warn!(delivery = %d.id, error = %e, "recording a webhook attempt failed");
+            }
+            drop(permit);
+        });
+    }
     Ok(n)
 }
 
@@ -114,25 +131,31 @@ pub fn retry_at(
     Some(now + chrono::Duration::milliseconds(i64::try_from(wait).unwrap_or(i64::MAX / 2)))
 }
 
+/// The client deliveries go out with: no redirects, no proxy, and unless private networks are
+/// allowed, names resolved to public addresses only (`destination`).
+pub fn client(config: &crate::config::Config) -> anyhow::Result<reqwest::Client> {
+    let mut http = reqwest::Client::builder()
+        // A receiver's redirect is not followed: the desk configured this URL, and a redirect
+        // could lead anywhere.
+        .redirect(reqwest::redirect::Policy::none())
+        // Straight to the receiver: a proxy would resolve names past the guard.
+        .no_proxy();
+    if !config.webhook_allow_private_networks {
+        http = http.dns_resolver(Arc::new(super::destination::PublicOnly));
+    }
+    Ok(http.build()?)
+}
+
 /// Runs [`run_once`] every `webhook_poll_ms` until the server stops.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: AppState, http: reqwest::Client) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut http = reqwest::Client::builder()
-            // A receiver's redirect is not followed: the desk configured this URL, and a
-            // redirect could lead anywhere.
-            .redirect(reqwest::redirect::Policy::none())
-            // Straight to the receiver: a proxy would resolve names past the guard.
-            .no_proxy();
-        if !state.config.webhook_allow_private_networks {
-            http = http.dns_resolver(std::sync::Arc::new(super::destination::PublicOnly));
-        }
-        let http = http.build().expect("an HTTP client with default TLS");
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         let every = Duration::from_millis(state.config.webhook_poll_ms.max(10));
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = run_once(&state, &http).await {
+            if let Err(e) = run_once(&state, &http, &slots).await {
                 tracing::warn!(error = %e, "webhook deliveries");
             }
         }

@@ -19,10 +19,16 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            // One message whether the name is unknown or only private: the delivery log must
+            // not tell a desk user which internal names exist.
+            let refused = || format!("{host} does not resolve to a public address");
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|_| refused())?
+                .collect();
             let public: Vec<SocketAddr> = all.into_iter().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
-                return Err(format!("{host} has no public address").into());
+                return Err(refused().into());
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })
@@ -30,8 +36,9 @@ impl Resolve for PublicOnly {
 }
 
 /// An address on the public internet: not loopback, private, link-local, shared (CGNAT),
-/// documentation, benchmarking, multicast, broadcast or unspecified; IPv4-mapped IPv6
-/// addresses are judged as their IPv4.
+/// documentation, benchmarking, multicast, broadcast or unspecified. IPv6 must be global
+/// unicast (`2000::/3`); addresses that carry an IPv4 one (mapped, NAT64 `64:ff9b::/96`, 6to4
+/// `2002::/16`) are judged as that IPv4, and Teredo and local-use NAT64 are refused.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => public_v4(v4),
@@ -58,14 +65,20 @@ fn public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        || first == 0x2001 && ip.segments()[1] == 0x0db8
-        || ip.to_ipv4().is_some_and(|v4| !public_v4(v4)))
+    let s = ip.segments();
+    let o = ip.octets();
+    // NAT64 (RFC 6052): the IPv4 address in the last 32 bits is where it goes.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return public_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    // 6to4: the IPv4 address in bits 16..48.
+    if s[0] == 0x2002 {
+        return public_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    let global_unicast = (s[0] & 0xe000) == 0x2000;
+    let documentation = s[0] == 0x2001 && s[1] == 0x0db8;
+    let teredo = s[0] == 0x2001 && s[1] == 0;
+    global_unicast && !documentation && !teredo
 }
 
 /// The URL's host, when it is a literal address that is not public.
@@ -102,10 +115,23 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            "64:ff9b::a00:5",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "fec0::1",
+            "::ffff:0:a00:1",
+            "::127.0.0.1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["1.1.1.1", "203.0.114.1", "2606:4700:4700::1111"] {
+        for ip in [
+            "1.1.1.1",
+            "203.0.114.1",
+            "2606:4700:4700::1111",
+            "64:ff9b::101:101",
+            "2002:101:101::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
         assert_eq!(

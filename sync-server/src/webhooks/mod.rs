@@ -108,7 +108,19 @@ pub struct Endpoint {
     /// `whsec_` + base64 of 32 random bytes: shown to the desk to configure the receiver.
     pub secret: String,
     pub events: Vec<WebhookEvent>,
+    /// Only jobs ordered by this party (`JobOrder::ordering_party`, exactly): a merchant's
+    /// receiver never sees another merchant's jobs. `None`: every job of the organisation (its
+    /// own systems).
+    pub ordering_party: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// What fan-out needs of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Subscription {
+    pub endpoint_id: Uuid,
+    pub events: Vec<WebhookEvent>,
+    pub ordering_party: Option<String>,
 }
 
 /// A delivery to create with the event that raises it.
@@ -121,12 +133,14 @@ pub struct NewDelivery {
     pub event_type: WebhookEvent,
 }
 
-/// The deliveries a batch of stored events raises for the organisation's endpoints. Events kept
-/// aside (after a cancellation, from a former technician: ADR 0007) changed nothing and raise
-/// nothing.
+/// The deliveries a batch of stored events raises for the organisation's endpoints: each
+/// subscribed event type, of a job of the endpoint's ordering party (`party_of`, from the
+/// job's view). Events kept aside (after a cancellation, from a former technician: ADR 0007)
+/// changed nothing and raise nothing.
 pub fn fan_out<'a>(
-    endpoints: &[(Uuid, Vec<WebhookEvent>)],
+    endpoints: &[Subscription],
     events: impl Iterator<Item = (&'a Event, &'a [EventFlag])>,
+    party_of: impl Fn(Uuid) -> Option<&'a str>,
 ) -> Vec<NewDelivery> {
     if endpoints.is_empty() {
         return Vec::new();
@@ -142,11 +156,15 @@ pub fn fan_out<'a>(
         let Some(kind) = WebhookEvent::of(event.body.kind()).filter(|_| !kept_aside) else {
             continue;
         };
-        for (endpoint, wanted) in endpoints {
-            if wanted.contains(&kind) {
+        for s in endpoints {
+            let party_matches = s
+                .ordering_party
+                .as_deref()
+                .is_none_or(|p| party_of(event.job_id) == Some(p));
+            if s.events.contains(&kind) && party_matches {
                 out.push(NewDelivery {
                     id: Uuid::now_v7(),
-                    endpoint_id: *endpoint,
+                    endpoint_id: s.endpoint_id,
                     event_id: event.id,
                     job_id: event.job_id,
                     event_type: kind,
@@ -161,6 +179,9 @@ pub fn fan_out<'a>(
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
     pub id: Uuid,
+    /// This claim's: [`crate::storage::Storage::finish_delivery`] records the attempt only
+    /// while the lease is still this one.
+    pub lease: Uuid,
     pub url: String,
     pub secret: String,
     pub event_type: WebhookEvent,
@@ -290,10 +311,17 @@ mod tests {
                 note: String::new(),
             },
         );
-        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let sub = |endpoint_id, events: &[WebhookEvent], party: Option<&str>| Subscription {
+            endpoint_id,
+            events: events.to_vec(),
+            ordering_party: party.map(str::to_string),
+        };
         let endpoints = vec![
-            (a, vec![WebhookEvent::JobCompleted]),
-            (b, WebhookEvent::ALL.to_vec()),
+            sub(a, &[WebhookEvent::JobCompleted], None),
+            sub(b, &WebhookEvent::ALL, Some("ShopCo")),
+            // Another merchant's receiver: none of ShopCo's jobs.
+            sub(c, &WebhookEvent::ALL, Some("OtherMall")),
         ];
         let kept = [EventFlag::AfterCancellation];
         let out = fan_out(
@@ -305,6 +333,7 @@ mod tests {
                 (&late, &kept[..]),
             ]
             .into_iter(),
+            |j| (j == job).then_some("ShopCo"),
         );
         let got: Vec<_> = out.iter().map(|d| (d.endpoint_id, d.event_id)).collect();
         assert_eq!(got, [(a, done.id), (b, done.id), (b, cancelled.id)]);

@@ -1021,7 +1021,8 @@ impl Storage for PgStorage {
         let log_keep = now - chrono::Duration::days(WEBHOOK_LOG_KEEP_DAYS);
         exec(
             &tx,
-            "DELETE FROM webhook_deliveries WHERE next_attempt_at IS NULL AND created_at <= $1",
+            "DELETE FROM webhook_deliveries
+             WHERE next_attempt_at IS NULL AND COALESCE(delivered_at, failed_at) <= $1",
             &[&log_keep],
         )
         .await?;
@@ -1129,14 +1130,16 @@ impl Storage for PgStorage {
     async fn create_webhook(&self, e: &Endpoint) -> Result<()> {
         exec(
             &self.client().await?,
-            "INSERT INTO webhook_endpoints (id, org_id, url, secret, events_json, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO webhook_endpoints (id, org_id, url, secret, events_json,
+                 ordering_party, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &e.id,
                 &e.org_id,
                 &e.url,
                 &e.secret,
                 &to_json(&e.events)?,
+                &e.ordering_party,
                 &e.created_at,
             ],
         )
@@ -1147,8 +1150,8 @@ impl Storage for PgStorage {
     async fn webhooks(&self, org: Uuid) -> Result<Vec<Endpoint>> {
         q_all(
             &self.client().await?,
-            "SELECT id, url, secret, events_json, created_at FROM webhook_endpoints
-             WHERE org_id = $1 ORDER BY created_at, id",
+            "SELECT id, url, secret, events_json, created_at, ordering_party
+             FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id",
             &[&org],
         )
         .await?
@@ -1160,6 +1163,7 @@ impl Storage for PgStorage {
                 url: r.get(1),
                 secret: r.get(2),
                 events: from_json(r.get::<_, &str>(3))?,
+                ordering_party: r.get(5),
                 created_at: r.get(4),
             })
         })
@@ -1183,6 +1187,7 @@ impl Storage for PgStorage {
         limit: usize,
     ) -> Result<Vec<DueDelivery>> {
         let limit = i64::try_from(limit).unwrap_or(0);
+        let lease = Uuid::now_v7();
         // SKIP LOCKED: two processes polling at once take different rows.
         q_all(
             &self.client().await?,
@@ -1193,7 +1198,7 @@ impl Storage for PgStorage {
                  ORDER BY next_attempt_at, id LIMIT $3
                  FOR UPDATE SKIP LOCKED),
              taken AS (
-                 UPDATE webhook_deliveries d SET lease_until = $2 FROM due
+                 UPDATE webhook_deliveries d SET lease_until = $2, lease_token = $4 FROM due
                  WHERE d.id = due.id
                  RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.job_id,
                            d.created_at, d.attempts)
@@ -1202,7 +1207,7 @@ impl Storage for PgStorage {
              FROM taken t
              JOIN webhook_endpoints e ON e.id = t.endpoint_id
              JOIN events ev ON ev.id = t.event_id",
-            &[&now, &lease_until, &limit],
+            &[&now, &lease_until, &limit, &lease],
         )
         .await?
         .iter()
@@ -1210,6 +1215,7 @@ impl Storage for PgStorage {
             let kind: &str = r.get(3);
             Ok(DueDelivery {
                 id: r.get(0),
+                lease,
                 url: r.get(1),
                 secret: r.get(2),
                 event_type: WebhookEvent::parse(kind)
@@ -1223,17 +1229,23 @@ impl Storage for PgStorage {
         .collect()
     }
 
-    async fn finish_delivery(&self, id: Uuid, attempt: Attempt, now: DateTime<Utc>) -> Result<()> {
+    async fn finish_delivery(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        attempt: Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let c = self.client().await?;
         match attempt {
             Attempt::Delivered { status } => {
                 exec(
                     &c,
                     "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = $2,
-                         next_attempt_at = NULL, lease_until = NULL, failed_at = NULL,
-                         last_status = $3, last_error = NULL
-                     WHERE id = $1",
-                    &[&id, &now, &i32::from(status)],
+                         next_attempt_at = NULL, lease_until = NULL, lease_token = NULL,
+                         failed_at = NULL, last_status = $3, last_error = NULL
+                     WHERE id = $1 AND lease_token = $4",
+                    &[&id, &now, &i32::from(status), &lease],
                 )
                 .await?
             }
@@ -1246,10 +1258,17 @@ impl Storage for PgStorage {
                 exec(
                     &c,
                     "UPDATE webhook_deliveries SET attempts = attempts + 1,
-                         next_attempt_at = $2, lease_until = NULL, failed_at = $3,
-                         last_status = $4, last_error = $5
-                     WHERE id = $1 AND delivered_at IS NULL",
-                    &[&id, &retry_at, &failed_at, &status.map(i32::from), &error],
+                         next_attempt_at = $2, lease_until = NULL, lease_token = NULL,
+                         failed_at = $3, last_status = $4, last_error = $5
+                     WHERE id = $1 AND delivered_at IS NULL AND lease_token = $6",
+                    &[
+                        &id,
+                        &retry_at,
+                        &failed_at,
+                        &status.map(i32::from),
+                        &error,
+                        &lease,
+                    ],
                 )
                 .await?
             }
@@ -1297,7 +1316,7 @@ impl Storage for PgStorage {
     async fn retry_delivery(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
         let n = exec(
             &self.client().await?,
-            "UPDATE webhook_deliveries SET next_attempt_at = $3, failed_at = NULL
+            "UPDATE webhook_deliveries SET next_attempt_at = $3, failed_at = NULL, attempts = 0
              WHERE id = $1 AND org_id = $2 AND delivered_at IS NULL",
             &[&id, &org, &now],
         )

@@ -387,9 +387,12 @@ async fn fan_out_webhooks(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<U
     {
         return Ok(());
     }
+    // KEY SHARE: an endpoint deleted meanwhile waits for this push, then takes its new
+    // deliveries with it (instead of failing the push on the foreign key).
     let rows = tx
         .query(
-            "SELECT id, events_json FROM webhook_endpoints WHERE org_id = $1",
+            "SELECT id, events_json, ordering_party FROM webhook_endpoints WHERE org_id = $1
+             FOR KEY SHARE",
             &[&org],
         )
         .await?;
@@ -398,10 +401,16 @@ async fn fan_out_webhooks(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<U
     }
     let endpoints = rows
         .iter()
-        .map(|r| Ok((r.get::<_, Uuid>(0), from_json(r.get::<_, &str>(1))?)))
+        .map(|r| {
+            Ok(crate::webhooks::Subscription {
+                endpoint_id: r.get(0),
+                events: from_json(r.get::<_, &str>(1))?,
+                ordering_party: r.get(2),
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let events = w.events.iter().map(|n| (n.event, n.flags.as_slice()));
-    let d = crate::webhooks::fan_out(&endpoints, events);
+    let d = crate::webhooks::fan_out(&endpoints, events, |job| w.ordering_party(job));
     if d.is_empty() {
         return Ok(());
     }

@@ -1163,7 +1163,8 @@ impl Storage for SqliteStorage {
                 [ts(now - chrono::Duration::hours(IDEMPOTENCY_KEEP_HOURS))],
             )?;
             tx.execute(
-                "DELETE FROM webhook_deliveries WHERE next_attempt_at IS NULL AND created_at <= ?1",
+                "DELETE FROM webhook_deliveries
+                 WHERE next_attempt_at IS NULL AND COALESCE(delivered_at, failed_at) <= ?1",
                 [ts(now - chrono::Duration::days(WEBHOOK_LOG_KEEP_DAYS))],
             )?;
             tx.commit()?;
@@ -1284,14 +1285,16 @@ impl Storage for SqliteStorage {
         let e = e.clone();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO webhook_endpoints (id, org_id, url, secret, events_json, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO webhook_endpoints (id, org_id, url, secret, events_json,
+                     ordering_party, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     e.id.to_string(),
                     e.org_id.to_string(),
                     e.url,
                     e.secret,
                     to_json(&e.events)?,
+                    e.ordering_party,
                     ts(e.created_at)
                 ],
             )?;
@@ -1303,8 +1306,8 @@ impl Storage for SqliteStorage {
     async fn webhooks(&self, org: Uuid) -> Result<Vec<Endpoint>> {
         self.read(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, url, secret, events_json, created_at FROM webhook_endpoints
-                 WHERE org_id = ?1 ORDER BY created_at, id",
+                "SELECT id, url, secret, events_json, created_at, ordering_party
+                 FROM webhook_endpoints WHERE org_id = ?1 ORDER BY created_at, id",
             )?;
             let rows = stmt
                 .query_map([org.to_string()], |r| {
@@ -1314,17 +1317,19 @@ impl Storage for SqliteStorage {
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows.into_iter()
-                .map(|(id, url, secret, events, at)| {
+                .map(|(id, url, secret, events, at, ordering_party)| {
                     Ok(Endpoint {
                         id: parse_uuid(&id)?,
                         org_id: org,
                         url,
                         secret,
                         events: from_json(&events)?,
+                        ordering_party,
                         created_at: parse_ts(&at)?,
                     })
                 })
@@ -1350,11 +1355,26 @@ impl Storage for SqliteStorage {
         lease_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<DueDelivery>> {
+        // A reader first: the single writer is not taken every poll when nothing is due.
+        let due = self
+            .read(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+                     WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
+                       AND (lease_until IS NULL OR lease_until <= ?1))",
+                )?
+                .query_row([ts(now)], |r| r.get::<_, bool>(0))?)
+            })
+            .await?;
+        if !due {
+            return Ok(Vec::new());
+        }
+        let lease = Uuid::now_v7();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let ids: Vec<String> = tx
                 .prepare_cached(
-                    "UPDATE webhook_deliveries SET lease_until = ?2
+                    "UPDATE webhook_deliveries SET lease_until = ?2, lease_token = ?4
                      WHERE id IN (SELECT id FROM webhook_deliveries
                                   WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
                                     AND (lease_until IS NULL OR lease_until <= ?1)
@@ -1362,7 +1382,12 @@ impl Storage for SqliteStorage {
                      RETURNING id",
                 )?
                 .query_map(
-                    params![ts(now), ts(lease_until), i64::try_from(limit).unwrap_or(0)],
+                    params![
+                        ts(now),
+                        ts(lease_until),
+                        i64::try_from(limit).unwrap_or(0),
+                        lease.to_string()
+                    ],
                     |r| r.get(0),
                 )?
                 .collect::<rusqlite::Result<_>>()?;
@@ -1391,6 +1416,7 @@ impl Storage for SqliteStorage {
                     let (url, secret, kind, event_json, job, at, attempts) = row;
                     out.push(DueDelivery {
                         id: parse_uuid(&id)?,
+                        lease,
                         url,
                         secret,
                         event_type: WebhookEvent::parse(&kind).ok_or_else(|| {
@@ -1409,15 +1435,21 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn finish_delivery(&self, id: Uuid, attempt: Attempt, now: DateTime<Utc>) -> Result<()> {
+    async fn finish_delivery(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        attempt: Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.write(move |c| {
             match attempt {
                 Attempt::Delivered { status } => c.execute(
                     "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = ?2,
-                         next_attempt_at = NULL, lease_until = NULL, failed_at = NULL,
-                         last_status = ?3, last_error = NULL
-                     WHERE id = ?1",
-                    params![id.to_string(), ts(now), status],
+                         next_attempt_at = NULL, lease_until = NULL, lease_token = NULL,
+                         failed_at = NULL, last_status = ?3, last_error = NULL
+                     WHERE id = ?1 AND lease_token = ?4",
+                    params![id.to_string(), ts(now), status, lease.to_string()],
                 )?,
                 Attempt::Failed {
                     status,
@@ -1425,11 +1457,18 @@ impl Storage for SqliteStorage {
                     retry_at,
                 } => c.execute(
                     "UPDATE webhook_deliveries SET attempts = attempts + 1,
-                         next_attempt_at = ?2, lease_until = NULL,
+                         next_attempt_at = ?2, lease_until = NULL, lease_token = NULL,
                          failed_at = CASE WHEN ?2 IS NULL THEN ?3 END,
                          last_status = ?4, last_error = ?5
-                     WHERE id = ?1 AND delivered_at IS NULL",
-                    params![id.to_string(), retry_at.map(ts), ts(now), status, error],
+                     WHERE id = ?1 AND delivered_at IS NULL AND lease_token = ?6",
+                    params![
+                        id.to_string(),
+                        retry_at.map(ts),
+                        ts(now),
+                        status,
+                        error,
+                        lease.to_string()
+                    ],
                 )?,
             };
             Ok(())
@@ -1509,7 +1548,8 @@ impl Storage for SqliteStorage {
     async fn retry_delivery(&self, org: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
         self.write(move |c| {
             let n = c.execute(
-                "UPDATE webhook_deliveries SET next_attempt_at = ?3, failed_at = NULL
+                "UPDATE webhook_deliveries SET next_attempt_at = ?3, failed_at = NULL,
+                     attempts = 0
                  WHERE id = ?1 AND org_id = ?2 AND delivered_at IS NULL",
                 params![id.to_string(), org.to_string(), ts(now)],
             )?;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{CommitDelay, from_json, parse_uuid, to_json, ts};
 use crate::ingest::{Batch, FeedRow, Loaded, StoredEvent, StoredJob, Wanted, Writes, plan};
 use crate::storage::{CommitGate, Result, StorageError};
+use crate::webhooks::Subscription;
 
 /// Decide and store one batch, or nothing of it: see `Storage::append_events`.
 pub(super) fn append_tx(
@@ -206,16 +207,24 @@ fn fan_out_webhooks(tx: &Connection, org: &str, w: &Writes<'_>, at: &str) -> Res
     if w.events.is_empty() {
         return Ok(());
     }
-    let endpoints: Vec<(String, String)> = tx
-        .prepare_cached("SELECT id, events_json FROM webhook_endpoints WHERE org_id = ?1")?
-        .query_map([org], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let endpoints: Vec<(String, String, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT id, events_json, ordering_party FROM webhook_endpoints WHERE org_id = ?1",
+        )?
+        .query_map([org], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if endpoints.is_empty() {
         return Ok(());
     }
     let endpoints = endpoints
-        .iter()
-        .map(|(id, events)| Ok((parse_uuid(id)?, from_json(events)?)))
+        .into_iter()
+        .map(|(id, events, ordering_party)| {
+            Ok(Subscription {
+                endpoint_id: parse_uuid(&id)?,
+                events: from_json(&events)?,
+                ordering_party,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let events = w.events.iter().map(|n| (n.event, n.flags.as_slice()));
     let mut insert = tx.prepare_cached(
@@ -223,7 +232,7 @@ fn fan_out_webhooks(tx: &Connection, org: &str, w: &Writes<'_>, at: &str) -> Res
              event_type, created_at, next_attempt_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
     )?;
-    for d in crate::webhooks::fan_out(&endpoints, events) {
+    for d in crate::webhooks::fan_out(&endpoints, events, |job| w.ordering_party(job)) {
         insert.execute(params![
             d.id.to_string(),
             d.endpoint_id.to_string(),

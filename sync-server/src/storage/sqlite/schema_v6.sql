@@ -6,6 +6,8 @@ CREATE TABLE webhook_endpoints (
     url         TEXT NOT NULL,
     secret      TEXT NOT NULL,
     events_json TEXT NOT NULL,
+    -- Only jobs of this ordering party (NULL: every job of the organisation).
+    ordering_party TEXT,
     created_at  TEXT NOT NULL
 );
 CREATE INDEX webhook_endpoints_org ON webhook_endpoints(org_id);
@@ -22,6 +24,8 @@ CREATE TABLE webhook_deliveries (
     -- NULL once delivered or given up.
     next_attempt_at TEXT,
     lease_until     TEXT,
+    -- Who holds the lease: only that sender may record the attempt.
+    lease_token     TEXT,
     delivered_at    TEXT,
     failed_at       TEXT,
     last_status     INTEGER,

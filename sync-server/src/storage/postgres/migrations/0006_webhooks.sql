@@ -6,6 +6,8 @@ CREATE TABLE webhook_endpoints (
     url text NOT NULL,
     secret text NOT NULL,
     events_json text NOT NULL,
+    -- Only jobs of this ordering party (NULL: every job of the organisation).
+    ordering_party text,
     created_at timestamptz NOT NULL
 );
 CREATE INDEX webhook_endpoints_org ON webhook_endpoints(org_id);
@@ -22,6 +24,8 @@ CREATE TABLE webhook_deliveries (
     -- NULL once delivered or given up.
     next_attempt_at timestamptz,
     lease_until timestamptz,
+    -- Who holds the lease: only that sender may record the attempt.
+    lease_token uuid,
     delivered_at timestamptz,
     failed_at timestamptz,
     last_status integer,
