@@ -43,9 +43,10 @@ pub struct NewWebhook {
     #[schema(min_items = 1)]
     pub events: Vec<WebhookEvent>,
     /// Only jobs of this ordering party (the order's `ordering_party`, exactly): what a
-    /// merchant's or platform's receiver is given. Absent: every job of the organisation.
+    /// merchant's or platform's receiver is given. Absent or blank: every job of the
+    /// organisation.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(max_length = 200)]
     pub ordering_party: Option<String>,
 }
 
