@@ -67,6 +67,7 @@ impl Desk {
             clock_offset_ms: None,
             corrected_at: None,
             body,
+            seal: None,
         }
     }
 
@@ -156,6 +157,7 @@ pub fn tech_event(job_id: Uuid, technician_id: Uuid, at: DateTime<Utc>, body: Ev
         clock_offset_ms: None,
         corrected_at: None,
         body,
+        seal: None,
     }
 }
 

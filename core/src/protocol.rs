@@ -62,6 +62,12 @@ pub struct PushRequest {
     pub sent_at: DateTime<Utc>,
     pub sent_monotonic_ms: i64,
     pub events: Vec<Event>,
+    /// The device's public key for the evidence chain (hex of the raw 32-byte Ed25519 key,
+    /// ADR 0016). The server keeps the first one a device sends (its token vouches for it, as at
+    /// enrolment) and checks every sealed event against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
+    pub public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,6 +145,14 @@ pub enum EventFlag {
     /// With [`EventFlag::FormerTechnician`]: it happened after the reassignment, by the
     /// server's corrected time.
     AfterReassignment,
+    /// From a device, but not sealed (an app from before the evidence chain, or a device whose
+    /// key the server does not have): its integrity cannot be checked (ADR 0016).
+    Unsigned,
+    /// Sealed, but the signature does not match the event as it arrived: altered.
+    BadSignature,
+    /// Sealed and signed, but not after the device's previous event: one was removed, inserted
+    /// or reordered.
+    ChainGap,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -316,6 +330,7 @@ mod tests {
             clock_offset_ms: offset,
             corrected_at: None,
             body: EventBody::CheckedIn { location: None },
+            seal: None,
         }
     }
 

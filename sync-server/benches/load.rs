@@ -355,6 +355,7 @@ fn event(tech: Uuid, device: Uuid, job: Uuid, body: EventBody) -> Event {
         clock_offset_ms: None,
         corrected_at: None,
         body,
+        seal: None,
     }
 }
 
@@ -463,6 +464,7 @@ async fn run_device(
                 sent_at: Utc::now(),
                 sent_monotonic_ms: 0,
                 events: batch,
+                public_key: None,
             })
             .send()
             .await

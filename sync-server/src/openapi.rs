@@ -375,7 +375,7 @@ mod tests {
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        assert_eq!(flags.len(), 5, "{flags:?}");
+        assert_eq!(flags.len(), 8, "{flags:?}");
         let pull = op(&d, "/v1/sync/pull", "get");
         let limit = pull["parameters"]
             .as_array()
@@ -417,7 +417,12 @@ mod tests {
         }
         let mut found = Vec::new();
         patterns(&doc(), &mut found);
-        let protocol = ["^1\\.0\\.0$", "^[0-9]{0,18}$", "^[!-~]{1,255}$"];
+        let protocol = [
+            "^1\\.0\\.0$",
+            "^[0-9]{0,18}$",
+            "^[!-~]{1,255}$",
+            "^[0-9a-f]{64}$",
+        ];
         let mut blanks = 0;
         for p in &found {
             // The webhook URL's pattern describes URLs, not blank text.

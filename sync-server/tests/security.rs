@@ -498,6 +498,7 @@ async fn one_organisations_flood_holds_another_organisations_writes_for_about_a_
                     sent_at: Utc::now(),
                     sent_monotonic_ms: 0,
                     events,
+                    public_key: None,
                 })
                 .send()
                 .await

@@ -109,6 +109,7 @@ async fn push_accepts_answers_duplicate_on_retry_and_rejects_with_the_rule() {
             sent_at: chrono::Utc::now(),
             sent_monotonic_ms: 0,
             events: batch[2..].to_vec(),
+            public_key: None,
         })
         .send()
         .await

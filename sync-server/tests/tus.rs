@@ -616,6 +616,7 @@ async fn method_override_metadata_on_head_and_errors_as_problems() {
                 sent_at: now(),
                 sent_monotonic_ms: 0,
                 events: Vec::new(),
+                public_key: None,
             })
             .send()
             .await

@@ -137,6 +137,7 @@ fn sync_push(server: &Server, phone: &Device, jobs: &[uuid::Uuid]) {
             sent_at: clock.now(),
             sent_monotonic_ms: clock.monotonic_ms(),
             events: vec![e],
+            public_key: None,
         };
         let r: PushResponse = http
             .post(&url)

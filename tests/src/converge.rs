@@ -124,6 +124,10 @@ pub fn compare(desk: &Desk, phone: &Device, job: Uuid) -> Result<(), String> {
             timers(&local_timers)
         ));
     }
+    // Every field event the phone made continues its signed chain (ADR 0016).
+    if server["evidence_chain"]["verified"] != true {
+        diffs.push(format!("evidence chain: {}", server["evidence_chain"]));
+    }
     // The same visits too close, seen from both sides.
     let local_conflicts =
         serde_json::to_value(&local.schedule_conflicts).map_err(|e| e.to_string())?;

@@ -47,6 +47,7 @@ fn a_busy_upload_waits_while_the_other_photos_go_on() {
         sent_at: clock.now(),
         sent_monotonic_ms: clock.monotonic_ms(),
         events: phone.store.pending_events(100).expect("outbox"),
+        public_key: None,
     };
     let pushed = http
         .post(format!("{}/v1/sync/push", server.url()))

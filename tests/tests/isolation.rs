@@ -73,6 +73,7 @@ fn phones_see_and_touch_only_their_own_technicians_jobs() {
             sent_at: clock.now(),
             sent_monotonic_ms: clock.monotonic_ms(),
             events: forged,
+            public_key: None,
         })
         .send()
         .expect("push")

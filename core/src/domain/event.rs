@@ -37,6 +37,10 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrected_at: Option<DateTime<Utc>>,
     pub body: EventBody,
+    /// A field event's signature and link in its device's chain (`chain`, ADR 0016); the
+    /// desk's events and those of apps from before the chain have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<super::chain::Seal>,
 }
 
 impl Event {

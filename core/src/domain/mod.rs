@@ -4,6 +4,7 @@
 //! the server and can be exercised by the thousand in property tests.
 
 pub mod calendar;
+pub mod chain;
 pub mod checklist;
 pub mod event;
 pub mod exception;

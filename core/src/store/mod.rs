@@ -414,6 +414,13 @@ impl Store {
         Ok(())
     }
 
+    /// This device's public key for the evidence chain (raw Ed25519, 32 bytes), made on first use:
+    /// sent at enrolment, so the server can check every event this device signs.
+    pub fn public_key(&self) -> Result<Vec<u8>, StoreError> {
+        let conn = self.lock();
+        Ok(device_key(&conn)?.public_key().to_vec())
+    }
+
     /// Record one technician action: checked by the rulebook, then durably committed with its
     /// effect on the job's view. Returns the event as stored (and as it will be pushed).
     pub fn act(&self, job_id: Uuid, body: EventBody) -> Result<Event, ActionError> {
@@ -441,6 +448,13 @@ impl Store {
             None => return Err(ActionError::NotEnrolled),
         };
         let offset = clock_offset_ms(&tx)?;
+        // Each event is sealed after the last one this device recorded (ADR 0016).
+        let key = device_key(&tx)?;
+        let mut head: String = tx
+            .query_row("SELECT chain_head FROM device", [], |r| {
+                r.get::<_, Option<String>>(0)
+            })?
+            .unwrap_or_else(|| crate::domain::chain::genesis(key.public_key()));
         let mut view = None;
         let mut out = Vec::new();
         for (body, file) in items {
@@ -451,9 +465,11 @@ impl Store {
                 );
             }
             let v = view.as_mut().expect("loaded above");
-            let event = self.field_event(technician_id, job_id, body, Some(last_seq + 1), offset);
+            let mut event =
+                self.field_event(technician_id, job_id, body, Some(last_seq + 1), offset);
             rulebook.check(Some(v), &event)?;
             rulebook.apply(v, &event);
+            head = key.seal(&mut event, &head);
             insert_event(&tx, &event, PushState::Pending)?;
             last_seq += 1;
             if let Some(f) = file {
@@ -502,7 +518,10 @@ impl Store {
             }
             out.push(event);
         }
-        tx.execute("UPDATE device SET last_seq = ?1", params![last_seq])?;
+        tx.execute(
+            "UPDATE device SET last_seq = ?1, chain_head = ?2",
+            params![last_seq, head],
+        )?;
         if let Some(v) = &view {
             save_view(&tx, v, &rulebook)?;
         }
@@ -537,6 +556,7 @@ impl Store {
             corrected_at: clock_offset_ms
                 .and_then(|o| recorded_at.checked_add_signed(chrono::Duration::milliseconds(o))),
             body,
+            seal: None,
         }
     }
 
@@ -1021,6 +1041,22 @@ fn schedule_conflicts_in(
         by_job.entry(c.job_id).or_default().push(c);
     }
     Ok(by_job)
+}
+
+/// The device's signing key, made and kept on first use (in the caller's transaction, if any).
+fn device_key(conn: &Connection) -> Result<crate::domain::chain::DeviceKey, StoreError> {
+    use crate::domain::chain::DeviceKey;
+    let stored: Option<Vec<u8>> =
+        conn.query_row("SELECT signing_key FROM device", [], |r| r.get(0))?;
+    let bad = |e: crate::domain::chain::ChainKeyError| StoreError::Corrupt(e.to_string());
+    match stored {
+        Some(pkcs8) => DeviceKey::from_pkcs8(&pkcs8).map_err(bad),
+        None => {
+            let key = DeviceKey::generate().map_err(bad)?;
+            conn.execute("UPDATE device SET signing_key = ?1", params![key.pkcs8()])?;
+            Ok(key)
+        }
+    }
 }
 
 fn job_ids_in(conn: &Connection) -> Result<Vec<Uuid>, StoreError> {

@@ -11,7 +11,7 @@ use crate::domain::sla::Policy;
 use crate::migrate::Step;
 
 /// Schema version this code writes.
-pub const CURRENT_VERSION: u32 = 4;
+pub const CURRENT_VERSION: u32 = 5;
 
 /// Version 1: the first layout (device identity, jobs, the event log with its outbox, sync state).
 pub const V1: &str = r#"
@@ -124,6 +124,13 @@ CREATE INDEX events_local ON events(job_id) WHERE origin = 'local';
 CREATE TABLE stale_jobs (job_id TEXT PRIMARY KEY REFERENCES jobs(id)) WITHOUT ROWID;
 "#;
 
+/// The evidence chain (ADR 0016): the device's Ed25519 key (PKCS#8; made on first use) and the
+/// link its last recorded event left, which the next one signs after.
+pub const V5: &str = r#"
+ALTER TABLE device ADD COLUMN signing_key BLOB;
+ALTER TABLE device ADD COLUMN chain_head TEXT;
+"#;
+
 /// Settings that cannot be changed inside a transaction, run on every open.
 pub fn setup_pragmas(conn: &Connection) -> Result<(), StoreError> {
     // WAL: readers never block the writer, and a commit is one append + fsync of the log.
@@ -152,6 +159,7 @@ pub fn migrate(conn: &mut Connection, policy: &Policy) -> Result<(), StoreError>
         },
         Step::sql(V3),
         Step::sql(V4),
+        Step::sql(V5),
     ];
     debug_assert_eq!(steps.len() as u32, CURRENT_VERSION);
     crate::migrate::migrate(conn, &steps, |found, supported| StoreError::NewerSchema {

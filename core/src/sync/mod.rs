@@ -412,6 +412,8 @@ impl SyncClient {
         // Bytes shown for the batch on its way: a retry sends them again without going back.
         let mut shown = Mark::default();
         let mut retrying_batch: Option<usize> = None;
+        // Sent with every push: the server keeps the first it gets (ADR 0016).
+        let public_key = hex::encode(store.public_key()?);
         loop {
             scope.check()?;
             let mut batch = store.pending_events(self.config.push_batch.max(1))?;
@@ -426,6 +428,7 @@ impl SyncClient {
                     sent_at: clock.now(),
                     sent_monotonic_ms: clock.monotonic_ms(),
                     events: events.to_vec(),
+                    public_key: Some(public_key.clone()),
                 })
                 .map_err(|e| SyncError::Protocol(format!("encoding a push: {e}")))
             };

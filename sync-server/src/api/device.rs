@@ -180,6 +180,18 @@ pub async fn push(
             }
         })
         .collect();
+    let public_key =
+        match req.public_key.as_deref().map(hex::decode) {
+            None => None,
+            Some(Ok(bytes)) => Some(<[u8; 32]>::try_from(bytes).map_err(|_| {
+                ApiError::bad_request("public_key: 64 hex digits (a raw Ed25519 key)")
+            })?),
+            Some(Err(_)) => {
+                return Err(ApiError::bad_request(
+                    "public_key: 64 hex digits (a raw Ed25519 key)",
+                ));
+            }
+        };
     let org = state
         .storage
         .organisation(who.organisation_id)
@@ -192,6 +204,7 @@ pub async fn push(
             Writer::Technician {
                 technician_id: who.technician_id,
                 device_id: who.device_id,
+                public_key,
             },
             org.rulebook(),
             events,

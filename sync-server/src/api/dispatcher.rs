@@ -15,7 +15,7 @@ use fieldcore::domain::{
     Actor, Event, EventBody, JobKind, JobNumber, JobOrder, JobStatus, JobView, Lang,
     ScheduleConflict, Timer, Visit,
 };
-use fieldcore::protocol::PushStatus;
+use fieldcore::protocol::{EventFlag, PushStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -475,6 +475,47 @@ pub struct JobDetailResponse {
     /// The technician's other visits too close to this one (a visit plus travel, from the
     /// policy): warnings, never refusals. The phone shows the same on its list.
     pub schedule_conflicts: Vec<ScheduleConflict>,
+    /// Whether every field event of the job continues its device's signed chain (ADR 0016).
+    pub evidence_chain: EvidenceChain,
+}
+
+/// The job's field events against their devices' chains (ADR 0016).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EvidenceChain {
+    /// No field event altered, out of its chain or unsigned.
+    pub verified: bool,
+    /// Field events whose signature and link hold.
+    pub signed: u32,
+    /// Field events without a signature (an app from before the chain).
+    pub unsigned: u32,
+    /// Field events altered (`bad_signature`) or out of their device's chain (`chain_gap`).
+    pub broken: u32,
+}
+
+impl EvidenceChain {
+    pub fn of(timeline: &[TimelineEntry]) -> EvidenceChain {
+        let mut c = EvidenceChain {
+            verified: true,
+            signed: 0,
+            unsigned: 0,
+            broken: 0,
+        };
+        for t in timeline
+            .iter()
+            .filter(|t| matches!(t.event.actor, Actor::Technician { .. }))
+        {
+            let has = |f: EventFlag| t.flags.contains(&f);
+            if has(EventFlag::BadSignature) || has(EventFlag::ChainGap) {
+                c.broken += 1;
+            } else if has(EventFlag::Unsigned) {
+                c.unsigned += 1;
+            } else {
+                c.signed += 1;
+            }
+        }
+        c.verified = c.broken == 0 && c.unsigned == 0;
+        c
+    }
 }
 
 fn detail_response(
@@ -485,6 +526,7 @@ fn detail_response(
 ) -> JobDetailResponse {
     JobDetailResponse {
         schedule_conflicts,
+        evidence_chain: EvidenceChain::of(&d.timeline),
         status: d.view.status(),
         timers: org.policy.timers(&d.view, now),
         photos: d
@@ -690,6 +732,7 @@ fn desk_event(auth: &DispatcherAuth, job_id: Uuid, body: EventBody, now: DateTim
         clock_offset_ms: None,
         corrected_at: Some(now),
         body,
+        seal: None,
     }
 }
 

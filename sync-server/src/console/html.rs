@@ -165,6 +165,11 @@ impl Ui {
             EventFlag::DeviceRebooted => self.t("device rebooted", "设备重启"),
             EventFlag::FormerTechnician => self.t("from the former technician", "来自原技术员"),
             EventFlag::AfterReassignment => self.t("after reassignment", "改派后上报"),
+            EventFlag::Unsigned => self.t("not signed", "未签名"),
+            EventFlag::BadSignature => {
+                self.t("signature does not match: altered", "签名不符：已被改动")
+            }
+            EventFlag::ChainGap => self.t("out of the device's chain", "与设备记录链不连续"),
         }
     }
 

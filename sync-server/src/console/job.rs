@@ -182,6 +182,29 @@ async fn render(
         }
     }
 
+    // ---- the evidence chain (ADR 0016)
+    let chain = crate::api::dispatcher::EvidenceChain::of(&d.timeline);
+    if chain.verified {
+        let _ = write!(
+            o,
+            "<p class=\"notice\" id=\"evidence-chain\" data-verified=\"true\">{} ({} {})</p>",
+            ui.t("Evidence chain verified", "证据链已验证"),
+            chain.signed,
+            ui.t("signed field events", "条已签名的现场记录"),
+        );
+    } else {
+        let _ = write!(
+            o,
+            "<p class=\"notice error\" id=\"evidence-chain\" data-verified=\"false\">{}: \
+             {} {}, {} {}</p>",
+            ui.t("Evidence chain not verified", "证据链未通过验证"),
+            chain.broken,
+            ui.t("altered or out of the device's chain", "条被改动或不连续"),
+            chain.unsigned,
+            ui.t("unsigned", "条未签名"),
+        );
+    }
+
     // ---- the technician's day: visits booked too close to this one (warnings)
     let conflicts = crate::api::dispatcher::schedule_conflicts(state, &c.org, v).await;
     if !conflicts.is_empty() {

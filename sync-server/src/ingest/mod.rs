@@ -6,8 +6,8 @@
 mod plan;
 
 pub use plan::{
-    Batch, FeedRow, Loaded, NewEvent, NewPhoto, NewRejection, Plan, StoredEvent, StoredJob, Wanted,
-    Writes, plan,
+    Batch, DeviceChain, FeedRow, Loaded, NewEvent, NewPhoto, NewRejection, Plan, StoredEvent,
+    StoredJob, Wanted, Writes, plan,
 };
 
 use fieldcore::domain::{Actor, Admission, JobView, Kept, Lang, Refusal, Rule, Rulebook};
@@ -81,6 +81,7 @@ pub fn decide(
             Writer::Technician {
                 technician_id,
                 device_id,
+                ..
             },
             Actor::Technician {
                 technician_id: t,

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use fieldcore::domain::chain::ChainBreak;
 use fieldcore::domain::{
     Actor, Event, EventBody, JobView, Lang, PhotoRef, Refusal, Rule, Rulebook,
 };
@@ -36,6 +37,8 @@ pub struct Wanted {
     pub job_ids: Vec<Uuid>,
     /// A technician's batch: which of `job_ids` were ever assigned to them.
     pub technician: Option<Uuid>,
+    /// A technician's batch: the device whose chain (key and head) to load, row-locked.
+    pub device: Option<Uuid>,
 }
 
 impl Batch<'_> {
@@ -47,6 +50,10 @@ impl Batch<'_> {
             event_ids: self.events.iter().map(|i| i.event.id).collect(),
             job_ids,
             technician: self.technician(),
+            device: match self.writer {
+                Writer::Technician { device_id, .. } => Some(device_id),
+                Writer::Dispatcher { .. } => None,
+            },
         }
     }
 
@@ -82,6 +89,17 @@ pub struct Loaded {
     pub jobs: HashMap<Uuid, StoredJob>,
     /// Jobs ever assigned to the writing technician (empty for a desk batch).
     pub assigned: HashSet<Uuid>,
+    /// The writing device's evidence chain as stored.
+    pub chain: DeviceChain,
+}
+
+/// A device's evidence chain on the server (ADR 0016).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceChain {
+    /// Hex of the raw Ed25519 key, once the device sent one.
+    pub public_key: Option<String>,
+    /// The link the device's last event left (`None`: none yet, the chain's genesis).
+    pub head: Option<String>,
 }
 
 /// An accepted event to store.
@@ -138,6 +156,10 @@ pub struct Writes<'a> {
     pub feed: Vec<FeedRow>,
     /// The device whose last contact is now.
     pub device_seen: Option<Uuid>,
+    /// The device's key, first sent with this batch: to keep.
+    pub register_key: Option<(Uuid, String)>,
+    /// The device's chain moved: its new head.
+    pub chain_head: Option<(Uuid, String)>,
 }
 
 impl Writes<'_> {
@@ -147,6 +169,95 @@ impl Writes<'_> {
             .iter()
             .find(|v| v.id == job)
             .map(|v| v.order.ordering_party.as_str())
+    }
+}
+
+/// A device head that says "the last event was altered": the link it really left is unknown,
+/// so the next sealed event takes the chain up from the link it names.
+const RESYNC: &str = "";
+
+/// The writing device's chain as the batch moves it (ADR 0016): each new event is checked
+/// against the device's key and the link the chain is at. A broken link is flagged on the event
+/// (a visible conflict, never silently accepted), and the chain goes on from the event as it
+/// came, so one break does not flag everything after it.
+struct Chain {
+    device: Option<Uuid>,
+    key: Option<Vec<u8>>,
+    register: Option<String>,
+    head: Option<String>,
+    moved: bool,
+}
+
+impl Chain {
+    fn new(writer: Writer, stored: DeviceChain) -> Chain {
+        let Writer::Technician {
+            device_id,
+            public_key,
+            ..
+        } = writer
+        else {
+            return Chain {
+                device: None,
+                key: None,
+                register: None,
+                head: None,
+                moved: false,
+            };
+        };
+        // The first key a device sends is its key; a different one later is not taken.
+        let (key, register) = match (stored.public_key, public_key) {
+            (Some(k), _) => (hex::decode(k).ok(), None),
+            (None, Some(sent)) => (Some(sent.to_vec()), Some(hex::encode(sent))),
+            (None, None) => (None, None),
+        };
+        Chain {
+            device: Some(device_id),
+            key,
+            register,
+            head: stored.head,
+            moved: false,
+        }
+    }
+
+    /// The chain flag for a new event of the device, if its link does not hold.
+    fn check(&mut self, event: &Event) -> Option<EventFlag> {
+        self.device?;
+        let Some(key) = &self.key else {
+            return Some(EventFlag::Unsigned);
+        };
+        let at = match (self.head.as_deref(), &event.seal) {
+            // After an altered event the link it really left is unknown: the next sealed event
+            // takes the chain up again from the link it names.
+            (Some(RESYNC), Some(seal)) => seal.prev.clone(),
+            (Some(head), _) => head.to_string(),
+            (None, _) => fieldcore::domain::chain::genesis(key),
+        };
+        let (next, flag) = match fieldcore::domain::chain::verify(event, key, &at) {
+            Ok(next) => (Some(next), None),
+            Err(ChainBreak::Unsigned) => (None, Some(EventFlag::Unsigned)),
+            Err(ChainBreak::BadSignature) => {
+                (Some(RESYNC.to_string()), Some(EventFlag::BadSignature))
+            }
+            // Signed by the device, but not after the last link: the chain goes on from it.
+            Err(ChainBreak::Gap) => (
+                fieldcore::domain::chain::link(event),
+                Some(EventFlag::ChainGap),
+            ),
+        };
+        if let Some(next) = next {
+            self.head = Some(next);
+            self.moved = true;
+        }
+        flag
+    }
+
+    /// The key to keep and the head to store, into the batch's writes.
+    fn write_into(self, w: &mut Writes<'_>) {
+        let Some(device) = self.device else {
+            return;
+        };
+        w.register_key = self.register.map(|k| (device, k));
+        w.chain_head = self.head.filter(|_| self.moved).map(|h| (device, h));
     }
 }
 
@@ -183,7 +294,9 @@ pub fn plan<'a>(batch: Batch<'a>, loaded: Loaded) -> Result<Plan<'a>, StorageErr
         events: mut stored,
         jobs: loaded_jobs,
         mut assigned,
+        chain,
     } = loaded;
+    let mut chain = Chain::new(writer, chain);
     let mut jobs: HashMap<Uuid, Job> = loaded_jobs
         .into_iter()
         .map(|(id, j)| {
@@ -253,8 +366,13 @@ pub fn plan<'a>(batch: Batch<'a>, loaded: Loaded) -> Result<Plan<'a>, StorageErr
         } else {
             decide(rulebook, writer, visible, incoming)
         };
+        // Every new event of the device moves its chain, refused ones too: the phone signed them.
+        let chain_flag = chain.check(event);
         let flags = match decision {
-            Decision::Accept(flags) => flags,
+            Decision::Accept(mut flags) => {
+                flags.extend(chain_flag);
+                flags
+            }
             Decision::Reject(rejection) => {
                 let rule = rejection.rule();
                 results.push(PushResult::rejected(
@@ -354,6 +472,7 @@ pub fn plan<'a>(batch: Batch<'a>, loaded: Loaded) -> Result<Plan<'a>, StorageErr
         .iter()
         .filter_map(|id| jobs.remove(id).and_then(|j| j.view))
         .collect();
+    chain.write_into(&mut w);
     Ok(Plan {
         results,
         writes: Some(w),
@@ -388,6 +507,7 @@ mod tests {
         Writer::Technician {
             technician_id: id,
             device_id: Uuid::nil(),
+            public_key: None,
         }
     }
 

@@ -117,6 +117,8 @@ pub enum Writer {
     Technician {
         technician_id: Uuid,
         device_id: Uuid,
+        /// The key the device sent with its push (the server keeps the first: ADR 0016).
+        public_key: Option<[u8; 32]>,
     },
     Dispatcher {
         dispatcher_id: Uuid,

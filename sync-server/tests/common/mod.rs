@@ -277,6 +277,7 @@ impl DeviceClient {
             clock_offset_ms: None,
             corrected_at: None,
             body,
+            seal: None,
         }
     }
 
@@ -289,6 +290,7 @@ impl DeviceClient {
                 sent_at: Utc::now(),
                 sent_monotonic_ms: 0,
                 events: events.to_vec(),
+                public_key: None,
             })
             .send()
             .await

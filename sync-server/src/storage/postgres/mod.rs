@@ -68,7 +68,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "job numbers",
         include_str!("migrations/0005_job_numbers.sql"),
     ),
-    (6, "webhooks", include_str!("migrations/0006_webhooks.sql")),
+    (
+        6,
+        "device keys and webhooks",
+        include_str!("migrations/0006_webhooks.sql"),
+    ),
 ];
 
 /// Session advisory lock key for migrations ("fieldcor" in ASCII).

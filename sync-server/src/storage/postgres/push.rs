@@ -17,7 +17,9 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{LOCK_FEED, LOCK_JOB, PUSH_ATTEMPTS, from_json, is_retryable, lock_key, to_json};
-use crate::ingest::{Batch, FeedRow, Loaded, StoredEvent, StoredJob, Wanted, Writes, plan};
+use crate::ingest::{
+    Batch, DeviceChain, FeedRow, Loaded, StoredEvent, StoredJob, Wanted, Writes, plan,
+};
 use crate::storage::{CommitGate, Result, StorageError};
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
@@ -129,6 +131,12 @@ async fn lock_and_load(tx: &Tx<'_>, org: Uuid, wanted: &Wanted) -> Result<Loaded
             "SELECT job_id FROM job_technicians WHERE technician_id = $1 AND job_id = ANY($2)",
         )
         .await?;
+    // Row-locked: two pushes of one device move its chain one after the other.
+    let chain = tx
+        .prepare_cached("SELECT public_key, chain_head FROM devices WHERE id = $1 FOR UPDATE")
+        .await?;
+    let device = wanted.device.unwrap_or(Uuid::nil());
+    let p_chain: [Param<'_>; 1] = [&device];
     let p_lock: [Param<'_>; 2] = [&LOCK_JOB, &keys];
     let p_events: [Param<'_>; 1] = [&wanted.event_ids];
     let p_jobs: [Param<'_>; 2] = [&wanted.job_ids, &org];
@@ -138,6 +146,7 @@ async fn lock_and_load(tx: &Tx<'_>, org: Uuid, wanted: &Wanted) -> Result<Loaded
         tx.query(&events, &p_events).boxed(),
         tx.query(&jobs, &p_jobs).boxed(),
         tx.query(&assigned, &p_assigned).boxed(),
+        tx.query(&chain, &p_chain).boxed(),
     ])
     .await?
     .into_iter()
@@ -161,6 +170,12 @@ async fn lock_and_load(tx: &Tx<'_>, org: Uuid, wanted: &Wanted) -> Result<Loaded
     let assigned = next();
     if wanted.technician.is_some() {
         loaded.assigned = assigned.iter().map(|r| r.get(0)).collect();
+    }
+    if let Some(r) = next().first() {
+        loaded.chain = DeviceChain {
+            public_key: r.get(0),
+            head: r.get(1),
+        };
     }
     Ok(loaded)
 }
@@ -366,6 +381,20 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
     let stored = answers.get(1).map_or(0, Vec::len);
     if stored != w.events.len() {
         return Ok(false);
+    }
+    if let Some((device, key)) = &w.register_key {
+        tx.execute(
+            "UPDATE devices SET public_key = $2 WHERE id = $1 AND public_key IS NULL",
+            &[device, key],
+        )
+        .await?;
+    }
+    if let Some((device, head)) = &w.chain_head {
+        tx.execute(
+            "UPDATE devices SET chain_head = $2 WHERE id = $1",
+            &[device, head],
+        )
+        .await?;
     }
     fan_out_webhooks(tx, org, w, at).await?;
     Ok(true)

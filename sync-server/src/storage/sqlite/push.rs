@@ -8,7 +8,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{CommitDelay, from_json, parse_uuid, to_json, ts};
-use crate::ingest::{Batch, FeedRow, Loaded, StoredEvent, StoredJob, Wanted, Writes, plan};
+use crate::ingest::{
+    Batch, DeviceChain, FeedRow, Loaded, StoredEvent, StoredJob, Wanted, Writes, plan,
+};
 use crate::storage::{CommitGate, Result, StorageError};
 use crate::webhooks::Subscription;
 
@@ -80,6 +82,18 @@ fn load(tx: &Connection, org: Uuid, wanted: &Wanted) -> Result<Loaded> {
             loaded.assigned.insert(*id);
         }
     }
+    if let Some(device) = wanted.device {
+        let chain = tx
+            .prepare_cached("SELECT public_key, chain_head FROM devices WHERE id = ?1")?
+            .query_row([device.to_string()], |r| {
+                Ok(DeviceChain {
+                    public_key: r.get(0)?,
+                    head: r.get(1)?,
+                })
+            })
+            .optional()?;
+        loaded.chain = chain.unwrap_or_default();
+    }
     Ok(loaded)
 }
 
@@ -146,6 +160,16 @@ fn apply(tx: &Connection, org: Uuid, w: &Writes<'_>, received_at: DateTime<Utc>)
         ])?;
     }
     fan_out_webhooks(tx, &org, w, &at)?;
+    if let Some((device, key)) = &w.register_key {
+        tx.prepare_cached(
+            "UPDATE devices SET public_key = ?2 WHERE id = ?1 AND public_key IS NULL",
+        )?
+        .execute(params![device.to_string(), key])?;
+    }
+    if let Some((device, head)) = &w.chain_head {
+        tx.prepare_cached("UPDATE devices SET chain_head = ?2 WHERE id = ?1")?
+            .execute(params![device.to_string(), head])?;
+    }
     if let Some(device) = w.device_seen {
         tx.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
             .execute(params![device.to_string(), at])?;

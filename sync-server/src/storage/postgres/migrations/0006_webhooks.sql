@@ -1,3 +1,8 @@
+-- The evidence chain (ADR 0016): each device's public key (hex; the first it sent) and the
+-- link its last event left.
+ALTER TABLE devices ADD COLUMN public_key text;
+ALTER TABLE devices ADD COLUMN chain_head text;
+
 -- Webhooks (ADR 0015): an organisation's receivers, and the outbox of deliveries written in the
 -- transaction that stores the event each one carries.
 CREATE TABLE webhook_endpoints (

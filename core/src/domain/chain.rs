@@ -1,0 +1,235 @@
+//! The evidence chain (ADR 0016): every field event a device records is signed with the
+//! device's Ed25519 key over its content and the hash of the device's previous event, so the
+//! device's events form one chain. Anyone holding the device's public key can check, offline,
+//! that no event was altered, removed or inserted: an ordering party need not trust our server.
+//!
+//! What is signed is [`content`]: the event as the device recorded it (id, job, actor, both
+//! clocks, sequence, body) and the previous link, as JSON. Not signed: the corrected time (the
+//! server's estimate, added later) and the seal itself.
+
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Actor, Event, EventBody};
+
+/// A field event's signature and its link to the device's previous event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Seal {
+    /// Hex SHA-256 of the previous event's [`content`] ([`genesis`] for the device's first).
+    pub prev: String,
+    /// Hex Ed25519 signature of this event's [`content`].
+    pub sig: String,
+}
+
+/// Why an event does not continue its device's chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBreak {
+    #[error("the event is not signed")]
+    Unsigned,
+    #[error("the signature does not match the event")]
+    BadSignature,
+    /// Signed, but not after the event the chain was at: one was removed, inserted or reordered.
+    #[error("the event does not follow the device's previous one")]
+    Gap,
+}
+
+/// What is signed: the event as the device recorded it, and the previous link.
+#[derive(Serialize)]
+struct Content<'a> {
+    v: u8,
+    id: &'a uuid::Uuid,
+    job_id: &'a uuid::Uuid,
+    actor: &'a Actor,
+    recorded_at: &'a chrono::DateTime<chrono::Utc>,
+    monotonic_ms: &'a Option<i64>,
+    device_seq: &'a Option<i64>,
+    clock_offset_ms: &'a Option<i64>,
+    body: &'a EventBody,
+    prev: &'a str,
+}
+
+/// The bytes a seal signs, and whose hash the next event links to.
+pub fn content(event: &Event, prev: &str) -> Vec<u8> {
+    serde_json::to_vec(&Content {
+        v: 1,
+        id: &event.id,
+        job_id: &event.job_id,
+        actor: &event.actor,
+        recorded_at: &event.recorded_at,
+        monotonic_ms: &event.monotonic_ms,
+        device_seq: &event.device_seq,
+        clock_offset_ms: &event.clock_offset_ms,
+        body: &event.body,
+        prev,
+    })
+    .expect("an event serialises")
+}
+
+/// The link a device's first event points to: bound to its key, so a chain cannot be moved to
+/// another device.
+pub fn genesis(public_key: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"fieldcore-chain-v1:");
+    h.update(public_key);
+    hex::encode(h.finalize())
+}
+
+/// The link the event after this one points to; `None` for an unsealed event.
+pub fn link(event: &Event) -> Option<String> {
+    let seal = event.seal.as_ref()?;
+    Some(hex::encode(Sha256::digest(content(event, &seal.prev))))
+}
+
+/// Check one event against the device's key and the link its chain is at (`expected_prev`);
+/// on success, the link the next event must point to.
+pub fn verify(event: &Event, public_key: &[u8], expected_prev: &str) -> Result<String, ChainBreak> {
+    let seal = event.seal.as_ref().ok_or(ChainBreak::Unsigned)?;
+    let sig = hex::decode(&seal.sig).map_err(|_| ChainBreak::BadSignature)?;
+    let bytes = content(event, &seal.prev);
+    UnparsedPublicKey::new(&ED25519, public_key)
+        .verify(&bytes, &sig)
+        .map_err(|_| ChainBreak::BadSignature)?;
+    if seal.prev != expected_prev {
+        return Err(ChainBreak::Gap);
+    }
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// A device's signing key. On a phone its PKCS#8 bytes live in the device store; the platform
+/// keystore (Android Keystore, iOS Keychain) is the hardening step (ADR 0016).
+pub struct DeviceKey {
+    pair: Ed25519KeyPair,
+    pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceKey")
+            .field("public", &hex::encode(self.public_key()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceKey {
+    /// A new random key.
+    pub fn generate() -> Result<DeviceKey, ChainKeyError> {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| ChainKeyError)?;
+        DeviceKey::from_pkcs8(pkcs8.as_ref())
+    }
+
+    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<DeviceKey, ChainKeyError> {
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| ChainKeyError)?;
+        Ok(DeviceKey {
+            pair,
+            pkcs8: pkcs8.to_vec(),
+        })
+    }
+
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    pub fn public_key(&self) -> &[u8] {
+        self.pair.public_key().as_ref()
+    }
+
+    /// Seal `event` after the link `prev`; returns the link the next event points to.
+    pub fn seal(&self, event: &mut Event, prev: &str) -> String {
+        let bytes = content(event, prev);
+        event.seal = Some(Seal {
+            prev: prev.to_string(),
+            sig: hex::encode(self.pair.sign(&bytes).as_ref()),
+        });
+        hex::encode(Sha256::digest(&bytes))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the device's signing key could not be made or read")]
+pub struct ChainKeyError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CallOutcome, EventBody};
+    use crate::fixtures::{t0, tech_event};
+
+    fn chain(key: &DeviceKey, n: usize) -> Vec<Event> {
+        let (job, tech) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let mut prev = genesis(key.public_key());
+        (0..n)
+            .map(|i| {
+                let mut e = tech_event(
+                    job,
+                    tech,
+                    t0(),
+                    EventBody::CustomerCallLogged {
+                        outcome: CallOutcome::Reached,
+                        note: format!("call {i}"),
+                    },
+                );
+                e.device_seq = Some(i as i64 + 1);
+                prev = key.seal(&mut e, &prev);
+                e
+            })
+            .collect()
+    }
+
+    fn check(key: &DeviceKey, events: &[Event]) -> Result<(), ChainBreak> {
+        let mut at = genesis(key.public_key());
+        for e in events {
+            at = verify(e, key.public_key(), &at)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies_and_survives_a_round_trip_through_json() {
+        let key = DeviceKey::generate().unwrap();
+        let events = chain(&key, 5);
+        assert_eq!(check(&key, &events), Ok(()));
+        let again: Vec<Event> =
+            serde_json::from_str(&serde_json::to_string(&events).unwrap()).unwrap();
+        assert_eq!(check(&key, &again), Ok(()));
+        let reopened = DeviceKey::from_pkcs8(key.pkcs8()).unwrap();
+        assert_eq!(reopened.public_key(), key.public_key());
+    }
+
+    #[test]
+    fn a_changed_event_a_removed_one_and_another_device_s_key_are_caught() {
+        let key = DeviceKey::generate().unwrap();
+        let events = chain(&key, 4);
+
+        let mut edited = events.clone();
+        edited[1].body = EventBody::CustomerCallLogged {
+            outcome: CallOutcome::Reached,
+            note: "call 9".into(),
+        };
+        assert_eq!(check(&key, &edited), Err(ChainBreak::BadSignature));
+
+        let mut moved = events.clone();
+        moved[2].recorded_at += chrono::Duration::seconds(1);
+        assert_eq!(check(&key, &moved), Err(ChainBreak::BadSignature));
+
+        let mut removed = events.clone();
+        removed.remove(1);
+        assert_eq!(check(&key, &removed), Err(ChainBreak::Gap));
+
+        let mut unsigned = events.clone();
+        unsigned[3].seal = None;
+        assert_eq!(check(&key, &unsigned), Err(ChainBreak::Unsigned));
+
+        let other = DeviceKey::generate().unwrap();
+        assert_eq!(
+            verify(&events[0], other.public_key(), &genesis(key.public_key())),
+            Err(ChainBreak::BadSignature)
+        );
+        // The server's corrected time is not part of what the device signed.
+        let mut corrected = events.clone();
+        corrected[0].corrected_at = Some(t0() + chrono::Duration::minutes(3));
+        assert_eq!(check(&key, &corrected), Ok(()));
+    }
+}

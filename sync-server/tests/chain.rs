@@ -1,0 +1,165 @@
+//! The evidence chain on the server (ADR 0016): a device's sealed events are checked against
+//! the key it sent first; an altered event, a removed one and an unsigned one are each flagged
+//! on the job, visibly, and the desk sees the chain as not verified.
+
+mod common;
+
+use common::{DeviceClient, World};
+use fieldcore::domain::chain::{DeviceKey, genesis};
+use fieldcore::domain::{CallOutcome, Event, EventBody};
+use fieldcore::protocol::{EventFlag, PushRequest, PushResponse, PushStatus};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+/// A phone's chain, as the core's store keeps it.
+struct Signer {
+    key: DeviceKey,
+    head: String,
+    seq: i64,
+}
+
+impl Signer {
+    fn new() -> Signer {
+        let key = DeviceKey::generate().unwrap();
+        let head = genesis(key.public_key());
+        Signer { key, head, seq: 0 }
+    }
+
+    fn seal(&mut self, phone: &DeviceClient, job: Uuid, body: EventBody) -> Event {
+        let mut e = phone.event(job, body);
+        self.seq += 1;
+        e.device_seq = Some(self.seq);
+        self.head = self.key.seal(&mut e, &self.head);
+        e
+    }
+
+    fn call(&mut self, phone: &DeviceClient, job: Uuid, note: &str) -> Event {
+        let body = EventBody::CustomerCallLogged {
+            outcome: CallOutcome::Reached,
+            note: note.into(),
+        };
+        self.seal(phone, job, body)
+    }
+}
+
+async fn push(phone: &DeviceClient, key: Option<&DeviceKey>, events: &[Event]) -> PushResponse {
+    let res = phone
+        .http
+        .post(format!("{}/v1/sync/push", phone.base))
+        .bearer_auth(&phone.token)
+        .json(&PushRequest {
+            device_id: phone.device_id,
+            sent_at: chrono::Utc::now(),
+            sent_monotonic_ms: 0,
+            events: events.to_vec(),
+            public_key: key.map(|k| hex::encode(k.public_key())),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let r: PushResponse = res.json().await.unwrap();
+    assert!(
+        r.results.iter().all(|r| r.status == PushStatus::Accepted),
+        "{r:?}"
+    );
+    r
+}
+
+fn flags(r: &PushResponse) -> Vec<Vec<EventFlag>> {
+    r.results.iter().map(|r| r.flags.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_sealed_chain_verifies_and_each_kind_of_tampering_is_flagged() {
+    let w = World::start().await;
+    let desk = w.desk("Evidence Co").await;
+    let tech = desk.technician("Lin Tao").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let mut s = Signer::new();
+
+    let accept = s.seal(&phone, job, EventBody::JobAccepted);
+    let call = s.call(&phone, job, "on my way");
+    let r = push(&phone, Some(&s.key), &[accept, call]).await;
+    assert_eq!(flags(&r), [vec![], vec![]]);
+    let chain = &desk.job(job).await["evidence_chain"];
+    assert_eq!(chain["verified"], true, "{chain}");
+    assert_eq!(chain["signed"], 2);
+
+    // One event altered after it was signed (a note rewritten on the way).
+    let mut altered = s.call(&phone, job, "customer was rude");
+    altered.body = EventBody::CustomerCallLogged {
+        outcome: CallOutcome::Reached,
+        note: "all fine".into(),
+    };
+    let r = push(&phone, Some(&s.key), &[altered]).await;
+    assert_eq!(flags(&r), [vec![EventFlag::BadSignature]]);
+
+    // The chain goes on after the break: the next event is fine again.
+    let next = s.call(&phone, job, "arriving");
+    assert_eq!(flags(&push(&phone, Some(&s.key), &[next]).await), [vec![]]);
+
+    // One event held back: the one after it no longer follows the chain.
+    let _held_back = s.call(&phone, job, "the customer cancelled");
+    let after = s.call(&phone, job, "left the site");
+    let r = push(&phone, Some(&s.key), &[after]).await;
+    assert_eq!(flags(&r), [vec![EventFlag::ChainGap]]);
+
+    // Unsigned, from a device that has a key.
+    let unsigned = phone.event(
+        job,
+        EventBody::CustomerCallLogged {
+            outcome: CallOutcome::Reached,
+            note: "no seal".into(),
+        },
+    );
+    let r = push(&phone, Some(&s.key), &[unsigned]).await;
+    assert_eq!(flags(&r), [vec![EventFlag::Unsigned]]);
+
+    // Another key sent later is not taken: events signed with it do not verify.
+    let mut impostor = Signer::new();
+    impostor.head = s.head.clone();
+    let forged = impostor.call(&phone, job, "forged");
+    let r = push(&phone, Some(&impostor.key), &[forged]).await;
+    assert_eq!(flags(&r), [vec![EventFlag::BadSignature]]);
+
+    let v = desk.job(job).await;
+    let chain = &v["evidence_chain"];
+    assert_eq!(chain["verified"], false, "{chain}");
+    assert_eq!(
+        (
+            chain["signed"].as_u64(),
+            chain["broken"].as_u64(),
+            chain["unsigned"].as_u64()
+        ),
+        (Some(3), Some(3), Some(1))
+    );
+    // The console says so on the job's page.
+    let res = w
+        .http
+        .get(w.url(&format!("/console/jobs/{job}")))
+        .header("cookie", format!("fc_session={}", desk.token))
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"evidence-chain\" data-verified=\"false\""),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_device_that_sends_no_key_has_its_events_marked_unsigned() {
+    let w = World::start().await;
+    let desk = w.desk("Old App Co").await;
+    let tech = desk.technician("Gao Feng").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let r = push(&phone, None, &[phone.event(job, EventBody::JobAccepted)]).await;
+    assert_eq!(flags(&r), [vec![EventFlag::Unsigned]]);
+    let chain = &desk.job(job).await["evidence_chain"];
+    assert_eq!(chain["verified"], false);
+    assert_eq!(chain["unsigned"], 1);
+}
