@@ -163,3 +163,56 @@ async fn a_device_that_sends_no_key_has_its_events_marked_unsigned() {
     assert_eq!(chain["verified"], false);
     assert_eq!(chain["unsigned"], 1);
 }
+
+/// A batch sent again after its answer was lost, with an event the server refused, leaves the
+/// chain where it was: the next event is not a false gap.
+#[tokio::test]
+async fn a_batch_sent_again_with_a_refused_event_does_not_break_the_chain() {
+    let w = World::start().await;
+    let desk = w.desk("Retry Co").await;
+    let tech = desk.technician("Xu Lei").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let mut s = Signer::new();
+    let accept = s.seal(&phone, job, EventBody::JobAccepted);
+    // Not this technician's job: refused, but signed and chained by the phone.
+    let refused = s.call(&phone, Uuid::now_v7(), "a job I do not have");
+    let call = s.call(&phone, job, "on my way");
+    let batch = [accept, refused, call];
+    for _ in 0..2 {
+        let res = phone
+            .http
+            .post(format!("{}/v1/sync/push", phone.base))
+            .bearer_auth(&phone.token)
+            .json(&PushRequest {
+                device_id: phone.device_id,
+                sent_at: chrono::Utc::now(),
+                sent_monotonic_ms: 0,
+                events: batch.to_vec(),
+                public_key: Some(hex::encode(s.key.public_key())),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let next = s.call(&phone, job, "arrived");
+    assert_eq!(flags(&push(&phone, Some(&s.key), &[next]).await), [vec![]]);
+    assert_eq!(desk.job(job).await["evidence_chain"]["verified"], true);
+}
+
+/// A seal is two fixed-size hex strings: anything else is refused, never stored.
+#[tokio::test]
+async fn an_oversized_seal_is_refused() {
+    let w = World::start().await;
+    let desk = w.desk("Bounds Co").await;
+    let tech = desk.technician("Ma Li").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let mut s = Signer::new();
+    let mut e = s.seal(&phone, job, EventBody::JobAccepted);
+    e.seal.as_mut().unwrap().sig = "ab".repeat(100_000);
+    let r = phone.push(&[e]).await;
+    assert_eq!(r.results[0].status, PushStatus::Rejected);
+    assert_eq!(r.results[0].rule.as_deref(), Some("invalid_input"));
+}

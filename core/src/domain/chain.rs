@@ -199,6 +199,33 @@ mod tests {
     }
 
     #[test]
+    fn a_phone_s_gps_coordinates_read_back_verify() {
+        // Coordinates as phones report them, with 17 significant digits: read back from JSON
+        // (the store, the push, the server's copy) they must be the numbers that were signed.
+        let key = DeviceKey::generate().unwrap();
+        let mut e = tech_event(
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            t0(),
+            EventBody::CheckedIn {
+                location: Some(crate::domain::GeoPoint {
+                    lat: 31.230416000000005,
+                    lon: 117.63331139400017,
+                    accuracy_m: Some(4.900000095367432),
+                }),
+            },
+        );
+        let start = genesis(key.public_key());
+        key.seal(&mut e, &start);
+        let mut json = serde_json::to_string(&e).unwrap();
+        for _ in 0..3 {
+            let back: Event = serde_json::from_str(&json).unwrap();
+            assert!(verify(&back, key.public_key(), &start).is_ok(), "{json}");
+            json = serde_json::to_string(&back).unwrap();
+        }
+    }
+
+    #[test]
     fn a_changed_event_a_removed_one_and_another_device_s_key_are_caught() {
         let key = DeviceKey::generate().unwrap();
         let events = chain(&key, 4);

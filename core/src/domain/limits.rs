@@ -51,6 +51,17 @@ pub const PAYLOAD_TIME_WINDOW_DAYS: i64 = 366;
 /// before any rule that reads the job.
 pub fn check_event(event: &Event) -> Result<(), Refusal> {
     let kind = event.body.kind();
+    if let Some(seal) = &event.seal {
+        let hex_of =
+            |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex_of(&seal.prev, 64) || !hex_of(&seal.sig, 128) {
+            return Err(Refusal::invalid(
+                kind,
+                "seal",
+                "prev: 64 hex digits, sig: 128 hex digits",
+            ));
+        }
+    }
     let text = |name: &str, value: &str, max: usize| check_text(kind, name, value, max);
     let note = |value: &str| text("note", value, NOTE_MAX_CHARS);
     match &event.body {

@@ -61,7 +61,7 @@ pub struct ScheduleConflict {
 /// sides, in appointment order. Visits at the same time conflict too; a job never conflicts
 /// with itself.
 pub fn conflicts(visits: &[Visit], policy: &Policy) -> Vec<ScheduleConflict> {
-    let needed = needed(policy);
+    let needed = reach(policy);
     let mut sorted: Vec<&Visit> = visits.iter().collect();
     sorted.sort_by_key(|v| (v.at, v.job_id));
     let mut out = Vec::new();
@@ -87,7 +87,7 @@ pub fn conflicts(visits: &[Visit], policy: &Policy) -> Vec<ScheduleConflict> {
 /// The conflicts of `visit` with the `others` of its technician (the same entries as
 /// [`conflicts`] lists for it), in one pass: a job's page costs no more than its day is long.
 pub fn conflicts_of(visit: &Visit, others: &[Visit], policy: &Policy) -> Vec<ScheduleConflict> {
-    let needed = needed(policy);
+    let needed = reach(policy);
     let mut out: Vec<ScheduleConflict> = others
         .iter()
         .filter(|o| o.job_id != visit.job_id)
@@ -104,8 +104,9 @@ pub fn conflicts_of(visit: &Visit, others: &[Visit], policy: &Policy) -> Vec<Sch
 const MAX_MINUTES: i64 = 7 * 24 * 60;
 
 /// From the start of one visit to the earliest start of the next: at least a minute, so two
-/// visits at the same time always conflict.
-fn needed(policy: &Policy) -> Duration {
+/// visits at the same time always conflict. No visit further than this from another clashes
+/// with it, so callers may look only this far around the visits they show.
+pub fn reach(policy: &Policy) -> Duration {
     Duration::minutes(
         policy
             .visit_minutes

@@ -415,7 +415,7 @@ impl Store {
     }
 
     /// This device's public key for the evidence chain (raw Ed25519, 32 bytes), made on first use:
-    /// sent at enrolment, so the server can check every event this device signs.
+    /// sent with every push, so the server can check every event this device signs.
     pub fn public_key(&self) -> Result<Vec<u8>, StoreError> {
         let conn = self.lock();
         Ok(device_key(&conn)?.public_key().to_vec())
@@ -696,12 +696,24 @@ impl Store {
             params![me, statuses_json, filter.day.map(|d| d.to_string())],
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
         )?;
-        let mut out = Vec::new();
-        let short = short_ids(&job_ids_in(&conn)?);
-        let mut conflicts = schedule_conflicts_in(&conn, &me, &self.rulebook().policy)?;
+        let mut listed = Vec::new();
         for row in rows {
             let (json, day) = row?;
-            let view: JobView = serde_json::from_str(&json)?;
+            listed.push((serde_json::from_str::<JobView>(&json)?, day));
+        }
+        let mut out = Vec::new();
+        let short = short_ids(&job_ids_in(&conn)?);
+        // Only visits near the listed ones can clash with them (a day's list looks at that day).
+        let booked = listed.iter().filter_map(|(v, _)| v.appointment_at);
+        let mut conflicts = match (booked.clone().min(), booked.max()) {
+            (Some(first), Some(last)) => {
+                let policy = &self.rulebook().policy;
+                let reach = crate::domain::schedule::reach(policy);
+                schedule_conflicts_in(&conn, &me, policy, around(first, last, reach))?
+            }
+            _ => Default::default(),
+        };
+        for (view, day) in listed {
             out.push(JobSummary {
                 id: view.id,
                 short_id: short.get(&view.id).cloned().unwrap_or_default(),
@@ -731,11 +743,15 @@ impl Store {
             .remove(&job_id)
             .unwrap_or_default();
         let rulebook = self.rulebook();
-        let schedule_conflicts = match technician {
-            Some(t) => schedule_conflicts_in(&conn, &t.to_string(), &rulebook.policy)?
-                .remove(&job_id)
-                .unwrap_or_default(),
-            None => Vec::new(),
+        let schedule_conflicts = match (technician, view.appointment_at) {
+            (Some(t), Some(at)) => {
+                let reach = crate::domain::schedule::reach(&rulebook.policy);
+                let window = around(at, at, reach);
+                schedule_conflicts_in(&conn, &t.to_string(), &rulebook.policy, window)?
+                    .remove(&job_id)
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
         };
         drop(conn);
         let (next_actions, photo_categories) = match technician {
@@ -1021,20 +1037,61 @@ fn timeline(conn: &Connection, job_id: Uuid) -> Result<Vec<TimelineEntry>, Store
     Ok(out)
 }
 
-/// Each of `me`'s booked visits with the others too close to it, by job.
+/// From `reach` before `first` to `reach` after `last`, and a second more each way (the column
+/// holds microseconds, the view nanoseconds); saturating at the ends of time.
+fn around(
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    reach: chrono::Duration,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let reach = reach + chrono::Duration::seconds(1);
+    (
+        first
+            .checked_sub_signed(reach)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        last.checked_add_signed(reach)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    )
+}
+
+/// Each of `me`'s booked visits with the others too close to it, by job. The open visits are
+/// picked in SQL, as `Visit::of` picks them (this technician's, booked, neither completed,
+/// cancelled nor checked out), without parsing every view: the list of a phone holding a year
+/// of jobs stays as fast as the day it shows (`startup` bench).
 fn schedule_conflicts_in(
     conn: &Connection,
     me: &str,
     policy: &crate::domain::Policy,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<std::collections::HashMap<Uuid, Vec<ScheduleConflict>>, StoreError> {
-    let technician = parse_uuid(me)?;
+    let (from, to) = (ts(from), ts(to));
     let mut stmt = conn.prepare_cached(
-        "SELECT view FROM jobs WHERE technician_id = ?1 AND appointment_at IS NOT NULL",
+        "SELECT id, json_extract(view, '$.appointment_at'), json_extract(view, '$.number')
+         FROM jobs
+         WHERE technician_id = ?1 AND appointment_at BETWEEN ?2 AND ?3
+           AND status NOT IN ('completed', 'cancelled')
+           AND json_extract(view, '$.checked_out_at') IS NULL",
     )?;
+    let rows = stmt.query_map(params![me, from, to], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<i64>>(2)?,
+        ))
+    })?;
     let mut visits = Vec::new();
-    for json in stmt.query_map([me], |r| r.get::<_, String>(0))? {
-        let view: JobView = serde_json::from_str(&json?)?;
-        visits.extend(Visit::of(&view, technician));
+    for row in rows {
+        let (id, at, number) = row?;
+        visits.push(Visit {
+            job_id: parse_uuid(&id)?,
+            // The view's own text (full precision), as the desk has it.
+            at: at
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("appointment {at}: {e}")))?,
+            number: number
+                .and_then(|n| u32::try_from(n).ok())
+                .map(crate::domain::JobNumber),
+        });
     }
     let mut by_job = std::collections::HashMap::<Uuid, Vec<ScheduleConflict>>::new();
     for c in crate::domain::schedule::conflicts(&visits, policy) {

@@ -482,7 +482,7 @@ pub struct JobDetailResponse {
 /// The job's field events against their devices' chains (ADR 0016).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct EvidenceChain {
-    /// No field event altered, out of its chain or unsigned.
+    /// At least one field event, and none altered, out of its chain or unsigned.
     pub verified: bool,
     /// Field events whose signature and link hold.
     pub signed: u32,
@@ -507,13 +507,14 @@ impl EvidenceChain {
             let has = |f: EventFlag| t.flags.contains(&f);
             if has(EventFlag::BadSignature) || has(EventFlag::ChainGap) {
                 c.broken += 1;
-            } else if has(EventFlag::Unsigned) {
+            } else if has(EventFlag::Unsigned) || t.event.seal.is_none() {
+                // No seal at all: also an event stored before the server checked chains.
                 c.unsigned += 1;
             } else {
                 c.signed += 1;
             }
         }
-        c.verified = c.broken == 0 && c.unsigned == 0;
+        c.verified = c.signed > 0 && c.broken == 0 && c.unsigned == 0;
         c
     }
 }

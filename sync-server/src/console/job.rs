@@ -184,7 +184,10 @@ async fn render(
 
     // ---- the evidence chain (ADR 0016)
     let chain = crate::api::dispatcher::EvidenceChain::of(&d.timeline);
-    if chain.verified {
+    let field_events = chain.signed + chain.unsigned + chain.broken;
+    if field_events == 0 {
+        // Nothing from the field yet: nothing to verify.
+    } else if chain.verified {
         let _ = write!(
             o,
             "<p class=\"notice\" id=\"evidence-chain\" data-verified=\"true\">{} ({} {})</p>",

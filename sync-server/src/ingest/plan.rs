@@ -91,6 +91,8 @@ pub struct Loaded {
     pub assigned: HashSet<Uuid>,
     /// The writing device's evidence chain as stored.
     pub chain: DeviceChain,
+    /// Event ids of the batch refused before (kept in `rejections`).
+    pub rejected: HashSet<Uuid>,
 }
 
 /// A device's evidence chain on the server (ADR 0016).
@@ -295,6 +297,7 @@ pub fn plan<'a>(batch: Batch<'a>, loaded: Loaded) -> Result<Plan<'a>, StorageErr
         jobs: loaded_jobs,
         mut assigned,
         chain,
+        rejected,
     } = loaded;
     let mut chain = Chain::new(writer, chain);
     let mut jobs: HashMap<Uuid, Job> = loaded_jobs
@@ -328,6 +331,13 @@ pub fn plan<'a>(batch: Batch<'a>, loaded: Loaded) -> Result<Plan<'a>, StorageErr
     for incoming in events {
         let event = &incoming.event;
         let id = event.id;
+        // Every event of the device moves its chain, refused ones too: the phone signed them.
+        // Those judged already (stored, or refused: a batch sent again) leave it where it is.
+        let judged = rejected.contains(&id)
+            || stored
+                .get(&id)
+                .is_some_and(|home| home.org == org && home.job == event.job_id);
+        let chain_flag = if judged { None } else { chain.check(event) };
         match stored.get(&id) {
             // The same event again (its earlier push got through, or it is twice in the batch).
             Some(home) if home.org == org && home.job == event.job_id => {
@@ -366,8 +376,6 @@ pub fn plan<'a>(batch: Batch<'a>, loaded: Loaded) -> Result<Plan<'a>, StorageErr
         } else {
             decide(rulebook, writer, visible, incoming)
         };
-        // Every new event of the device moves its chain, refused ones too: the phone signed them.
-        let chain_flag = chain.check(event);
         let flags = match decision {
             Decision::Accept(mut flags) => {
                 flags.extend(chain_flag);

@@ -137,6 +137,10 @@ async fn lock_and_load(tx: &Tx<'_>, org: Uuid, wanted: &Wanted) -> Result<Loaded
         .await?;
     let device = wanted.device.unwrap_or(Uuid::nil());
     let p_chain: [Param<'_>; 1] = [&device];
+    let refused = tx
+        .prepare_cached("SELECT event_id FROM rejections WHERE event_id = ANY($1)")
+        .await?;
+    let p_refused: [Param<'_>; 1] = [&wanted.event_ids];
     let p_lock: [Param<'_>; 2] = [&LOCK_JOB, &keys];
     let p_events: [Param<'_>; 1] = [&wanted.event_ids];
     let p_jobs: [Param<'_>; 2] = [&wanted.job_ids, &org];
@@ -147,6 +151,7 @@ async fn lock_and_load(tx: &Tx<'_>, org: Uuid, wanted: &Wanted) -> Result<Loaded
         tx.query(&jobs, &p_jobs).boxed(),
         tx.query(&assigned, &p_assigned).boxed(),
         tx.query(&chain, &p_chain).boxed(),
+        tx.query(&refused, &p_refused).boxed(),
     ])
     .await?
     .into_iter()
@@ -177,6 +182,7 @@ async fn lock_and_load(tx: &Tx<'_>, org: Uuid, wanted: &Wanted) -> Result<Loaded
             head: r.get(1),
         };
     }
+    loaded.rejected = next().iter().map(|r| r.get(0)).collect();
     Ok(loaded)
 }
 

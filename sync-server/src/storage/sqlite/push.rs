@@ -48,6 +48,15 @@ pub(super) fn append_tx(
 fn load(tx: &Connection, org: Uuid, wanted: &Wanted) -> Result<Loaded> {
     let mut loaded = Loaded::default();
     let mut event = tx.prepare_cached("SELECT org_id, job_id FROM events WHERE id = ?1")?;
+    if wanted.device.is_some() {
+        let mut refused =
+            tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM rejections WHERE event_id = ?1)")?;
+        for id in &wanted.event_ids {
+            if refused.query_row([id.to_string()], |r| r.get::<_, bool>(0))? {
+                loaded.rejected.insert(*id);
+            }
+        }
+    }
     for id in &wanted.event_ids {
         let row: Option<(String, String)> = event
             .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
