@@ -69,6 +69,7 @@ fuzz_target!(|data: &[u8]| {
     let device = Writer::Technician {
         technician_id: sender,
         device_id: push.device_id,
+        public_key: None,
     };
     let mut ledger = Ledger::default();
     // The same events in requests: runs of the device's, and each desk event alone.

@@ -104,6 +104,7 @@ impl Case {
                 .then(|| wall(u, received_at))
                 .transpose()?,
             body: EventBody::CheckedIn { location: None },
+            seal: None,
         };
         Ok(Case {
             event,

@@ -314,6 +314,7 @@ impl<'a> EventMaker<'a> {
             clock_offset_ms: None,
             corrected_at,
             body,
+            seal: None,
         })
     }
 
