@@ -51,16 +51,14 @@ pub const PAYLOAD_TIME_WINDOW_DAYS: i64 = 366;
 /// before any rule that reads the job.
 pub fn check_event(event: &Event) -> Result<(), Refusal> {
     let kind = event.body.kind();
-    if let Some(seal) = &event.seal {
-        let hex_of =
-            |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !hex_of(&seal.prev, 64) || !hex_of(&seal.sig, 128) {
-            return Err(Refusal::invalid(
-                kind,
-                "seal",
-                "prev: 64 hex digits, sig: 128 hex digits",
-            ));
-        }
+    if let Some(seal) = &event.seal
+        && (!is_lower_hex(&seal.prev, 64) || !is_lower_hex(&seal.sig, 128))
+    {
+        return Err(Refusal::invalid(
+            kind,
+            "seal",
+            "prev: 64 hex digits, sig: 128 hex digits",
+        ));
     }
     let text = |name: &str, value: &str, max: usize| check_text(kind, name, value, max);
     let note = |value: &str| text("note", value, NOTE_MAX_CHARS);
@@ -127,6 +125,13 @@ pub fn check_event(event: &Event) -> Result<(), Refusal> {
         // Fixed-size content (hashes, counts) is checked by the rules that read it.
         EventBody::SignatureCaptured { .. } | EventBody::ConfirmationCodeEntered { .. } => Ok(()),
     }
+}
+
+/// `len` lowercase hex digits: how hashes and signatures travel (`hex::encode`).
+pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Is there room on this job for one more event of this kind?

@@ -560,9 +560,7 @@ fn validate_order(kind: ActionKind, order: &JobOrder) -> Result<(), Refusal> {
 }
 
 fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    super::limits::is_lower_hex(s, 64)
 }
 
 /// Whether a photo of `category` belongs to the job now: pickup photos only on a delivery,

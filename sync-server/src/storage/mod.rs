@@ -221,6 +221,12 @@ pub(crate) const VIEWS_REBUILT_AT: usize = 3;
 
 /// How long an idempotency key (and the answer under it) is kept.
 pub const IDEMPOTENCY_KEEP_HOURS: i64 = 24;
+/// A webhook event type as stored; anything else is a corrupt row.
+pub(crate) fn stored_event_type(kind: &str) -> Result<crate::webhooks::WebhookEvent> {
+    crate::webhooks::WebhookEvent::parse(kind)
+        .ok_or_else(|| StorageError::Corrupt(format!("webhook event type {kind}")))
+}
+
 /// How long a finished webhook delivery (delivered or given up) stays in the log.
 pub const WEBHOOK_LOG_KEEP_DAYS: i64 = 30;
 

@@ -41,7 +41,7 @@ use super::{
     WEBHOOK_LOG_KEEP_DAYS, Writer, read_each, run_gated,
 };
 use crate::ingest::Batch;
-use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint, WebhookEvent};
+use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint};
 
 mod push;
 
@@ -1222,8 +1222,7 @@ impl Storage for PgStorage {
                 lease,
                 url: r.get(1),
                 secret: r.get(2),
-                event_type: WebhookEvent::parse(kind)
-                    .ok_or_else(|| StorageError::Corrupt(format!("webhook event type {kind}")))?,
+                event_type: super::stored_event_type(kind)?,
                 event_json: r.get(4),
                 job_id: r.get(5),
                 created_at: r.get(6),
@@ -1301,8 +1300,7 @@ impl Storage for PgStorage {
                 url: r.get(2),
                 event_id: r.get(3),
                 job_id: r.get(4),
-                event_type: WebhookEvent::parse(kind)
-                    .ok_or_else(|| StorageError::Corrupt(format!("webhook event type {kind}")))?,
+                event_type: super::stored_event_type(kind)?,
                 created_at: r.get(6),
                 attempts: u32::try_from(r.get::<_, i32>(7)).unwrap_or(u32::MAX),
                 next_attempt_at: r.get(8),

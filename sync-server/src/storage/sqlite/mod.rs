@@ -26,7 +26,7 @@ use super::{
     WEBHOOK_LOG_KEEP_DAYS, Writer, read_each, run_gated,
 };
 use crate::ingest::Batch;
-use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint, WebhookEvent};
+use crate::webhooks::{Attempt, DeliveryLog, DueDelivery, Endpoint};
 use fieldcore::migrate::{Hook, Step};
 
 mod push;
@@ -1419,9 +1419,7 @@ impl Storage for SqliteStorage {
                         lease,
                         url,
                         secret,
-                        event_type: WebhookEvent::parse(&kind).ok_or_else(|| {
-                            StorageError::Corrupt(format!("webhook event type {kind}"))
-                        })?,
+                        event_type: super::stored_event_type(&kind)?,
                         event_json,
                         job_id: parse_uuid(&job)?,
                         created_at: parse_ts(&at)?,
@@ -1527,9 +1525,7 @@ impl Storage for SqliteStorage {
                             url,
                             event_id: parse_uuid(&event)?,
                             job_id: parse_uuid(&job)?,
-                            event_type: WebhookEvent::parse(&kind).ok_or_else(|| {
-                                StorageError::Corrupt(format!("webhook event type {kind}"))
-                            })?,
+                            event_type: super::stored_event_type(&kind)?,
                             created_at: parse_ts(&at)?,
                             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                             next_attempt_at: opt(&times[0])?,
