@@ -7,7 +7,7 @@ mod common;
 use common::{DeviceClient, World};
 use fieldcore::domain::chain::{DeviceKey, genesis};
 use fieldcore::domain::{CallOutcome, Event, EventBody};
-use fieldcore::protocol::{EventFlag, PushRequest, PushResponse, PushStatus};
+use fieldcore::protocol::{EventFlag, PushResponse, PushStatus};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
@@ -44,19 +44,8 @@ impl Signer {
 
 async fn push(phone: &DeviceClient, key: Option<&DeviceKey>, events: &[Event]) -> PushResponse {
     let res = phone
-        .http
-        .post(format!("{}/v1/sync/push", phone.base))
-        .bearer_auth(&phone.token)
-        .json(&PushRequest {
-            device_id: phone.device_id,
-            sent_at: chrono::Utc::now(),
-            sent_monotonic_ms: 0,
-            events: events.to_vec(),
-            public_key: key.map(|k| hex::encode(k.public_key())),
-        })
-        .send()
-        .await
-        .unwrap();
+        .push_with_key(events, key.map(|k| hex::encode(k.public_key())))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let r: PushResponse = res.json().await.unwrap();
     assert!(
@@ -181,19 +170,8 @@ async fn a_batch_sent_again_with_a_refused_event_does_not_break_the_chain() {
     let batch = [accept, refused, call];
     for _ in 0..2 {
         let res = phone
-            .http
-            .post(format!("{}/v1/sync/push", phone.base))
-            .bearer_auth(&phone.token)
-            .json(&PushRequest {
-                device_id: phone.device_id,
-                sent_at: chrono::Utc::now(),
-                sent_monotonic_ms: 0,
-                events: batch.to_vec(),
-                public_key: Some(hex::encode(s.key.public_key())),
-            })
-            .send()
-            .await
-            .unwrap();
+            .push_with_key(&batch, Some(hex::encode(s.key.public_key())))
+            .await;
         assert_eq!(res.status(), StatusCode::OK);
     }
     let next = s.call(&phone, job, "arrived");

@@ -94,6 +94,20 @@ async fn serve(r: Arc<Receiver>, addr: SocketAddr) -> (SocketAddr, tokio::task::
     (addr, task)
 }
 
+/// A webhook the desk adds; its answer (id, secret...).
+async fn subscribe(desk: &Desk, body: Value) -> Value {
+    let (s, hook) = desk.post("/v1/webhooks", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    hook
+}
+
+impl Receiver {
+    /// Check signatures with this webhook's secret.
+    fn trust(&self, hook: &Value) {
+        *self.secret.lock().unwrap() = hook["secret"].as_str().unwrap().to_string();
+    }
+}
+
 async fn log(desk: &Desk) -> Vec<Value> {
     let (s, v) = desk.get("/v1/webhooks/deliveries").await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -126,15 +140,13 @@ async fn every_event_reaches_a_receiver_that_fails_stalls_and_restarts() {
     receiver.mode.store(FAIL, Ordering::SeqCst);
     let (addr, task) = serve(receiver.clone(), "127.0.0.1:0".parse().unwrap()).await;
 
-    let (s, hook) = desk
-        .post(
-            "/v1/webhooks",
-            json!({ "url": format!("http://{addr}/hook"),
-                    "events": ["job.created", "visit.checked_in", "job.cancelled"] }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{hook}");
-    *receiver.secret.lock().unwrap() = hook["secret"].as_str().unwrap().to_string();
+    let hook = subscribe(
+        &desk,
+        json!({ "url": format!("http://{addr}/hook"),
+                "events": ["job.created", "visit.checked_in", "job.cancelled"] }),
+    )
+    .await;
+    receiver.trust(&hook);
 
     let tech = desk.technician("Zhou Yi").await;
     let phone = world.device(&desk, tech).await;
@@ -262,14 +274,12 @@ async fn a_delivery_given_up_is_sent_again_from_the_log_and_other_organisations_
     let receiver = Arc::new(Receiver::default());
     receiver.mode.store(FAIL, Ordering::SeqCst);
     let (addr, task) = serve(receiver.clone(), "127.0.0.1:0".parse().unwrap()).await;
-    let (s, hook) = desk
-        .post(
-            "/v1/webhooks",
-            json!({ "url": format!("http://{addr}/hook"), "events": ["job.created"] }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{hook}");
-    *receiver.secret.lock().unwrap() = hook["secret"].as_str().unwrap().to_string();
+    let hook = subscribe(
+        &desk,
+        json!({ "url": format!("http://{addr}/hook"), "events": ["job.created"] }),
+    )
+    .await;
+    receiver.trust(&hook);
     let tech = desk.technician("Qian Bo").await;
     desk.job_for(tech).await;
 
@@ -364,13 +374,7 @@ async fn deliveries_to_private_addresses_are_refused_by_default() {
     }
     // A name is judged where it resolves, at each delivery (it may change: DNS rebinding).
     let url = format!("http://localhost:{}/hook", addr.port());
-    let (s, v) = desk
-        .post(
-            "/v1/webhooks",
-            json!({ "url": url, "events": ["job.created"] }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    subscribe(&desk, json!({ "url": url, "events": ["job.created"] })).await;
     let tech = desk.technician("Li Na").await;
     desk.job_for(tech).await;
     wait_until("the delivery refused", async || {
@@ -404,18 +408,16 @@ async fn an_ordering_party_s_receiver_gets_only_its_own_jobs() {
     let party = fieldcore::fixtures::order(fieldcore::domain::JobKind::Install).ordering_party;
     let mut ids = Vec::new();
     for p in [party.as_str(), "Another Mall"] {
-        let (s, hook) = desk
-            .post(
-                "/v1/webhooks",
-                json!({ "url": format!("http://{addr}/hook"), "events": ["job.created"],
-                        "ordering_party": p }),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{hook}");
+        let hook = subscribe(
+            &desk,
+            json!({ "url": format!("http://{addr}/hook"), "events": ["job.created"],
+                    "ordering_party": p }),
+        )
+        .await;
         assert_eq!(hook["ordering_party"], p);
         ids.push(hook["id"].as_str().unwrap().to_string());
         if p == party {
-            *receiver.secret.lock().unwrap() = hook["secret"].as_str().unwrap().to_string();
+            receiver.trust(&hook);
         }
     }
     let tech = desk.technician("Sun Mei").await;
@@ -444,13 +446,11 @@ async fn only_the_current_lease_holder_records_an_attempt() {
     })
     .await;
     let desk = world.desk("Lease Co").await;
-    let (s, v) = desk
-        .post(
-            "/v1/webhooks",
-            json!({ "url": "http://127.0.0.1:9/hook", "events": ["job.created"] }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    subscribe(
+        &desk,
+        json!({ "url": "http://127.0.0.1:9/hook", "events": ["job.created"] }),
+    )
+    .await;
     let tech = desk.technician("He Jun").await;
     desk.job_for(tech).await;
     let storage = &world.server.state().storage;

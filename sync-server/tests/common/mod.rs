@@ -282,6 +282,15 @@ impl DeviceClient {
     }
 
     pub async fn push_raw(&self, events: &[Event]) -> reqwest::Response {
+        self.push_with_key(events, None).await
+    }
+
+    /// A push that also sends the device's evidence-chain key (hex), as the app does.
+    pub async fn push_with_key(
+        &self,
+        events: &[Event],
+        public_key: Option<String>,
+    ) -> reqwest::Response {
         self.http
             .post(format!("{}/v1/sync/push", self.base))
             .bearer_auth(&self.token)
@@ -290,7 +299,7 @@ impl DeviceClient {
                 sent_at: Utc::now(),
                 sent_monotonic_ms: 0,
                 events: events.to_vec(),
-                public_key: None,
+                public_key,
             })
             .send()
             .await
