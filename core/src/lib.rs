@@ -10,6 +10,8 @@
 //!   upright, metadata-free, content-addressed and written atomically.
 
 pub mod domain;
+/// One job's evidence for ordering parties, and its offline check (ADR 0017).
+pub mod evidence;
 pub mod migrate;
 /// Photos and signatures as evidence: untrusted input in, hashed atomic files out.
 #[cfg(feature = "photo")]

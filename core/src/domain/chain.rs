@@ -4,8 +4,10 @@
 //! that no event was altered, removed or inserted: an ordering party need not trust our server.
 //!
 //! What is signed is [`content`]: the event as the device recorded it (id, job, actor, both
-//! clocks, sequence, body) and the previous link, as JSON. Not signed: the corrected time (the
-//! server's estimate, added later) and the seal itself.
+//! clocks, sequence, the hash of its body) and the previous link, as JSON. Not signed: the
+//! corrected time (the server's estimate, added later) and the seal itself. The body enters by
+//! its hash so that an evidence bundle can show the chain through the device's other jobs
+//! ([`Elided`]) without showing what those events say.
 
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
@@ -35,7 +37,7 @@ pub enum ChainBreak {
     Gap,
 }
 
-/// What is signed: the event as the device recorded it, and the previous link.
+/// What is signed: the event as the device recorded it, its body by hash, and the previous link.
 #[derive(Serialize)]
 struct Content<'a> {
     v: u8,
@@ -46,13 +48,26 @@ struct Content<'a> {
     monotonic_ms: &'a Option<i64>,
     device_seq: &'a Option<i64>,
     clock_offset_ms: &'a Option<i64>,
-    body: &'a EventBody,
+    body_sha256: &'a str,
     prev: &'a str,
+}
+
+impl<'a> Content<'a> {
+    fn bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an event serialises")
+    }
+}
+
+/// Hex SHA-256 of an event body as JSON: what the signature covers of it.
+pub fn body_hash(body: &EventBody) -> String {
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(body).expect("an event body serialises"),
+    ))
 }
 
 /// The bytes a seal signs, and whose hash the next event links to.
 pub fn content(event: &Event, prev: &str) -> Vec<u8> {
-    serde_json::to_vec(&Content {
+    Content {
         v: 1,
         id: &event.id,
         job_id: &event.job_id,
@@ -61,10 +76,70 @@ pub fn content(event: &Event, prev: &str) -> Vec<u8> {
         monotonic_ms: &event.monotonic_ms,
         device_seq: &event.device_seq,
         clock_offset_ms: &event.clock_offset_ms,
-        body: &event.body,
+        body_sha256: &body_hash(&event.body),
         prev,
-    })
-    .expect("an event serialises")
+    }
+    .bytes()
+}
+
+/// A sealed event without its body: its signature and its place in the chain can be checked,
+/// what it says cannot be read. An evidence bundle shows the device's events of other jobs
+/// this way, so the chain through them can be followed without disclosing other customers'
+/// work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Elided {
+    pub id: uuid::Uuid,
+    pub job_id: uuid::Uuid,
+    pub actor: Actor,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monotonic_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<i64>,
+    pub body_sha256: String,
+    pub seal: Seal,
+}
+
+impl Elided {
+    /// The event without its body; `None` for an unsealed event (it is in no chain).
+    pub fn of(event: &Event) -> Option<Elided> {
+        Some(Elided {
+            id: event.id,
+            job_id: event.job_id,
+            actor: event.actor,
+            recorded_at: event.recorded_at,
+            monotonic_ms: event.monotonic_ms,
+            device_seq: event.device_seq,
+            clock_offset_ms: event.clock_offset_ms,
+            body_sha256: body_hash(&event.body),
+            seal: event.seal.clone()?,
+        })
+    }
+
+    /// Check it against the device's key and, where known, the link its chain is at; on
+    /// success, the link the next event must point to.
+    pub fn verify(
+        &self,
+        public_key: &[u8],
+        expected_prev: Option<&str>,
+    ) -> Result<String, ChainBreak> {
+        let bytes = Content {
+            v: 1,
+            id: &self.id,
+            job_id: &self.job_id,
+            actor: &self.actor,
+            recorded_at: &self.recorded_at,
+            monotonic_ms: &self.monotonic_ms,
+            device_seq: &self.device_seq,
+            clock_offset_ms: &self.clock_offset_ms,
+            body_sha256: &self.body_sha256,
+            prev: &self.seal.prev,
+        }
+        .bytes();
+        check(&bytes, &self.seal, public_key, expected_prev)
+    }
 }
 
 /// The link a device's first event points to: bound to its key, so a chain cannot be moved to
@@ -86,15 +161,29 @@ pub fn link(event: &Event) -> Option<String> {
 /// on success, the link the next event must point to.
 pub fn verify(event: &Event, public_key: &[u8], expected_prev: &str) -> Result<String, ChainBreak> {
     let seal = event.seal.as_ref().ok_or(ChainBreak::Unsigned)?;
+    check(
+        &content(event, &seal.prev),
+        seal,
+        public_key,
+        Some(expected_prev),
+    )
+}
+
+/// The signature over `bytes`, then the link (unless the chain's position is unknown).
+fn check(
+    bytes: &[u8],
+    seal: &Seal,
+    public_key: &[u8],
+    expected_prev: Option<&str>,
+) -> Result<String, ChainBreak> {
     let sig = hex::decode(&seal.sig).map_err(|_| ChainBreak::BadSignature)?;
-    let bytes = content(event, &seal.prev);
     UnparsedPublicKey::new(&ED25519, public_key)
-        .verify(&bytes, &sig)
+        .verify(bytes, &sig)
         .map_err(|_| ChainBreak::BadSignature)?;
-    if seal.prev != expected_prev {
+    if expected_prev.is_some_and(|p| p != seal.prev) {
         return Err(ChainBreak::Gap);
     }
-    Ok(hex::encode(Sha256::digest(&bytes)))
+    Ok(hex::encode(Sha256::digest(bytes)))
 }
 
 /// A device's signing key. On a phone its PKCS#8 bytes live in the device store; the platform
@@ -254,6 +343,31 @@ mod tests {
             verify(&events[0], other.public_key(), &genesis(key.public_key())),
             Err(ChainBreak::BadSignature)
         );
+        // Without its body an event still shows its signature and its link, and the same
+        // link as in full; a changed header is still caught.
+        let elided = Elided::of(&events[1]).unwrap();
+        let after_first = link(&events[0]).unwrap();
+        assert_eq!(
+            elided.verify(key.public_key(), Some(&after_first)),
+            Ok(link(&events[1]).unwrap())
+        );
+        assert_eq!(
+            elided.verify(key.public_key(), None),
+            Ok(link(&events[1]).unwrap())
+        );
+        let mut other_job = elided.clone();
+        other_job.job_id = uuid::Uuid::now_v7();
+        assert_eq!(
+            other_job.verify(key.public_key(), None),
+            Err(ChainBreak::BadSignature)
+        );
+        let mut other_body = elided.clone();
+        other_body.body_sha256 = "0".repeat(64);
+        assert_eq!(
+            other_body.verify(key.public_key(), None),
+            Err(ChainBreak::BadSignature)
+        );
+
         // The server's corrected time is not part of what the device signed.
         let mut corrected = events.clone();
         corrected[0].corrected_at = Some(t0() + chrono::Duration::minutes(3));
