@@ -321,6 +321,14 @@ pub enum UnreadableKind {
     Rejection,
 }
 
+/// Stored event JSON read back and put in its device's order (`device_seq`); unreadable rows
+/// are left out.
+pub(crate) fn in_device_order<'a>(rows: impl Iterator<Item = &'a str>) -> Vec<Event> {
+    let mut events: Vec<Event> = rows.filter_map(|j| serde_json::from_str(j).ok()).collect();
+    events.sort_by_key(|e| e.device_seq);
+    events
+}
+
 /// Read each row; the ones that fail go to `unreadable` instead of failing the whole read.
 pub(crate) fn read_each<R, T>(
     rows: impl IntoIterator<Item = R>,
@@ -479,6 +487,17 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn feed(&self, technician_id: Uuid, after: i64, limit: usize) -> Result<FeedPage>;
     async fn jobs(&self, org: Uuid, filter: JobFilter) -> Result<Vec<JobRow>>;
     async fn job(&self, org: Uuid, id: Uuid) -> Result<Option<JobDetail>>;
+    /// A device's registered key and its events, stored and refused, whose `device_seq` is in
+    /// `from..=to`, in the device's order: the stretch of its chain an evidence bundle shows
+    /// (ADR 0017). A row that cannot be read back is left out; the bundle's check then shows
+    /// the hole it leaves.
+    async fn device_chain(
+        &self,
+        org: Uuid,
+        device: Uuid,
+        from: i64,
+        to: i64,
+    ) -> Result<(Option<String>, Vec<Event>)>;
 
     // --- photos and uploads
     async fn photo(&self, org: Uuid, photo_id: Uuid) -> Result<Option<Photo>>;

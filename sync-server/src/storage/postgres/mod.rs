@@ -73,6 +73,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "device keys and webhooks",
         include_str!("migrations/0006_webhooks.sql"),
     ),
+    (
+        7,
+        "evidence: a device's events by its sequence",
+        include_str!("migrations/0007_evidence.sql"),
+    ),
 ];
 
 /// Session advisory lock key for migrations ("fieldcor" in ASCII).
@@ -757,6 +762,42 @@ impl Storage for PgStorage {
                 })
             })
             .collect()
+    }
+
+    async fn device_chain(
+        &self,
+        org: Uuid,
+        device: Uuid,
+        from: i64,
+        to: i64,
+    ) -> Result<(Option<String>, Vec<Event>)> {
+        let c = self.client().await?;
+        let key = q_opt(
+            &c,
+            "SELECT public_key FROM devices WHERE id = $1 AND org_id = $2",
+            &[&device, &org],
+        )
+        .await?
+        .and_then(|r| r.get::<_, Option<String>>(0));
+        // The expressions of the `*_device_seq` indexes (migration 0007).
+        let rows = q_all(
+            &c,
+            "SELECT event_json FROM events
+              WHERE ((event_json::jsonb) #>> '{actor,device_id}') = $1
+                AND (((event_json::jsonb) ->> 'device_seq')::bigint) BETWEEN $2 AND $3
+                AND org_id = $4
+             UNION ALL
+             SELECT event_json FROM rejections
+              WHERE ((event_json::jsonb) #>> '{actor,device_id}') = $1
+                AND (((event_json::jsonb) ->> 'device_seq')::bigint) BETWEEN $2 AND $3
+                AND org_id = $4",
+            &[&device.to_string(), &from, &to, &org],
+        )
+        .await?;
+        Ok((
+            key,
+            super::in_device_order(rows.iter().map(|r| r.get::<_, &str>(0))),
+        ))
     }
 
     async fn job(&self, org: Uuid, id: Uuid) -> Result<Option<JobDetail>> {

@@ -33,13 +33,14 @@ mod push;
 
 /// Schema steps, in order; `PRAGMA user_version` says how many ran (`fieldcore::migrate`, the
 /// runner the device store uses too).
-const SCHEMA: [&str; 6] = [
+const SCHEMA: [&str; 7] = [
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
+    include_str!("schema_v7.sql"),
 ];
 const MAX_IDLE_READERS: usize = 4;
 
@@ -875,6 +876,43 @@ impl Storage for SqliteStorage {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn device_chain(
+        &self,
+        org: Uuid,
+        device: Uuid,
+        from: i64,
+        to: i64,
+    ) -> Result<(Option<String>, Vec<Event>)> {
+        self.read(move |c| {
+            let (org, device) = (org.to_string(), device.to_string());
+            let key = c
+                .query_row(
+                    "SELECT public_key FROM devices WHERE id = ?1 AND org_id = ?2",
+                    params![device, org],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .flatten();
+            // The expressions of the `*_device_seq` indexes (schema v7).
+            let mut stmt = c.prepare(
+                "SELECT event_json FROM events
+                  WHERE json_extract(event_json, '$.actor.device_id') = ?1
+                    AND json_extract(event_json, '$.device_seq') BETWEEN ?2 AND ?3
+                    AND org_id = ?4
+                 UNION ALL
+                 SELECT event_json FROM rejections
+                  WHERE json_extract(event_json, '$.actor.device_id') = ?1
+                    AND json_extract(event_json, '$.device_seq') BETWEEN ?2 AND ?3
+                    AND org_id = ?4",
+            )?;
+            let rows = stmt
+                .query_map(params![device, from, to, org], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((key, super::in_device_order(rows.iter().map(String::as_str))))
         })
         .await
     }
