@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod evidence;
 pub mod idempotency;
 pub mod ingest;
 pub mod metrics;

@@ -335,11 +335,13 @@ mod tests {
                 }
             }
         }
-        assert_eq!(n, 40, "every operation of the API");
+        assert_eq!(n, 42, "every operation of the API");
         op(&d, "/metrics", "get");
         op(&d, "/v1/webhooks/deliveries/{id}/retry", "post");
         op(&d, "/v1/jobs/{id}/conflicts/acknowledge", "post");
         op(&d, "/v1/uploads/{id}", "patch");
+        op(&d, "/v1/jobs/{id}/evidence.zip", "get");
+        op(&d, "/v1/jobs/{id}/evidence.pdf", "get");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod desk_action;
 pub mod device;
 pub mod dispatcher;
+pub mod evidence;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -57,6 +58,7 @@ pub fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .merge(device::routes(config.push_body_limit))
         .merge(dispatcher::routes())
         .merge(webhooks::routes())
+        .merge(evidence::routes())
         .layer(DefaultBodyLimit::max(config.json_body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

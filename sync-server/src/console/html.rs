@@ -67,8 +67,15 @@ impl Ui {
         format!(
             "<time datetime=\"{}\">{}</time>",
             t.to_rfc3339(),
-            t.with_timezone(&self.offset).format("%Y-%m-%d %H:%M:%S")
+            self.local(t)
         )
+    }
+
+    /// An instant in the organisation's local time, as plain text.
+    pub fn local(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.offset)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 
     pub fn opt_time(&self, t: Option<DateTime<Utc>>) -> String {

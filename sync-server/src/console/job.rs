@@ -208,6 +208,18 @@ async fn render(
         );
     }
 
+    // ---- the evidence report and bundle for the ordering party (ADR 0017)
+    let _ = write!(
+        o,
+        "<p id=\"evidence-downloads\"><a href=\"/console/jobs/{id}/evidence.pdf\" download>{}</a> · \
+         <a href=\"/console/jobs/{id}/evidence.zip\" download>{}</a></p>",
+        ui.t("Evidence report (PDF)", "证据报告 (PDF)"),
+        ui.t(
+            "Evidence bundle for verification (zip)",
+            "可核验的证据包 (zip)"
+        ),
+    );
+
     // ---- the technician's day: visits booked too close to this one (warnings)
     let conflicts = crate::api::dispatcher::schedule_conflicts(state, &c.org, v).await;
     if !conflicts.is_empty() {

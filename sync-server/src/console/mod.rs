@@ -17,7 +17,7 @@
 
 mod board;
 mod day;
-mod html;
+pub(crate) mod html;
 mod job;
 mod technicians;
 mod webhooks;
@@ -78,6 +78,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/jobs", post(job::create))
         .route("/console/jobs/{id}", get(job::page))
         .route("/console/jobs/{id}/{action}", post(job::act))
+        .route("/console/jobs/{id}/evidence.pdf", get(evidence_report))
+        .route("/console/jobs/{id}/evidence.zip", get(evidence_bundle))
         .route("/console/photos/{id}", get(photo))
 }
 
@@ -520,6 +522,39 @@ async fn js() -> Response {
 ///
 /// Unlike the API, the browser must revalidate every time (`no-cache` + ETag → 304): a cached
 /// photo would otherwise still show after logout, to whoever logs in next on that browser.
+/// The job's evidence report (PDF), in the console's language.
+async fn evidence_report(
+    State(state): State<AppState>,
+    c: Console,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> PageResult {
+    evidence(&state, &c, &id, crate::evidence::Format::Report).await
+}
+
+/// The job's evidence bundle (zip), for `fieldtech verify`.
+async fn evidence_bundle(
+    State(state): State<AppState>,
+    c: Console,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> PageResult {
+    evidence(&state, &c, &id, crate::evidence::Format::Bundle).await
+}
+
+async fn evidence(
+    state: &AppState,
+    c: &Console,
+    id: &str,
+    format: crate::evidence::Format,
+) -> PageResult {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Err(not_found(c));
+    };
+    if state.storage.job(c.org.id, id).await?.is_none() {
+        return Err(not_found(c));
+    }
+    Ok(crate::evidence::download(state, &c.org, id, format, c.lang).await?)
+}
+
 async fn photo(
     State(state): State<AppState>,
     c: Console,
