@@ -79,6 +79,60 @@ impl Out {
         Ok(())
     }
 
+    /// What `verify` found in an evidence bundle.
+    pub fn verified(
+        &self,
+        m: &fieldcore::evidence::Manifest,
+        v: &fieldcore::evidence::Verification,
+    ) -> Result<()> {
+        let problems: Vec<String> = v.problems.iter().map(ToString::to_string).collect();
+        if self.json {
+            return self.print_json(json!({
+                "verified": v.is_ok(),
+                "job_id": m.job_id,
+                "job_number": m.job_number,
+                "generated_at": m.generated_at,
+                "signed_events": v.signed_events,
+                "desk_events": v.desk_events,
+                "photos": v.photos,
+                "devices": v.devices,
+                "open_ends": v.open_ends,
+                "problems": problems,
+            }));
+        }
+        say!(
+            "job {} ({}), bundle made {}",
+            m.job_number.as_deref().unwrap_or("-"),
+            m.job_id,
+            m.generated_at.to_rfc3339()
+        );
+        if v.is_ok() {
+            say!(
+                "VERIFIED: {} signed field events from {} device(s), {} photos match their \
+                 signed hashes",
+                v.signed_events,
+                v.devices,
+                v.photos
+            );
+        } else {
+            say!("NOT VERIFIED: {} problem(s)", problems.len());
+            for p in &problems {
+                say!("  - {p}");
+            }
+        }
+        for d in &v.open_ends {
+            say!(
+                "  note: device {d} has recorded nothing after its last event on this job yet, \
+                 so its chain cannot yet show that nothing followed"
+            );
+        }
+        say!(
+            "  {} desk events are the server's statements (not signed by a device)",
+            v.desk_events
+        );
+        Ok(())
+    }
+
     pub fn jobs(&self, jobs: &[JobSummary]) -> Result<()> {
         if self.json {
             return self.print_json(serde_json::to_value(jobs)?);

@@ -4,43 +4,12 @@
 
 mod common;
 
-use common::{DeviceClient, World};
-use fieldcore::domain::chain::{DeviceKey, genesis};
+use common::{DeviceClient, Signer, World};
+use fieldcore::domain::chain::DeviceKey;
 use fieldcore::domain::{CallOutcome, Event, EventBody};
 use fieldcore::protocol::{EventFlag, PushResponse, PushStatus};
 use reqwest::StatusCode;
 use uuid::Uuid;
-
-/// A phone's chain, as the core's store keeps it.
-struct Signer {
-    key: DeviceKey,
-    head: String,
-    seq: i64,
-}
-
-impl Signer {
-    fn new() -> Signer {
-        let key = DeviceKey::generate().unwrap();
-        let head = genesis(key.public_key());
-        Signer { key, head, seq: 0 }
-    }
-
-    fn seal(&mut self, phone: &DeviceClient, job: Uuid, body: EventBody) -> Event {
-        let mut e = phone.event(job, body);
-        self.seq += 1;
-        e.device_seq = Some(self.seq);
-        self.head = self.key.seal(&mut e, &self.head);
-        e
-    }
-
-    fn call(&mut self, phone: &DeviceClient, job: Uuid, note: &str) -> Event {
-        let body = EventBody::CustomerCallLogged {
-            outcome: CallOutcome::Reached,
-            note: note.into(),
-        };
-        self.seal(phone, job, body)
-    }
-}
 
 async fn push(phone: &DeviceClient, key: Option<&DeviceKey>, events: &[Event]) -> PushResponse {
     let res = phone

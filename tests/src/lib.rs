@@ -186,8 +186,18 @@ impl Device {
     /// Everything a technician does on a clean visit, from acceptance to check-out. The desk
     /// booked the appointment when it created the job.
     pub fn clean_visit(&self, job: Uuid, kind: fieldcore::domain::JobKind, seed: u64) {
-        use fieldcore::domain::{CallOutcome, JobKind, Packaging, PhotoCategory};
         self.act(job, EventBody::JobAccepted);
+        self.clean_visit_after_acceptance(job, kind, seed);
+    }
+
+    /// [`Device::clean_visit`] of a job the technician has accepted already.
+    pub fn clean_visit_after_acceptance(
+        &self,
+        job: Uuid,
+        kind: fieldcore::domain::JobKind,
+        seed: u64,
+    ) {
+        use fieldcore::domain::{CallOutcome, JobKind, Packaging, PhotoCategory};
         if kind == JobKind::DeliveryInstall {
             self.act(
                 job,

@@ -215,6 +215,39 @@ pub fn fake_photo(len: u32, seed: u32) -> (Vec<u8>, PhotoRef) {
     (bytes, photo)
 }
 
+/// A phone's evidence chain, as the core's store keeps it: its key, its head and its
+/// sequence (ADR 0016).
+pub struct Signer {
+    pub key: fieldcore::domain::chain::DeviceKey,
+    pub head: String,
+    pub seq: i64,
+}
+
+impl Signer {
+    pub fn new() -> Signer {
+        let key = fieldcore::domain::chain::DeviceKey::generate().unwrap();
+        let head = fieldcore::domain::chain::genesis(key.public_key());
+        Signer { key, head, seq: 0 }
+    }
+
+    /// The next event of the phone, numbered and sealed after the last.
+    pub fn seal(&mut self, phone: &DeviceClient, job: Uuid, body: EventBody) -> Event {
+        let mut e = phone.event(job, body);
+        self.seq += 1;
+        e.device_seq = Some(self.seq);
+        self.head = self.key.seal(&mut e, &self.head);
+        e
+    }
+
+    pub fn call(&mut self, phone: &DeviceClient, job: Uuid, note: &str) -> Event {
+        let body = EventBody::CustomerCallLogged {
+            outcome: fieldcore::domain::CallOutcome::Reached,
+            note: note.into(),
+        };
+        self.seal(phone, job, body)
+    }
+}
+
 /// A tus request with the device's token.
 pub fn tus(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
     req.bearer_auth(token).header("Tus-Resumable", "1.0.0")
