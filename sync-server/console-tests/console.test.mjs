@@ -252,6 +252,24 @@ test("the console shows a device's work live, and only to its organisation", asy
   assert.ok((await desk.locator("#checklist td.answer.yes").count()) > 10);
   await shot(desk, "05-job-signed");
 
+  // The evidence for the ordering party, as the dispatcher downloads it: the report opens as a
+  // PDF, and the bundle verifies offline with `fieldtech verify` (ADR 0017).
+  const saved = {};
+  for (const kind of ["pdf", "zip"]) {
+    const [download] = await Promise.all([
+      desk.waitForEvent("download"),
+      desk.click(`#evidence-downloads a[href$="evidence.${kind}"]`),
+    ]);
+    assert.match(download.suggestedFilename(), new RegExp(`-evidence\\.${kind}$`));
+    saved[kind] = path.join(tmp, `evidence.${kind}`);
+    await download.saveAs(saved[kind]);
+  }
+  assert.equal((await fs.readFile(saved.pdf)).subarray(0, 5).toString(), "%PDF-");
+  const verified = JSON.parse(await fieldtech(db, "--json", "verify", saved.zip));
+  assert.equal(verified.verified, true, JSON.stringify(verified));
+  assert.equal(verified.job_id, jobId);
+  assert.ok(verified.signed_events >= 10 && verified.photos === 2, JSON.stringify(verified));
+
   // Full size on click: the link serves the same photo.
   const href = await desk.getAttribute("#photos [data-category=completion] a", "href");
   const full = await context.newPage();

@@ -84,7 +84,14 @@ pub fn verify(manifest: &Manifest, file: &dyn Fn(&str) -> Option<Vec<u8>>) -> Ve
         .chain(manifest.refused.iter().map(|r| &r.event))
         .map(|e| (e.id, e))
         .collect();
-    for e in held.values().filter(|e| e.job_id != job) {
+    // In the manifest's order, as every problem below: the same bundle, the same report.
+    for e in manifest
+        .events
+        .iter()
+        .map(|r| &r.event)
+        .chain(manifest.refused.iter().map(|r| &r.event))
+        .filter(|e| e.job_id != job)
+    {
         out.problems.push(Problem::OtherJob { event: e.id });
     }
 
@@ -213,7 +220,7 @@ fn walk(
 /// Every photo a signed event names is in the bundle with those bytes, and every photo in
 /// the bundle is named by one.
 fn photos(manifest: &Manifest, file: &dyn Fn(&str) -> Option<Vec<u8>>, out: &mut Verification) {
-    let signed: HashMap<Uuid, &str> = manifest
+    let signed: Vec<(Uuid, &str)> = manifest
         .events
         .iter()
         .filter_map(|r| match &r.event.body {
@@ -223,9 +230,10 @@ fn photos(manifest: &Manifest, file: &dyn Fn(&str) -> Option<Vec<u8>>, out: &mut
             _ => None,
         })
         .collect();
+    let named: HashSet<Uuid> = signed.iter().map(|s| s.0).collect();
     let bundled: HashMap<Uuid, &super::BundledPhoto> =
         manifest.photos.iter().map(|p| (p.photo_id, p)).collect();
-    for (&photo, &sha256) in &signed {
+    for &(photo, sha256) in &signed {
         let bytes = bundled
             .get(&photo)
             .and_then(|p| p.file.as_deref())
@@ -239,7 +247,7 @@ fn photos(manifest: &Manifest, file: &dyn Fn(&str) -> Option<Vec<u8>>, out: &mut
         }
     }
     for p in &manifest.photos {
-        if !signed.contains_key(&p.photo_id) {
+        if !named.contains(&p.photo_id) {
             out.problems
                 .push(Problem::PhotoUnvouched { photo: p.photo_id });
         }
@@ -431,6 +439,115 @@ mod tests {
         let v = check(&open, &photo);
         assert!(v.is_ok());
         assert_eq!(v.open_ends, vec![m.chains[0].device_id]);
+    }
+
+    /// One change anyone could make to a bundle on its way to the ordering party.
+    #[derive(Debug, Clone)]
+    enum Tamper {
+        /// A bit of the photo.
+        PhotoBit(usize, u8),
+        /// An event's recorded time, by some milliseconds.
+        EventTime(usize, i64),
+        /// An event's sequence number.
+        EventSeq(usize, i64),
+        LinkRemoved(usize),
+        LinksSwapped(usize, usize),
+        LinkRepeated(usize),
+        /// One hex digit of a link's signature or of the link it names.
+        SealDigit {
+            link: usize,
+            sig: bool,
+            at: usize,
+        },
+        /// An event of the job dropped from the events, its link kept.
+        EventDropped(usize),
+    }
+
+    fn tamper() -> impl proptest::strategy::Strategy<Value = Tamper> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (any::<usize>(), 0u8..8).prop_map(|(i, b)| Tamper::PhotoBit(i, b)),
+            (
+                any::<usize>(),
+                prop_oneof![-86_400_000i64..-1, 1i64..86_400_000]
+            )
+                .prop_map(|(i, d)| Tamper::EventTime(i, d)),
+            (any::<usize>(), prop_oneof![-5i64..0, 1i64..5])
+                .prop_map(|(i, d)| Tamper::EventSeq(i, d)),
+            any::<usize>().prop_map(Tamper::LinkRemoved),
+            (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Tamper::LinksSwapped(i, j)),
+            any::<usize>().prop_map(Tamper::LinkRepeated),
+            (any::<usize>(), any::<bool>(), 0usize..64)
+                .prop_map(|(link, sig, at)| Tamper::SealDigit { link, sig, at }),
+            any::<usize>().prop_map(Tamper::EventDropped),
+        ]
+    }
+
+    /// Apply `t`; `false` if it changed nothing (two equal links swapped).
+    fn apply(t: &Tamper, m: &mut Manifest, photo: &mut [u8]) -> bool {
+        let links = &mut m.chains[0].links;
+        let n = links.len();
+        let events = &mut m.events;
+        let k = events.len();
+        match *t {
+            Tamper::PhotoBit(i, b) => photo[i % photo.len()] ^= 1 << b,
+            Tamper::EventTime(i, d) => {
+                events[i % k].event.recorded_at += chrono::Duration::milliseconds(d)
+            }
+            Tamper::EventSeq(i, d) => {
+                let e = &mut events[i % k].event;
+                e.device_seq = e.device_seq.map(|s| s + d);
+            }
+            Tamper::LinkRemoved(i) => {
+                links.remove(i % n);
+            }
+            Tamper::LinksSwapped(i, j) => {
+                if i % n == j % n {
+                    return false;
+                }
+                links.swap(i % n, j % n);
+            }
+            Tamper::LinkRepeated(i) => {
+                let l = links[i % n].clone();
+                links.insert(i % n, l);
+            }
+            Tamper::SealDigit { link, sig, at } => {
+                let seal = match &mut links[link % n] {
+                    Link::Other(e) => &mut e.seal,
+                    Link::Job { event_id } => {
+                        let id = *event_id;
+                        let e = events.iter_mut().find(|r| r.event.id == id).unwrap();
+                        e.event.seal.as_mut().unwrap()
+                    }
+                };
+                let hex = if sig { &mut seal.sig } else { &mut seal.prev };
+                let at = at % hex.len();
+                let was = hex.as_bytes()[at];
+                let now = if was == b'0' { "1" } else { "0" };
+                hex.replace_range(at..at + 1, now);
+            }
+            Tamper::EventDropped(i) => {
+                events.remove(i % k);
+            }
+        }
+        true
+    }
+
+    proptest::proptest! {
+        /// Whatever one change is made to a bundle, `verify` refuses it, or (the chain's last
+        /// link cut off) says the chain is open at its end, which the untouched bundle is not:
+        /// the ordering party's promise, tried on every kind of change and place.
+        #[test]
+        fn any_one_change_to_a_bundle_is_refused_or_shows(t in tamper()) {
+            let (mut m, mut photo) = bundle();
+            if apply(&t, &mut m, &mut photo) {
+                let v = check(&m, &photo);
+                proptest::prop_assert!(
+                    !v.is_ok() || !v.open_ends.is_empty(),
+                    "{t:?} went unnoticed"
+                );
+            }
+        }
     }
 
     #[test]

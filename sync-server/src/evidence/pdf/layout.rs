@@ -465,6 +465,27 @@ impl Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text a phone or the desk could send is laid out: no panic, no line wider than
+        /// the column unless it is one character, nothing lost but the spaces at breaks.
+        #[test]
+        fn any_text_wraps_within_its_column_and_loses_nothing(
+            s in "\\PC{0,200}|[ a-zA-Z上海市\n]{0,200}",
+            size in 5.0f32..20.0,
+            max in 20.0f32..500.0,
+        ) {
+            let lines = wrap(&s, size, max);
+            for l in &lines {
+                prop_assert!(width(l, size) <= max || l.chars().count() == 1, "{l:?}");
+            }
+            let kept: String = lines.concat().chars().filter(|c| !c.is_whitespace()).collect();
+            let given: String =
+                s.split('\n').flat_map(str::chars).map(printable).filter(|c| !c.is_whitespace()).collect();
+            prop_assert_eq!(kept, given);
+        }
+    }
 
     #[test]
     fn lines_break_at_spaces_between_chinese_characters_and_inside_overlong_words() {
