@@ -56,7 +56,14 @@ enum Command {
     /// signature, each device's chain through the job, every photo's bytes. Exits 0 when it
     /// verifies, 1 when it does not, 2 when the file cannot be read as a bundle. Needs no
     /// device store.
-    Verify { bundle: PathBuf },
+    Verify {
+        bundle: PathBuf,
+        /// A device's public key you hold already (from an earlier bundle, or the webhook
+        /// deliveries you received as the work happened), as DEVICE_ID=HEX_KEY; repeatable.
+        /// Without it, a bundle's keys are the server's word.
+        #[arg(long = "key", value_name = "DEVICE_ID=KEY")]
+        keys: Vec<String>,
+    },
     /// Enrol this device with a one-time code from the dispatcher.
     Enroll {
         #[arg(
@@ -259,12 +266,12 @@ enum Reason {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let lang = Lang::parse(&cli.lang).unwrap_or_default();
-    if let Command::Verify { bundle } = &cli.command {
+    if let Command::Verify { bundle, keys } = &cli.command {
         let out = render::Out {
             json: cli.json,
             lang,
         };
-        return match verify::check(bundle) {
+        return match verify::check(bundle, keys) {
             Ok((manifest, v)) => match out.verified(&manifest, &v) {
                 Ok(()) if v.is_ok() => ExitCode::SUCCESS,
                 Ok(()) => ExitCode::from(1),

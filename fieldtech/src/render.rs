@@ -97,6 +97,10 @@ impl Out {
                 "photos": v.photos,
                 "devices": v.devices,
                 "open_ends": v.open_ends,
+                "keys": m.chains.iter().map(|c| json!({
+                    "device_id": c.device_id,
+                    "public_key": c.public_key,
+                })).collect::<Vec<_>>(),
                 "problems": problems,
             }));
         }
@@ -130,6 +134,15 @@ impl Out {
             "  {} desk events are the server's statements (not signed by a device)",
             v.desk_events
         );
+        for c in &m.chains {
+            say!("  device {} key {}", c.device_id, c.public_key);
+        }
+        if !m.chains.is_empty() {
+            say!(
+                "  keys are the server's word unless you pinned them: keep them, and check later \
+                 bundles with --key DEVICE_ID=KEY"
+            );
+        }
         Ok(())
     }
 

@@ -6,15 +6,31 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use std::collections::HashMap;
+
 use anyhow::{Context, Result, anyhow};
-use fieldcore::evidence::{MANIFEST, Manifest, Verification, verify};
+use fieldcore::evidence::{MANIFEST, Manifest, Verification, pinned, verify};
+use uuid::Uuid;
 
 /// No part of a bundle is read past this (a zip can claim any size): far above a job's
 /// manifest or one photo.
 const MAX_PART: u64 = 256 << 20;
 
-/// The bundle's manifest and what checking it found.
-pub fn check(path: &Path) -> Result<(Manifest, Verification)> {
+/// The bundle's manifest and what checking it found, its device keys against `keys` (each
+/// `DEVICE_ID=HEX_KEY`).
+pub fn check(path: &Path, keys: &[String]) -> Result<(Manifest, Verification)> {
+    let pins = keys
+        .iter()
+        .map(|k| {
+            let (device, key) = k
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--key {k:?}: expected DEVICE_ID=KEY"))?;
+            let device: Uuid = device
+                .parse()
+                .with_context(|| format!("--key {k:?}: not a device id"))?;
+            Ok((device, key.to_string()))
+        })
+        .collect::<Result<HashMap<_, _>>>()?;
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let zip = RefCell::new(
         zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", path.display()))?,
@@ -28,9 +44,10 @@ pub fn check(path: &Path) -> Result<(Manifest, Verification)> {
         })?;
         serde_json::from_slice(&bytes).with_context(|| format!("reading {MANIFEST}"))?
     };
-    let verification = verify(&manifest, &|name| {
+    let mut verification = verify(&manifest, &|name| {
         part(&mut zip.borrow_mut(), name).ok().flatten()
     });
+    verification.problems.extend(pinned(&manifest, &pins));
     Ok((manifest, verification))
 }
 

@@ -30,6 +30,7 @@ struct Seen {
     event_id: String,
     event_type: String,
     answered: u16,
+    body: Value,
 }
 
 #[derive(Default)]
@@ -77,6 +78,7 @@ async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
         event_id: v["data"]["event"]["id"].as_str().unwrap_or_default().into(),
         event_type: v["type"].as_str().unwrap_or_default().into(),
         answered: answered.as_u16(),
+        body: v.clone(),
     });
     answered
 }
@@ -433,6 +435,61 @@ async fn an_ordering_party_s_receiver_gets_only_its_own_jobs() {
     let l = log(&desk).await;
     assert_eq!(l.len(), 1, "{l:?}");
     assert_eq!(l[0]["endpoint_id"], ids[0].as_str());
+}
+
+/// A field event's delivery carries the event as the device signed it and the device's key:
+/// the receiver holds the key from the time the work happened, to pin it when it checks the
+/// job's evidence bundle later (ADR 0017).
+#[tokio::test]
+async fn a_field_event_arrives_with_its_seal_and_its_device_s_key() {
+    let world = World::start_with(fast).await;
+    let desk = world.desk("Pinned Keys").await;
+    let receiver = Arc::new(Receiver::default());
+    let (addr, task) = serve(receiver.clone(), "127.0.0.1:0".parse().unwrap()).await;
+    let hook = subscribe(
+        &desk,
+        json!({ "url": format!("http://{addr}/hook"),
+                "events": ["job.created", "visit.checked_in"] }),
+    )
+    .await;
+    receiver.trust(&hook);
+    let tech = desk.technician("Gao Lan").await;
+    let job = desk.job_for(tech).await;
+    let phone = world.device(&desk, tech).await;
+    let mut s = common::Signer::new();
+    let events = [
+        s.seal(&phone, job, EventBody::JobAccepted),
+        s.seal(&phone, job, EventBody::CheckedIn { location: None }),
+    ];
+    let res = phone
+        .push_with_key(&events, Some(hex::encode(s.key.public_key())))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    wait_until("both delivered", async || {
+        let l = log(&desk).await;
+        l.len() == 2 && l.iter().all(|d| !d["delivered_at"].is_null())
+    })
+    .await;
+    task.abort();
+    let seen = receiver.seen.lock().unwrap().clone();
+    let of = |t: &str| {
+        seen.iter()
+            .find(|s| s.event_type == t)
+            .expect(t)
+            .body
+            .clone()
+    };
+    let checked_in = of("visit.checked_in");
+    assert_eq!(
+        checked_in["data"]["device_public_key"],
+        hex::encode(s.key.public_key())
+    );
+    assert_eq!(
+        checked_in["data"]["event"]["seal"]["sig"],
+        events[1].seal.as_ref().unwrap().sig.as_str()
+    );
+    // The desk's events have no device and no key.
+    assert!(of("job.created")["data"].get("device_public_key").is_none());
 }
 
 /// A sender whose lease lapsed (its request outlived it) and was claimed again by another

@@ -49,10 +49,15 @@ fn worked_job(server: &Server) -> (fieldcore_e2e::desk::Desk, Uuid, Uuid, Vec<u8
 
 /// `fieldtech verify` on these bytes: its exit code and its JSON report.
 fn verify(dir: &Path, name: &str, bundle: &[u8]) -> (i32, Value) {
+    verify_with(dir, name, bundle, &[])
+}
+
+fn verify_with(dir: &Path, name: &str, bundle: &[u8], args: &[&str]) -> (i32, Value) {
     let path = dir.join(name);
     std::fs::write(&path, bundle).unwrap();
     let out = Command::new(fieldtech())
         .args(["verify", "--json"])
+        .args(args)
         .arg(&path)
         .output()
         .expect("run fieldtech verify");
@@ -118,6 +123,24 @@ fn verify_accepts_the_untouched_bundle_and_refuses_one_changed_photo_event_or_li
         report["open_ends"],
         serde_json::json!([]),
         "the other job's call followed"
+    );
+
+    // The key it was checked with, and the same key pinned; another key pinned is refused (a
+    // server could re-sign a whole chain with a key of its own).
+    let key = &report["keys"][0];
+    let pin = format!(
+        "{}={}",
+        key["device_id"].as_str().unwrap(),
+        key["public_key"].as_str().unwrap()
+    );
+    let (code, _) = verify_with(dir.path(), "pinned.zip", &bundle, &["--key", &pin]);
+    assert_eq!(code, 0);
+    let wrong = format!("{}={}", key["device_id"].as_str().unwrap(), "ab".repeat(32));
+    let (code, report) = verify_with(dir.path(), "repinned.zip", &bundle, &["--key", &wrong]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        problems(&report).contains("not the one you pinned"),
+        "{report}"
     );
 
     // The chain runs through the other job by its signed headers, never its contents.

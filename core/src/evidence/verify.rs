@@ -18,6 +18,12 @@ pub enum Problem {
     OtherJob { event: Uuid },
     #[error("device {device}: its public key is not 32 bytes of hex")]
     BadKey { device: Uuid },
+    #[error("device {device}: its public key is not the one you pinned for it")]
+    KeyMismatch { device: Uuid },
+    #[error("device {device} has more than one chain in the bundle")]
+    DeviceTwice { device: Uuid },
+    #[error("event {event} is in the bundle more than once")]
+    Duplicate { event: Uuid },
     #[error("event {event}: not signed by its device")]
     Unsigned { event: Uuid },
     #[error("event {event}: the signature does not match it (the event was altered)")]
@@ -77,13 +83,18 @@ pub fn verify(manifest: &Manifest, file: &dyn Fn(&str) -> Option<Vec<u8>>) -> Ve
         return out;
     }
     let job = manifest.job_id;
-    let held: HashMap<Uuid, &Event> = manifest
+    let mut held: HashMap<Uuid, &Event> = HashMap::new();
+    for e in manifest
         .events
         .iter()
         .map(|r| &r.event)
         .chain(manifest.refused.iter().map(|r| &r.event))
-        .map(|e| (e.id, e))
-        .collect();
+    {
+        // Two copies of one event: only one could be checked, the other would be believed.
+        if held.insert(e.id, e).is_some() {
+            out.problems.push(Problem::Duplicate { event: e.id });
+        }
+    }
     // In the manifest's order, as every problem below: the same bundle, the same report.
     for e in manifest
         .events
@@ -96,8 +107,16 @@ pub fn verify(manifest: &Manifest, file: &dyn Fn(&str) -> Option<Vec<u8>>) -> Ve
     }
 
     let mut in_chain = HashSet::new();
+    let mut devices = HashSet::new();
     for c in &manifest.chains {
         out.devices += 1;
+        // A second chain for a device could carry events signed with another key.
+        if !devices.insert(c.device_id) {
+            out.problems.push(Problem::DeviceTwice {
+                device: c.device_id,
+            });
+            continue;
+        }
         let key = match hex::decode(&c.public_key) {
             Ok(k) if k.len() == 32 => k,
             _ => {
@@ -136,6 +155,24 @@ pub fn verify(manifest: &Manifest, file: &dyn Fn(&str) -> Option<Vec<u8>>) -> Ve
     }
     photos(manifest, file, &mut out);
     out
+}
+
+/// The bundle's device keys against keys the checker already holds for those devices (from an
+/// earlier bundle, or the webhook deliveries it received as the work happened): a bundle's
+/// keys are otherwise the server's word, and a server could re-sign a whole chain with a key
+/// of its own.
+pub fn pinned(manifest: &Manifest, pins: &HashMap<Uuid, String>) -> Vec<Problem> {
+    manifest
+        .chains
+        .iter()
+        .filter(|c| {
+            pins.get(&c.device_id)
+                .is_some_and(|k| !k.eq_ignore_ascii_case(&c.public_key))
+        })
+        .map(|c| Problem::KeyMismatch {
+            device: c.device_id,
+        })
+        .collect()
 }
 
 /// Follow one device's chain link by link.
@@ -548,6 +585,54 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_second_copy_of_an_event_a_second_chain_and_another_key_are_refused() {
+        let (m, photo) = bundle();
+        let mut copy = m.clone();
+        let mut second = copy.events[2].clone();
+        if let EventBody::CustomerCallLogged { note, .. } = &mut second.event.body {
+            *note = "not what was said".into();
+        }
+        copy.events.push(second);
+        assert!(check(&copy, &photo).problems.contains(&Problem::Duplicate {
+            event: m.events[2].event.id
+        }));
+
+        // A chain of the same device signed with another key, holding a made-up event.
+        let mut forged = m.clone();
+        let key = DeviceKey::generate().unwrap();
+        let mut e = m.events[2].event.clone();
+        e.id = Uuid::now_v7();
+        key.seal(&mut e, &chain::genesis(key.public_key()));
+        forged.chains.push(DeviceChain {
+            device_id: m.chains[0].device_id,
+            public_key: hex::encode(key.public_key()),
+            links: vec![Link::Job { event_id: e.id }],
+        });
+        forged.events.push(Recorded {
+            event: e,
+            server_received_at: t0(),
+            corrected_at: t0(),
+            flags: vec![],
+        });
+        assert!(
+            check(&forged, &photo)
+                .problems
+                .contains(&Problem::DeviceTwice {
+                    device: m.chains[0].device_id
+                })
+        );
+
+        // The whole chain re-signed with another key verifies on its own: only a key the
+        // checker pinned before tells.
+        let device = m.chains[0].device_id;
+        let mut pins = HashMap::new();
+        pins.insert(device, m.chains[0].public_key.to_uppercase());
+        assert_eq!(pinned(&m, &pins), vec![]);
+        pins.insert(device, hex::encode(key.public_key()));
+        assert_eq!(pinned(&m, &pins), vec![Problem::KeyMismatch { device }]);
     }
 
     #[test]

@@ -186,6 +186,11 @@ pub struct DueDelivery {
     pub secret: String,
     pub event_type: WebhookEvent,
     pub event_json: String,
+    /// The hex key of the device that recorded the event (a field event of a device that sent
+    /// one): delivered beside the signed event, so a receiver holds each device's key from
+    /// the time the work happened, and can pin it when it checks an evidence bundle later
+    /// (ADR 0017).
+    pub device_public_key: Option<String>,
     pub job_id: Uuid,
     pub created_at: DateTime<Utc>,
     /// Attempts made before this one.
@@ -252,10 +257,14 @@ pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String 
 /// The body sent: the event as stored, with what it is about.
 pub fn payload(d: &DueDelivery) -> Result<Vec<u8>, serde_json::Error> {
     let event: serde_json::Value = serde_json::from_str(&d.event_json)?;
+    let mut data = serde_json::json!({ "job_id": d.job_id, "event": event });
+    if let Some(key) = &d.device_public_key {
+        data["device_public_key"] = key.as_str().into();
+    }
     serde_json::to_vec(&serde_json::json!({
         "type": d.event_type,
         "timestamp": d.created_at,
-        "data": { "job_id": d.job_id, "event": event },
+        "data": data,
     }))
 }
 

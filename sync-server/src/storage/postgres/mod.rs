@@ -1248,10 +1248,13 @@ impl Storage for PgStorage {
                  RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.job_id,
                            d.created_at, d.attempts)
              SELECT t.id, e.url, e.secret, t.event_type, ev.event_json, t.job_id,
-                    t.created_at, t.attempts
+                    t.created_at, t.attempts, dv.public_key
              FROM taken t
              JOIN webhook_endpoints e ON e.id = t.endpoint_id
-             JOIN events ev ON ev.id = t.event_id",
+             JOIN events ev ON ev.id = t.event_id
+             LEFT JOIN devices dv
+               ON dv.id = ((ev.event_json::jsonb) #>> '{actor,device_id}')::uuid
+              AND dv.org_id = ev.org_id",
             &[&now, &lease_until, &limit, &lease],
         )
         .await?
@@ -1265,6 +1268,7 @@ impl Storage for PgStorage {
                 secret: r.get(2),
                 event_type: super::stored_event_type(kind)?,
                 event_json: r.get(4),
+                device_public_key: r.get(8),
                 job_id: r.get(5),
                 created_at: r.get(6),
                 attempts: u32::try_from(r.get::<_, i32>(7)).unwrap_or(u32::MAX),

@@ -1433,10 +1433,13 @@ impl Storage for SqliteStorage {
             {
                 let mut one = tx.prepare_cached(
                     "SELECT e.url, e.secret, d.event_type, ev.event_json, d.job_id, d.created_at,
-                            d.attempts
+                            d.attempts, dv.public_key
                      FROM webhook_deliveries d
                      JOIN webhook_endpoints e ON e.id = d.endpoint_id
                      JOIN events ev ON ev.id = d.event_id
+                     LEFT JOIN devices dv
+                       ON dv.id = json_extract(ev.event_json, '$.actor.device_id')
+                      AND dv.org_id = ev.org_id
                      WHERE d.id = ?1",
                 )?;
                 for id in ids {
@@ -1449,9 +1452,10 @@ impl Storage for SqliteStorage {
                             r.get::<_, String>(4)?,
                             r.get::<_, String>(5)?,
                             r.get::<_, i64>(6)?,
+                            r.get::<_, Option<String>>(7)?,
                         ))
                     })?;
-                    let (url, secret, kind, event_json, job, at, attempts) = row;
+                    let (url, secret, kind, event_json, job, at, attempts, key) = row;
                     out.push(DueDelivery {
                         id: parse_uuid(&id)?,
                         lease,
@@ -1459,6 +1463,7 @@ impl Storage for SqliteStorage {
                         secret,
                         event_type: super::stored_event_type(&kind)?,
                         event_json,
+                        device_public_key: key,
                         job_id: parse_uuid(&job)?,
                         created_at: parse_ts(&at)?,
                         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
