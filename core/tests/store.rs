@@ -611,3 +611,42 @@ fn the_phone_refuses_an_over_long_note_before_it_is_recorded() {
     }
     assert_eq!(d.store.outbox_len().expect("outbox"), before);
 }
+
+/// Each event the store records is sealed after the device's previous one and after the
+/// device's previous one of the same job (ADR 0016, 0017), also across a reopen: two jobs
+/// worked in turn give one device chain and one chain per job.
+#[test]
+fn every_event_is_sealed_in_the_device_s_chain_and_in_its_job_s() {
+    use fieldcore::domain::chain::{genesis, job_start, link, verify};
+    let d = device();
+    let (a, b) = (
+        d.receive_job(JobKind::Install),
+        d.receive_job(JobKind::Repair),
+    );
+    let call = |n: &str| EventBody::CustomerCallLogged {
+        outcome: CallOutcome::Reached,
+        note: n.into(),
+    };
+    let mut events = vec![
+        d.act(a, EventBody::JobAccepted),
+        d.act(b, EventBody::JobAccepted),
+        d.act(a, call("a")),
+    ];
+    let d = d.reopen();
+    events.push(d.act(b, call("b")));
+    events.push(d.act(a, call("a again")));
+
+    let key = d.store.public_key().expect("a key");
+    let mut at = genesis(&key);
+    let mut job_at = std::collections::HashMap::new();
+    for e in &events {
+        at = verify(e, &key, &at).expect("in the device's chain");
+        let seal = e.seal.as_ref().expect("sealed");
+        let expected = job_at
+            .get(&e.job_id)
+            .cloned()
+            .unwrap_or_else(|| job_start(&e.job_id));
+        assert_eq!(seal.job_prev, expected, "{:?}", e.body.kind());
+        job_at.insert(e.job_id, link(e).unwrap());
+    }
+}

@@ -63,6 +63,10 @@ enum Command {
         /// Without it, a bundle's keys are the server's word.
         #[arg(long = "key", value_name = "DEVICE_ID=KEY")]
         keys: Vec<String>,
+        /// The job the bundle must be of (its id, as in your order): a bundle's job number and
+        /// order are the server's word.
+        #[arg(long)]
+        job: Option<Uuid>,
     },
     /// Enrol this device with a one-time code from the dispatcher.
     Enroll {
@@ -266,12 +270,17 @@ enum Reason {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let lang = Lang::parse(&cli.lang).unwrap_or_default();
-    if let Command::Verify { bundle, keys } = &cli.command {
+    if let Command::Verify { bundle, keys, job } = &cli.command {
         let out = render::Out {
             json: cli.json,
             lang,
         };
-        return match verify::check(bundle, keys) {
+        let ask = verify::Ask {
+            bundle,
+            keys,
+            job: *job,
+        };
+        return match verify::check(&ask) {
             Ok((manifest, v)) => match out.verified(&manifest, &v) {
                 Ok(()) if v.is_ok() => ExitCode::SUCCESS,
                 Ok(()) => ExitCode::from(1),

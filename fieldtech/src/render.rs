@@ -93,10 +93,14 @@ impl Out {
                 "job_number": m.job_number,
                 "generated_at": m.generated_at,
                 "signed_events": v.signed_events,
+                "refused_events": v.refused_events,
                 "desk_events": v.desk_events,
                 "photos": v.photos,
                 "devices": v.devices,
-                "open_ends": v.open_ends,
+                "shown_through": v.shown_through.iter().map(|(d, e)| json!({
+                    "device_id": d,
+                    "event_id": e,
+                })).collect::<Vec<_>>(),
                 "keys": m.chains.iter().map(|c| json!({
                     "device_id": c.device_id,
                     "public_key": c.public_key,
@@ -124,10 +128,28 @@ impl Out {
                 say!("  - {p}");
             }
         }
-        for d in &v.open_ends {
+        for (d, e) in &v.shown_through {
+            let last = m
+                .events
+                .iter()
+                .map(|r| &r.event)
+                .chain(m.refused.iter().map(|r| &r.event))
+                .find(|x| x.id == *e);
             say!(
-                "  note: device {d} has recorded nothing after its last event on this job yet, \
-                 so its chain cannot yet show that nothing followed"
+                "  device {d}: every event of the job it recorded up to {} is here; a chain \
+                 cannot rule out later ones",
+                last.map(|x| format!(
+                    "its {} of {}",
+                    x.body.kind().as_str(),
+                    x.recorded_at.to_rfc3339()
+                ))
+                .unwrap_or_else(|| format!("event {e}"))
+            );
+        }
+        if v.refused_events > 0 {
+            say!(
+                "  {} of the signed events the server says it refused (kept in the record)",
+                v.refused_events
             );
         }
         say!(

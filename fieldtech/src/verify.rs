@@ -1,25 +1,38 @@
 //! `fieldtech verify`: check an evidence bundle offline (ADR 0017). Needs no device store and
 //! no network: an ordering party runs it on a bundle it was given.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use std::collections::HashMap;
-
 use anyhow::{Context, Result, anyhow};
-use fieldcore::evidence::{MANIFEST, Manifest, Verification, pinned, verify};
+use fieldcore::evidence::{
+    MANIFEST, Manifest, Problem, Verification, listed_files, pinned, verify,
+};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// No part of a bundle is read past this (a zip can claim any size): far above a job's
-/// manifest or one photo.
-const MAX_PART: u64 = 256 << 20;
+/// The manifest is read to at most this (a zip can claim any size): far above a job's.
+const MAX_MANIFEST: u64 = 64 << 20;
+/// All photo files together are hashed to at most this, however the bundle is made.
+const MAX_READ: u64 = 8 << 30;
 
-/// The bundle's manifest and what checking it found, its device keys against `keys` (each
-/// `DEVICE_ID=HEX_KEY`).
-pub fn check(path: &Path, keys: &[String]) -> Result<(Manifest, Verification)> {
-    let pins = keys
+/// What `fieldtech verify` was asked.
+#[derive(Debug)]
+pub struct Ask<'a> {
+    pub bundle: &'a Path,
+    /// Keys the checker holds already, each `DEVICE_ID=HEX_KEY`.
+    pub keys: &'a [String],
+    /// The job the bundle must be of.
+    pub job: Option<Uuid>,
+}
+
+/// The bundle's manifest and what checking it found.
+pub fn check(ask: &Ask<'_>) -> Result<(Manifest, Verification)> {
+    let pins = ask
+        .keys
         .iter()
         .map(|k| {
             let (device, key) = k
@@ -31,40 +44,80 @@ pub fn check(path: &Path, keys: &[String]) -> Result<(Manifest, Verification)> {
             Ok((device, key.to_string()))
         })
         .collect::<Result<HashMap<_, _>>>()?;
+    let path = ask.bundle;
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let zip = RefCell::new(
         zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", path.display()))?,
     );
     let manifest: Manifest = {
-        let bytes = part(&mut zip.borrow_mut(), MANIFEST)?.ok_or_else(|| {
+        let mut zip = zip.borrow_mut();
+        let entry = zip.by_name(MANIFEST).map_err(|_| {
             anyhow!(
                 "{} has no {MANIFEST}: not an evidence bundle",
                 path.display()
             )
         })?;
+        let mut bytes = Vec::new();
+        entry.take(MAX_MANIFEST + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_MANIFEST {
+            return Err(anyhow!("{MANIFEST} is larger than {MAX_MANIFEST} bytes"));
+        }
         serde_json::from_slice(&bytes).with_context(|| format!("reading {MANIFEST}"))?
     };
-    let mut verification = verify(&manifest, &|name| {
-        part(&mut zip.borrow_mut(), name).ok().flatten()
+    let budget = Cell::new(MAX_READ);
+    let mut v = verify(&manifest, &|name| {
+        sha256(&mut zip.borrow_mut(), name, &budget)
     });
-    verification.problems.extend(pinned(&manifest, &pins));
-    Ok((manifest, verification))
+    if budget.get() == 0 {
+        return Err(anyhow!(
+            "the photos are larger than {MAX_READ} bytes together"
+        ));
+    }
+    if let Some(job) = ask.job.filter(|j| *j != manifest.job_id) {
+        v.problems.insert(
+            0,
+            Problem::NotTheJob {
+                expected: job,
+                found: manifest.job_id,
+            },
+        );
+    }
+    v.problems.extend(pinned(&manifest, &pins));
+    // A file the manifest does not account for is one nobody checked.
+    let listed = listed_files(&manifest);
+    let names: Vec<String> = zip
+        .borrow()
+        .file_names()
+        .map(|n| {
+            n.map(|n| n.into_owned())
+                .unwrap_or_else(|e| format!("(a name not UTF-8: {e})"))
+        })
+        .collect();
+    v.problems.extend(
+        names
+            .into_iter()
+            .filter(|n| !listed.contains(n))
+            .map(|name| Problem::Unexpected { name }),
+    );
+    Ok((manifest, v))
 }
 
-/// One file of the bundle; `None` if it has no such file.
-fn part(zip: &mut zip::ZipArchive<File>, name: &str) -> Result<Option<Vec<u8>>> {
-    let entry = match zip.by_name(name) {
-        Ok(e) => e,
-        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {name}")),
-    };
-    let mut bytes = Vec::new();
-    entry
-        .take(MAX_PART + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {name}"))?;
-    if bytes.len() as u64 > MAX_PART {
-        return Err(anyhow!("{name} is larger than {MAX_PART} bytes"));
+/// The hex SHA-256 of one file of the bundle, read as a stream; `None` if it has no such file
+/// or the read budget is spent (then `budget` is 0).
+fn sha256(zip: &mut zip::ZipArchive<File>, name: &str, budget: &Cell<u64>) -> Option<String> {
+    let mut entry = zip.by_name(name).ok()?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = entry.read(&mut buf).ok()?;
+        if n == 0 {
+            return Some(hex::encode(hasher.finalize()));
+        }
+        let left = budget.get().saturating_sub(n as u64);
+        budget.set(left);
+        if left == 0 {
+            return None;
+        }
+        hasher.update(&buf[..n]);
     }
-    Ok(Some(bytes))
 }

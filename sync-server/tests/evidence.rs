@@ -52,6 +52,14 @@ async fn the_bundle_holds_the_chain_around_the_job_and_the_photo_and_verifies() 
         .push_with_key(&events, Some(hex::encode(s.key.public_key())))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    // A colleague's phone sends an event in this phone's name: refused, and nobody's evidence.
+    let colleague = desk.technician("Mo Fan").await;
+    let other_phone = w.device(&desk, colleague).await;
+    let mut forged = other_phone.event(job, EventBody::CheckedIn { location: None });
+    forged.actor = phone.event(job, EventBody::JobAccepted).actor;
+    forged.device_seq = Some(3);
+    let res = other_phone.push_raw(&[forged]).await;
+    assert_eq!(res.status(), StatusCode::OK);
     let location = phone.create_upload(job, &photo, bytes.len()).await;
     let res = phone
         .patch_upload(&location, 0, bytes.clone())
@@ -101,10 +109,11 @@ async fn the_bundle_holds_the_chain_around_the_job_and_the_photo_and_verifies() 
     assert_eq!(manifest.refused[0].event.id, ids[4]);
 
     let v = verify(&manifest, &|name| {
-        (name == format!("photos/{}.jpg", photo.photo_id)).then(|| stored.clone())
+        (name == format!("photos/{}.jpg", photo.photo_id)).then(|| photo.sha256.clone())
     });
     assert_eq!(v.problems, vec![]);
     assert_eq!((v.signed_events, v.photos, v.devices), (4, 1, 1));
+    assert_eq!(v.refused_events, 1);
     // The job was created, assigned and booked by the desk.
     assert!(v.desk_events >= 2, "{v:?}");
 
@@ -157,4 +166,41 @@ async fn the_bundle_holds_the_chain_around_the_job_and_the_photo_and_verifies() 
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// A note with a NUL character is refused as invalid input, never a 500: PostgreSQL's JSON
+/// types refuse `\u0000`, and the evidence indexes read every stored event as JSON.
+#[tokio::test]
+async fn a_nul_character_in_a_note_is_refused_not_a_server_error() {
+    let w = World::start().await;
+    let desk = w.desk("Nul Co").await;
+    let tech = desk.technician("Xu Bo").await;
+    let job = desk.job_for(tech).await;
+    let phone = w.device(&desk, tech).await;
+    let mut s = Signer::new();
+    let accept = s.seal(&phone, job, EventBody::JobAccepted);
+    let call = s.call(&phone, job, "on my way\0");
+    let res = phone
+        .push_with_key(&[accept, call], Some(hex::encode(s.key.public_key())))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let r: fieldcore::protocol::PushResponse = res.json().await.unwrap();
+    assert_eq!(
+        r.results[0].status,
+        fieldcore::protocol::PushStatus::Accepted
+    );
+    assert_eq!(
+        r.results[1].status,
+        fieldcore::protocol::PushStatus::Rejected
+    );
+    assert_eq!(r.results[1].rule.as_deref(), Some("invalid_input"));
+    // The job's evidence is still made: the refused event holds its place in the chain.
+    let res = desk
+        .http
+        .get(w.url(&format!("/v1/jobs/{job}/evidence.zip")))
+        .bearer_auth(&desk.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }

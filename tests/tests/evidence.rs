@@ -119,11 +119,9 @@ fn verify_accepts_the_untouched_bundle_and_refuses_one_changed_photo_event_or_li
         "two completion photos, the signature, the receipt"
     );
     assert_eq!(report["devices"], 1);
-    assert_eq!(
-        report["open_ends"],
-        serde_json::json!([]),
-        "the other job's call followed"
-    );
+    // How far the evidence reaches: to the technician's last event on the job.
+    let through = report["shown_through"].as_array().unwrap();
+    assert_eq!(through.len(), 1, "{report}");
 
     // The key it was checked with, and the same key pinned; another key pinned is refused (a
     // server could re-sign a whole chain with a key of its own).
@@ -215,6 +213,24 @@ fn verify_accepts_the_untouched_bundle_and_refuses_one_changed_photo_event_or_li
     let (code, report) = verify(dir.path(), "link.zip", &changed);
     assert_eq!(code, 1, "{report}");
     assert!(!problems(&report).is_empty(), "{report}");
+
+    // Another job's bundle, when this job's was asked for; a file nobody listed.
+    let (code, report) = verify_with(
+        dir.path(),
+        "which.zip",
+        &bundle,
+        &["--job", &other.to_string()],
+    );
+    assert_eq!(code, 1, "{report}");
+    assert!(problems(&report).contains("not job"), "{report}");
+    let mut zip = zip::ZipWriter::new_append(Cursor::new(bundle.clone())).unwrap();
+    zip.start_file("photos/extra.jpg", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(b"\xff\xd8\xff unlisted").unwrap();
+    let extra = zip.finish().unwrap().into_inner();
+    let (code, report) = verify(dir.path(), "extra.zip", &extra);
+    assert_eq!(code, 1, "{report}");
+    assert!(problems(&report).contains("does not list"), "{report}");
 
     // Not a bundle at all: said, with its own exit code.
     std::fs::write(dir.path().join("junk.zip"), b"not a zip").unwrap();

@@ -4,7 +4,11 @@
 //! that no event was altered, removed or inserted: an ordering party need not trust our server.
 //!
 //! What is signed is [`content`]: the event as the device recorded it (id, job, actor, both
-//! clocks, sequence, the hash of its body) and the previous link, as JSON. Not signed: the
+//! clocks, sequence, the hash of its body), the previous link, and the link of the device's
+//! previous event of the same job, as JSON. The second link makes each device's events of one
+//! job a chain of their own (from [`job_start`]), so an evidence bundle proves that none of the
+//! job's events before the last one shown was left out, however the device's chain runs
+//! through other jobs. Not signed: the
 //! corrected time (the server's estimate, added later) and the seal itself. The body enters by
 //! its hash so that an evidence bundle can show the chain through the device's other jobs
 //! ([`Elided`]) without showing what those events say.
@@ -15,12 +19,16 @@ use sha2::{Digest, Sha256};
 
 use super::{Actor, Event, EventBody};
 
-/// A field event's signature and its link to the device's previous event.
+/// A field event's signature and its links to the device's previous event and to the device's
+/// previous event of the same job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Seal {
     /// Hex SHA-256 of the previous event's [`content`] ([`genesis`] for the device's first).
     pub prev: String,
+    /// Hex SHA-256 of the [`content`] of the device's previous event of this job
+    /// ([`job_start`] for the device's first on the job).
+    pub job_prev: String,
     /// Hex Ed25519 signature of this event's [`content`].
     pub sig: String,
 }
@@ -50,6 +58,7 @@ struct Content<'a> {
     clock_offset_ms: &'a Option<i64>,
     body_sha256: &'a str,
     prev: &'a str,
+    job_prev: &'a str,
 }
 
 impl<'a> Content<'a> {
@@ -66,7 +75,7 @@ pub fn body_hash(body: &EventBody) -> String {
 }
 
 /// The bytes a seal signs, and whose hash the next event links to.
-pub fn content(event: &Event, prev: &str) -> Vec<u8> {
+pub fn content(event: &Event, prev: &str, job_prev: &str) -> Vec<u8> {
     Content {
         v: 1,
         id: &event.id,
@@ -78,6 +87,7 @@ pub fn content(event: &Event, prev: &str) -> Vec<u8> {
         clock_offset_ms: &event.clock_offset_ms,
         body_sha256: &body_hash(&event.body),
         prev,
+        job_prev,
     }
     .bytes()
 }
@@ -136,6 +146,7 @@ impl Elided {
             clock_offset_ms: &self.clock_offset_ms,
             body_sha256: &self.body_sha256,
             prev: &self.seal.prev,
+            job_prev: &self.seal.job_prev,
         }
         .bytes();
         check(&bytes, &self.seal, public_key, expected_prev)
@@ -151,10 +162,22 @@ pub fn genesis(public_key: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
+/// Where a device's events of one job start: the `job_prev` of its first event on the job.
+pub fn job_start(job_id: &uuid::Uuid) -> String {
+    let mut h = Sha256::new();
+    h.update(b"fieldcore-job-v1:");
+    h.update(job_id.as_bytes());
+    hex::encode(h.finalize())
+}
+
 /// The link the event after this one points to; `None` for an unsealed event.
 pub fn link(event: &Event) -> Option<String> {
     let seal = event.seal.as_ref()?;
-    Some(hex::encode(Sha256::digest(content(event, &seal.prev))))
+    Some(hex::encode(Sha256::digest(content(
+        event,
+        &seal.prev,
+        &seal.job_prev,
+    ))))
 }
 
 /// Check one event against the device's key and the link its chain is at (`expected_prev`);
@@ -162,7 +185,7 @@ pub fn link(event: &Event) -> Option<String> {
 pub fn verify(event: &Event, public_key: &[u8], expected_prev: &str) -> Result<String, ChainBreak> {
     let seal = event.seal.as_ref().ok_or(ChainBreak::Unsigned)?;
     check(
-        &content(event, &seal.prev),
+        &content(event, &seal.prev, &seal.job_prev),
         seal,
         public_key,
         Some(expected_prev),
@@ -225,11 +248,13 @@ impl DeviceKey {
         self.pair.public_key().as_ref()
     }
 
-    /// Seal `event` after the link `prev`; returns the link the next event points to.
-    pub fn seal(&self, event: &mut Event, prev: &str) -> String {
-        let bytes = content(event, prev);
+    /// Seal `event` after the link `prev` and, on its job, after `job_prev`; returns the link
+    /// the next event (of any job, and of this job) points to.
+    pub fn seal(&self, event: &mut Event, prev: &str, job_prev: &str) -> String {
+        let bytes = content(event, prev, job_prev);
         event.seal = Some(Seal {
             prev: prev.to_string(),
+            job_prev: job_prev.to_string(),
             sig: hex::encode(self.pair.sign(&bytes).as_ref()),
         });
         hex::encode(Sha256::digest(&bytes))
@@ -249,6 +274,7 @@ mod tests {
     fn chain(key: &DeviceKey, n: usize) -> Vec<Event> {
         let (job, tech) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         let mut prev = genesis(key.public_key());
+        let mut job_prev = job_start(&job);
         (0..n)
             .map(|i| {
                 let mut e = tech_event(
@@ -261,7 +287,8 @@ mod tests {
                     },
                 );
                 e.device_seq = Some(i as i64 + 1);
-                prev = key.seal(&mut e, &prev);
+                prev = key.seal(&mut e, &prev, &job_prev);
+                job_prev = prev.clone();
                 e
             })
             .collect()
@@ -305,7 +332,8 @@ mod tests {
             },
         );
         let start = genesis(key.public_key());
-        key.seal(&mut e, &start);
+        let job_prev = job_start(&e.job_id);
+        key.seal(&mut e, &start, &job_prev);
         let mut json = serde_json::to_string(&e).unwrap();
         for _ in 0..3 {
             let back: Event = serde_json::from_str(&json).unwrap();

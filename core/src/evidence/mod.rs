@@ -21,7 +21,7 @@ use crate::domain::Event;
 use crate::domain::chain::Elided;
 use crate::protocol::EventFlag;
 
-pub use verify::{Problem, Verification, pinned, verify};
+pub use verify::{Problem, README, Verification, listed_files, pinned, verify};
 
 /// The format this build writes and reads.
 pub const FORMAT: &str = "fieldcore-evidence/1";
@@ -83,7 +83,7 @@ pub enum Link {
     /// An event of this job, in `events` or `refused`.
     Job { event_id: Uuid },
     /// An event of another job, by its signed header only.
-    Other(Elided),
+    Other(Box<Elided>),
 }
 
 /// A photo of the job; its bytes are the bundle's file `file`.
@@ -101,22 +101,34 @@ pub struct BundledPhoto {
 impl DeviceChain {
     /// The stretch of a device's chain a bundle shows for `job`. `events` are the device's
     /// events in its own order (by `device_seq`), at least from the one before its first on the
-    /// job to the one after its last; the stretch runs exactly that far, the job's events by
-    /// id and the others by their signed headers. Unsealed events are in no chain.
-    pub fn around(job: Uuid, device_id: Uuid, public_key: &[u8], events: &[Event]) -> DeviceChain {
+    /// job to the one after its last; `shown` says which of the job's events the bundle holds.
+    /// The stretch runs from the event before the first shown to the event after the last
+    /// shown, the job's events by id and the others by their signed headers. It stops before a
+    /// job event the bundle does not hold that follows them all: one recorded after the job
+    /// was read. Unsealed events are in no chain.
+    pub fn around(
+        job: Uuid,
+        device_id: Uuid,
+        public_key: &[u8],
+        events: &[Event],
+        shown: &dyn Fn(&Uuid) -> bool,
+    ) -> DeviceChain {
         let sealed: Vec<&Event> = events.iter().filter(|e| e.seal.is_some()).collect();
-        let first = sealed.iter().position(|e| e.job_id == job);
-        let last = sealed.iter().rposition(|e| e.job_id == job);
-        let links = match (first, last) {
+        let of_job = |e: &&Event| e.job_id == job && shown(&e.id);
+        let links = match (
+            sealed.iter().position(of_job),
+            sealed.iter().rposition(of_job),
+        ) {
             (Some(first), Some(last)) => {
-                let end = (last + 1).min(sealed.len() - 1);
-                sealed[first.saturating_sub(1)..=end]
+                let after = sealed.get(last + 1).filter(|e| e.job_id != job);
+                sealed[first.saturating_sub(1)..=last]
                     .iter()
+                    .chain(after)
                     .filter_map(|e| {
                         if e.job_id == job {
                             Some(Link::Job { event_id: e.id })
                         } else {
-                            Elided::of(e).map(Link::Other)
+                            Elided::of(e).map(|e| Link::Other(Box::new(e)))
                         }
                     })
                     .collect()

@@ -455,6 +455,9 @@ impl Store {
                 r.get::<_, Option<String>>(0)
             })?
             .unwrap_or_else(|| crate::domain::chain::genesis(key.public_key()));
+        // ... and after this device's last event of the job: a device's events of one job are
+        // a chain of their own, so a bundle shows none of them left out (ADR 0017).
+        let mut job_head = job_chain_head(&tx, job_id, self.device_id)?;
         let mut view = None;
         let mut out = Vec::new();
         for (body, file) in items {
@@ -469,7 +472,8 @@ impl Store {
                 self.field_event(technician_id, job_id, body, Some(last_seq + 1), offset);
             rulebook.check(Some(v), &event)?;
             rulebook.apply(v, &event);
-            head = key.seal(&mut event, &head);
+            head = key.seal(&mut event, &head, &job_head);
+            job_head = head.clone();
             insert_event(&tx, &event, PushState::Pending)?;
             last_seq += 1;
             if let Some(f) = file {
@@ -1101,6 +1105,27 @@ fn schedule_conflicts_in(
 }
 
 /// The device's signing key, made and kept on first use (in the caller's transaction, if any).
+/// The link of this device's last event of `job` (the `job_prev` of its next one), or the
+/// job's start if it has none.
+fn job_chain_head(conn: &Connection, job: Uuid, device: Uuid) -> Result<String, StoreError> {
+    let last: Option<String> = conn
+        .prepare_cached(
+            "SELECT body FROM events WHERE job_id = ?1 AND origin = 'local'
+             ORDER BY device_seq DESC LIMIT 1",
+        )?
+        .query_row([job.to_string()], |r| r.get(0))
+        .optional()?;
+    let Some(body) = last else {
+        return Ok(crate::domain::chain::job_start(&job));
+    };
+    let event: Event = serde_json::from_str(&body)?;
+    // Recorded under another enrolment (another device id, another chain): a new start.
+    let ours = matches!(event.actor, Actor::Technician { device_id, .. } if device_id == device);
+    Ok(crate::domain::chain::link(&event)
+        .filter(|_| ours)
+        .unwrap_or_else(|| crate::domain::chain::job_start(&job)))
+}
+
 fn device_key(conn: &Connection) -> Result<crate::domain::chain::DeviceKey, StoreError> {
     use crate::domain::chain::DeviceKey;
     let stored: Option<Vec<u8>> =

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::DispatcherAuth;
-use crate::error::{ApiPath, ApiResult};
+use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::evidence::{Format, download};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -35,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         (status = 200, description = "The report", content_type = "application/pdf",
             body = crate::tus::Binary),
         (status = 404, description = "No such job in your organisation"),
+        (status = 413, description = "The job's photos are too large together for one report"),
     ),
     security(("dispatcherSession" = []))
 )]
@@ -46,7 +47,9 @@ async fn evidence_report(
 ) -> ApiResult<Response> {
     let org = super::dispatcher::organisation(&state, &auth).await?;
     let lang = super::request_lang(&headers);
-    download(&state, &org, id, Format::Report, lang).await
+    download(&state, &org, id, Format::Report, lang)
+        .await?
+        .ok_or_else(|| ApiError::not_found("job"))
 }
 
 #[utoipa::path(
@@ -62,6 +65,7 @@ async fn evidence_report(
         (status = 200, description = "The bundle", content_type = "application/zip",
             body = crate::tus::Binary),
         (status = 404, description = "No such job in your organisation"),
+        (status = 413, description = "The job's photos are too large together for one bundle"),
     ),
     security(("dispatcherSession" = []))
 )]
@@ -78,5 +82,6 @@ async fn evidence_bundle(
         Format::Bundle,
         fieldcore::domain::Lang::En,
     )
-    .await
+    .await?
+    .ok_or_else(|| ApiError::not_found("job"))
 }

@@ -517,11 +517,6 @@ async fn js() -> Response {
     )
 }
 
-/// Photo bytes for `<img>` tags, which cannot send a bearer header: the same bytes as
-/// `GET /v1/photos/{id}`, authorised by the session cookie.
-///
-/// Unlike the API, the browser must revalidate every time (`no-cache` + ETag → 304): a cached
-/// photo would otherwise still show after logout, to whoever logs in next on that browser.
 /// The job's evidence report (PDF), in the console's language.
 async fn evidence_report(
     State(state): State<AppState>,
@@ -549,12 +544,16 @@ async fn evidence(
     let Ok(id) = id.parse::<Uuid>() else {
         return Err(not_found(c));
     };
-    if state.storage.job(c.org.id, id).await?.is_none() {
-        return Err(not_found(c));
-    }
-    Ok(crate::evidence::download(state, &c.org, id, format, c.lang).await?)
+    crate::evidence::download(state, &c.org, id, format, c.lang)
+        .await?
+        .ok_or_else(|| not_found(c))
 }
 
+/// Photo bytes for `<img>` tags, which cannot send a bearer header: the same bytes as
+/// `GET /v1/photos/{id}`, authorised by the session cookie.
+///
+/// Unlike the API, the browser must revalidate every time (`no-cache` + ETag → 304): a cached
+/// photo would otherwise still show after logout, to whoever logs in next on that browser.
 async fn photo(
     State(state): State<AppState>,
     c: Console,

@@ -4,19 +4,33 @@
 pub mod bundle;
 pub mod pdf;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use fieldcore::domain::{Actor, Event};
+use fieldcore::domain::{Actor, Lang};
 use fieldcore::evidence::{
     BundledPhoto, DeviceChain, FORMAT, Manifest, Recorded, Refused, Verification,
 };
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::ingest::WRONG_DEVICE;
 use crate::storage::{JobDetail, Organisation};
+
+/// A job's photos, together, at most this in one report or bundle: hundreds of phone photos
+/// fit many times over; a job made to hold gigabytes (a hostile phone uploading the largest
+/// files it may) is refused rather than read into memory.
+pub const MAX_EVIDENCE_BYTES: u64 = 512 << 20;
+
+/// Reports and bundles made at once, across the process: each holds a job's photos in memory
+/// and decodes or hashes them; others wait their turn (within the request's timeout).
+static MAKING: Semaphore = Semaphore::const_new(2);
 
 /// Everything a report shows, read once.
 #[derive(Debug)]
@@ -30,23 +44,36 @@ pub struct Evidence {
 }
 
 /// Read the job, its devices' chains around it and its photos; `None` if the organisation has
-/// no such job.
+/// no such job. Checking the bundle hashes every photo: it runs off the async workers.
 pub async fn gather(
     state: &AppState,
     org: &Organisation,
     job: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<Evidence>, ApiError> {
-    let Some(detail) = state.storage.job(org.id, job).await? else {
+    let Some(mut detail) = state.storage.job(org.id, job).await? else {
         return Ok(None);
     };
+    // An event refused for naming another device is whoever the sender claimed: nobody's
+    // evidence. One refused and later accepted (sent again) is the stored one.
+    let stored: HashSet<Uuid> = detail.timeline.iter().map(|t| t.event.id).collect();
+    let refused: Vec<&crate::storage::Rejection> = detail
+        .rejections
+        .iter()
+        .filter(|r| r.rule != WRONG_DEVICE && !stored.contains(&r.event.id))
+        .collect();
+    let shown: HashSet<Uuid> = stored
+        .iter()
+        .copied()
+        .chain(refused.iter().map(|r| r.event.id))
+        .collect();
     // Each device's span of the job, in its own sequence.
     let mut spans: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
     let field = detail
         .timeline
         .iter()
         .map(|t| &t.event)
-        .chain(detail.rejections.iter().map(|r| &r.event));
+        .chain(refused.iter().map(|r| &r.event));
     for e in field {
         if let (Actor::Technician { device_id, .. }, Some(seq)) = (e.actor, e.device_seq) {
             let span = spans.entry(device_id).or_insert((seq, seq));
@@ -60,13 +87,18 @@ pub async fn gather(
             .device_chain(org.id, device, lo.saturating_sub(1), hi.saturating_add(1))
             .await?;
         // A device that never sent its key has no chain to show: its events then fail the
-        // bundle's check as not in any chain, which is what they are.
+        // bundle's check as not in any chain, which is what they are. The chain is read after
+        // the job: an event recorded since is not in the record read, and the stretch stops
+        // before it.
         if let Some(key) = key.and_then(|k| hex::decode(k).ok()) {
-            chains.push(DeviceChain::around(job, device, &key, &events));
+            chains.push(DeviceChain::around(job, device, &key, &events, &|id| {
+                shown.contains(id)
+            }));
         }
     }
     let mut files = BTreeMap::new();
     let mut photos = Vec::new();
+    let mut total = 0u64;
     for p in &detail.photos {
         let bytes = match &p.blob_path {
             Some(rel) => state
@@ -76,16 +108,27 @@ pub async fn gather(
                 .map_err(ApiError::internal)?,
             None => None,
         };
-        let file = bytes.map(|b| {
-            let ext = match crate::tus::sniff_image(&b) {
-                Some("image/png") => "png",
-                Some(_) => "jpg",
-                None => "bin",
-            };
-            let name = format!("photos/{}.{ext}", p.photo_id);
-            files.insert(name.clone(), b);
-            name
-        });
+        let file = match bytes {
+            Some(b) => {
+                total = total.saturating_add(b.len() as u64);
+                if total > MAX_EVIDENCE_BYTES {
+                    return Err(ApiError::too_large(format!(
+                        "this job's photos are more than {} MiB together: too large for one \
+                         report or bundle",
+                        MAX_EVIDENCE_BYTES >> 20
+                    )));
+                }
+                let ext = match crate::tus::sniff_image(&b) {
+                    Some("image/png") => "png",
+                    Some(_) => "jpg",
+                    None => "bin",
+                };
+                let name = format!("photos/{}.{ext}", p.photo_id);
+                files.insert(name.clone(), b);
+                Some(name)
+            }
+            None => None,
+        };
         photos.push(BundledPhoto {
             photo_id: p.photo_id,
             category: p.category.clone(),
@@ -108,8 +151,7 @@ pub async fn gather(
                 flags: t.flags.clone(),
             })
             .collect(),
-        refused: detail
-            .rejections
+        refused: refused
             .iter()
             .map(|r| Refused {
                 event: r.event.clone(),
@@ -121,22 +163,25 @@ pub async fn gather(
         chains,
         photos,
     };
-    let verification =
-        fieldcore::evidence::verify(&manifest, &|name| files.get(name).map(|b| b.to_vec()));
+    // The report shows what was refused as the console does, forged actors included.
+    detail.rejections.retain(|r| !stored.contains(&r.event.id));
+    let (manifest, files, verification) = tokio::task::spawn_blocking(move || {
+        let hashes: HashMap<&str, String> = files
+            .iter()
+            .map(|(name, b)| (name.as_str(), hex::encode(Sha256::digest(b))))
+            .collect();
+        let v = fieldcore::evidence::verify(&manifest, &|name| hashes.get(name).cloned());
+        drop(hashes);
+        (manifest, files, v)
+    })
+    .await
+    .map_err(ApiError::internal)?;
     Ok(Some(Evidence {
         manifest,
         detail,
         files,
         verification,
     }))
-}
-
-/// The device that recorded `e`, if a device did.
-pub fn device_of(e: &Event) -> Option<Uuid> {
-    match e.actor {
-        Actor::Technician { device_id, .. } => Some(device_id),
-        Actor::Dispatcher { .. } => None,
-    }
 }
 
 /// Which of the two a download is.
@@ -148,23 +193,21 @@ pub enum Format {
     Report,
 }
 
-/// The report or the bundle of one job of `org`, as a download; shared by the API and the
-/// console.
+/// The report or the bundle of one job of `org`, as a download; `None` if the organisation has
+/// no such job. Shared by the API and the console.
 pub async fn download(
     state: &AppState,
     org: &Organisation,
     job: Uuid,
     format: Format,
-    lang: fieldcore::domain::Lang,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::http::{HeaderValue, header};
-    use axum::response::IntoResponse;
-
+    lang: Lang,
+) -> Result<Option<Response>, ApiError> {
+    let _turn = MAKING.acquire().await.map_err(ApiError::internal)?;
     let now = state.config.clock.now();
-    let evidence = gather(state, org, job, now)
-        .await?
-        .ok_or_else(|| ApiError::not_found("job"))?;
-    let technicians: std::collections::HashMap<Uuid, String> = state
+    let Some(evidence) = gather(state, org, job, now).await? else {
+        return Ok(None);
+    };
+    let technicians: HashMap<Uuid, String> = state
         .storage
         .technicians(org.id)
         .await?
@@ -214,5 +257,5 @@ pub async fn download(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    Ok(res)
+    Ok(Some(res))
 }

@@ -33,11 +33,15 @@ pub enum RejectReason {
     WrongDevice,
 }
 
+/// The rule kept for [`RejectReason::WrongDevice`]: such an event's actor is whoever the
+/// sender claimed, so it is nobody's evidence (an evidence bundle leaves it out).
+pub const WRONG_DEVICE: &str = "wrong_device";
+
 impl RejectReason {
     pub fn rule(&self) -> String {
         match self {
             RejectReason::Refused(r) => r.rule.code().to_string(),
-            RejectReason::WrongDevice => "wrong_device".to_string(),
+            RejectReason::WrongDevice => WRONG_DEVICE.to_string(),
         }
     }
 

@@ -321,10 +321,29 @@ pub enum UnreadableKind {
     Rejection,
 }
 
-/// Stored event JSON read back and put in its device's order (`device_seq`); unreadable rows
-/// are left out.
+/// The device whose chain an event is in, and its place there: the columns stored beside it
+/// (ADR 0017). A desk event is in none, and nor is a refused event that named another device
+/// than the one that sent it (`wrong_device`).
+pub(crate) fn chain_place(event: &Event, rule: Option<&str>) -> (Option<Uuid>, Option<i64>) {
+    match event.actor {
+        fieldcore::domain::Actor::Technician { device_id, .. }
+            if rule != Some(crate::ingest::WRONG_DEVICE) =>
+        {
+            (Some(device_id), event.device_seq)
+        }
+        _ => (None, None),
+    }
+}
+
+/// Stored event JSON read back and put in its device's order (`device_seq`), each id once
+/// (the first row of it wins); unreadable rows are left out.
 pub(crate) fn in_device_order<'a>(rows: impl Iterator<Item = &'a str>) -> Vec<Event> {
-    let mut events: Vec<Event> = rows.filter_map(|j| serde_json::from_str(j).ok()).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut events: Vec<Event> = rows
+        .filter_map(|j| serde_json::from_str::<Event>(j).ok())
+        .filter(|e| seen.insert(e.id))
+        .collect();
+    // Stable: of two rows with one sequence, the first read stays first.
     events.sort_by_key(|e| e.device_seq);
     events
 }

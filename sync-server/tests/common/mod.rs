@@ -215,11 +215,12 @@ pub fn fake_photo(len: u32, seed: u32) -> (Vec<u8>, PhotoRef) {
     (bytes, photo)
 }
 
-/// A phone's evidence chain, as the core's store keeps it: its key, its head and its
-/// sequence (ADR 0016).
+/// A phone's evidence chain, as the core's store keeps it: its key, its head, each job's head
+/// and its sequence (ADR 0016, 0017).
 pub struct Signer {
     pub key: fieldcore::domain::chain::DeviceKey,
     pub head: String,
+    pub job_heads: std::collections::HashMap<Uuid, String>,
     pub seq: i64,
 }
 
@@ -227,7 +228,12 @@ impl Signer {
     pub fn new() -> Signer {
         let key = fieldcore::domain::chain::DeviceKey::generate().unwrap();
         let head = fieldcore::domain::chain::genesis(key.public_key());
-        Signer { key, head, seq: 0 }
+        Signer {
+            key,
+            head,
+            job_heads: Default::default(),
+            seq: 0,
+        }
     }
 
     /// The next event of the phone, numbered and sealed after the last.
@@ -235,7 +241,13 @@ impl Signer {
         let mut e = phone.event(job, body);
         self.seq += 1;
         e.device_seq = Some(self.seq);
-        self.head = self.key.seal(&mut e, &self.head);
+        let job_prev = self
+            .job_heads
+            .get(&job)
+            .cloned()
+            .unwrap_or_else(|| fieldcore::domain::chain::job_start(&job));
+        self.head = self.key.seal(&mut e, &self.head, &job_prev);
+        self.job_heads.insert(job, self.head.clone());
         e
     }
 

@@ -247,31 +247,65 @@ impl Doc {
     }
 
     /// Rows of cells in columns `widths` wide, with a grey header row when `header` is not
-    /// empty (repeated after a page break). A row never splits across pages.
+    /// empty (repeated after a page break). A row moves to the next page rather than split,
+    /// unless it is taller than a page: then it goes on over as many pages as it needs.
     pub fn table(&mut self, widths: &[f32], header: &[&str], rows: &[Vec<String>], size: f32) {
         let line_h = size * 1.3;
-        let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-        let mut first = true;
-        for row in rows {
-            let cells: Vec<Vec<String>> = row
+        let wrapped = |cells: &[String]| -> Vec<Vec<String>> {
+            cells
                 .iter()
                 .zip(widths)
                 .map(|(s, w)| wrap(s, size, w - 4.0))
-                .collect();
-            let h = cells.iter().map(Vec::len).max().unwrap_or(1) as f32 * line_h + 3.0;
-            let page_before = self.pages.len();
-            self.ensure(h + if header.is_empty() { 0.0 } else { line_h + 3.0 });
-            if !header.is_empty() && (first || self.pages.len() != page_before) {
-                let hc: Vec<Vec<String>> = header
-                    .iter()
-                    .zip(widths)
-                    .map(|(s, w)| wrap(s, size, w - 4.0))
-                    .collect();
-                let hh = hc.iter().map(Vec::len).max().unwrap_or(1) as f32 * line_h + 3.0;
-                self.row(widths, &hc, size, line_h, hh, true);
+                .collect()
+        };
+        let lines = |cells: &[Vec<String>]| cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+        let head = (!header.is_empty()).then(|| wrapped(&header));
+        let head_h = head
+            .as_ref()
+            .map_or(0.0, |h| lines(h) as f32 * line_h + 3.0);
+        // The room a fresh page has for rows, under the header.
+        let page_room = PAGE_H - 2.0 * MARGIN - FOOTER - head_h - 3.0;
+        let mut header_due = true;
+        for row in rows {
+            let cells = wrapped(row);
+            let total = lines(&cells);
+            let h = total as f32 * line_h + 3.0;
+            let before = self.pages.len();
+            if h <= page_room {
+                self.ensure(h + if header_due { head_h } else { 0.0 });
+            } else {
+                self.ensure(head_h + line_h * 3.0 + 3.0);
             }
-            first = false;
-            self.row(widths, &cells, size, line_h, h, false);
+            header_due |= self.pages.len() != before;
+            let mut from = 0;
+            while from < total {
+                if header_due {
+                    if let Some(hc) = &head {
+                        self.row(widths, hc, size, line_h, head_h, true);
+                    }
+                    header_due = false;
+                }
+                let room = self.y - (MARGIN + FOOTER) - 3.0;
+                let fit = ((room / line_h).floor() as usize).clamp(1, total - from);
+                let part: Vec<Vec<String>> = cells
+                    .iter()
+                    .map(|c| c.iter().skip(from).take(fit).cloned().collect())
+                    .collect();
+                self.row(
+                    widths,
+                    &part,
+                    size,
+                    line_h,
+                    fit as f32 * line_h + 3.0,
+                    false,
+                );
+                from += fit;
+                if from < total {
+                    self.new_page();
+                    header_due = true;
+                }
+            }
         }
     }
 
@@ -485,6 +519,22 @@ mod tests {
                 s.split('\n').flat_map(str::chars).map(printable).filter(|c| !c.is_whitespace()).collect();
             prop_assert_eq!(kept, given);
         }
+    }
+
+    #[test]
+    fn a_row_taller_than_a_page_goes_on_over_the_next_pages() {
+        let note: String = (0..300).map(|i| format!("line {i}\n")).collect();
+        let mut d = Doc::new("tall");
+        d.table(
+            &[100.0, TEXT_W - 100.0],
+            &["What", "Note"],
+            &[vec!["call".into(), note]],
+            8.0,
+        );
+        // 300 lines of 10.4 pt: about four pages of 700 pt.
+        assert!(d.pages.len() >= 4, "{} pages", d.pages.len());
+        let pdf = d.finish("test");
+        assert!(pdf.starts_with(b"%PDF-"));
     }
 
     #[test]

@@ -107,15 +107,48 @@ fn check(d: &mut Doc, e: &Evidence, cx: &Context<'_>) {
             d.para(&format!("• {p}"), 8.5, 10.0);
         }
     }
-    for device in &r.open_ends {
+    for (device, last) in &r.shown_through {
+        let at = e
+            .detail
+            .timeline
+            .iter()
+            .find(|t| t.event.id == *last)
+            .map(|t| {
+                format!(
+                    "{} {}",
+                    ui.action(t.event.body.kind()),
+                    ui.local(t.corrected_at)
+                )
+            })
+            .unwrap_or_else(|| last.to_string());
         d.para(
             &format!(
-                "{} {device}: {}",
+                "{} {}: {} {at}{}",
                 ui.t("Device", "设备"),
+                short(*device),
                 ui.t(
-                    "has recorded nothing after its last event on this job yet, so its chain \
-                     cannot yet show that nothing followed",
-                    "在本工单最后一条记录之后尚无新记录，记录链暂时无法证明其后没有被删除的记录"
+                    "every event of this job it recorded, up to",
+                    "本工单的全部记录均在此，截至"
+                ),
+                ui.t(
+                    ", is here, none altered or left out (a chain cannot rule out events after \
+                     its last one).",
+                    "，无改动、无遗漏（记录链无法排除最后一条之后的记录）。"
+                ),
+            ),
+            8.5,
+            0.0,
+        );
+    }
+    if r.refused_events > 0 {
+        d.para(
+            &format!(
+                "{} {}",
+                r.refused_events,
+                ui.t(
+                    "of the signed events were refused by the server's rules (listed in the \
+                     timeline).",
+                    "条已签名的记录被服务器规则拒绝（见时间线）。"
                 )
             ),
             8.5,
@@ -407,7 +440,7 @@ fn completion(d: &mut Doc, e: &Evidence, cx: &Context<'_>) {
         .photos
         .iter()
         .rev()
-        .find(|p| p.category == PhotoCategory::Signature.as_str())
+        .find(|p| p.category == PhotoCategory::Signature.as_str() && p.blob_path.is_some())
         .and_then(|p| bundled(e, p.photo_id))
         .and_then(|b| picture::picture(&b));
     if let Some(p) = signature {
@@ -551,6 +584,20 @@ fn timeline(d: &mut Doc, e: &Evidence, cx: &Context<'_>) {
         &rows,
         7.5,
     );
+    if !e.detail.unreadable.is_empty() {
+        d.gap(6.0);
+        d.para(
+            ui.t(
+                "Stored entries that could not be read (not in this report or the bundle)",
+                "无法读取的记录（未列入本报告和证据包）",
+            ),
+            9.5,
+            0.0,
+        );
+        for u in &e.detail.unreadable {
+            d.para(&format!("{} {}: {}", u.what, u.id, u.problem), 8.0, 10.0);
+        }
+    }
     if !e.detail.rejections.is_empty() {
         d.gap(6.0);
         d.para(ui.t("Refused device events", "被拒绝的设备事件"), 9.5, 0.0);

@@ -12,9 +12,11 @@ use super::layout::Picture;
 
 /// Longest side in the report, in pixels: sharp at the size the report prints a photo.
 const SIDE: u32 = 640;
-/// Larger than the phone's pipeline ever writes (ADR 0002); anything bigger is not decoded.
-const MAX_SIDE: u32 = 12_000;
-const MAX_ALLOC: u64 = 512 << 20;
+/// Twice the longest side the phone's pipeline writes (2048, ADR 0002); anything bigger is not
+/// a photo our app took, and is not decoded.
+const MAX_SIDE: u32 = 4096;
+/// 4096 x 4096 RGBA.
+const MAX_ALLOC: u64 = 64 << 20;
 
 /// `None` if the bytes are not a JPEG or PNG this can decode within the bounds.
 pub fn picture(bytes: &[u8]) -> Option<Picture> {

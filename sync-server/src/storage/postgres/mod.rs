@@ -779,19 +779,15 @@ impl Storage for PgStorage {
         )
         .await?
         .and_then(|r| r.get::<_, Option<String>>(0));
-        // The expressions of the `*_device_seq` indexes (migration 0007).
+        // Stored events first: one refused and later accepted is the stored one.
         let rows = q_all(
             &c,
             "SELECT event_json FROM events
-              WHERE ((event_json::jsonb) #>> '{actor,device_id}') = $1
-                AND (((event_json::jsonb) ->> 'device_seq')::bigint) BETWEEN $2 AND $3
-                AND org_id = $4
+              WHERE device_id = $1 AND device_seq BETWEEN $2 AND $3 AND org_id = $4
              UNION ALL
              SELECT event_json FROM rejections
-              WHERE ((event_json::jsonb) #>> '{actor,device_id}') = $1
-                AND (((event_json::jsonb) ->> 'device_seq')::bigint) BETWEEN $2 AND $3
-                AND org_id = $4",
-            &[&device.to_string(), &from, &to, &org],
+              WHERE device_id = $1 AND device_seq BETWEEN $2 AND $3 AND org_id = $4",
+            &[&device, &from, &to, &org],
         )
         .await?;
         Ok((
@@ -1252,9 +1248,7 @@ impl Storage for PgStorage {
              FROM taken t
              JOIN webhook_endpoints e ON e.id = t.endpoint_id
              JOIN events ev ON ev.id = t.event_id
-             LEFT JOIN devices dv
-               ON dv.id = ((ev.event_json::jsonb) #>> '{actor,device_id}')::uuid
-              AND dv.org_id = ev.org_id",
+             LEFT JOIN devices dv ON dv.id = ev.device_id AND dv.org_id = ev.org_id",
             &[&now, &lease_until, &limit, &lease],
         )
         .await?

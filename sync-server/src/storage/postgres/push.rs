@@ -198,11 +198,12 @@ const UPSERT_VIEWS: &str =
 /// In the plan's order, so their `seq`s grow in that order; an id stored meanwhile is skipped
 /// (and the caller runs the batch again).
 const INSERT_EVENTS: &str = "INSERT INTO events (id, job_id, org_id, kind, event_json,
-         server_received_at, corrected_at, flags_json)
-     SELECT id, job_id, $1, kind, event_json, $2, corrected_at, flags_json
+         server_received_at, corrected_at, flags_json, device_id, device_seq)
+     SELECT id, job_id, $1, kind, event_json, $2, corrected_at, flags_json, device_id,
+            device_seq
        FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[],
-                   $8::text[]) WITH ORDINALITY
-         AS e(id, job_id, kind, event_json, corrected_at, flags_json, n)
+                   $8::text[], $9::uuid[], $10::bigint[]) WITH ORDINALITY
+         AS e(id, job_id, kind, event_json, corrected_at, flags_json, device_id, device_seq, n)
       ORDER BY n
      ON CONFLICT (id) DO NOTHING RETURNING id";
 
@@ -218,10 +219,11 @@ const INSERT_PHOTOS: &str =
      ON CONFLICT DO NOTHING";
 
 const INSERT_REJECTIONS: &str = "INSERT INTO rejections (event_id, job_id, org_id,
-         technician_id, rule, message, event_json, received_at)
-     SELECT i, j, $1, t, r, m, e, $2
-       FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[])
-         AS x(i, j, t, r, m, e)
+         technician_id, rule, message, event_json, received_at, device_id, device_seq)
+     SELECT i, j, $1, t, r, m, e, $2, d, s
+       FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[],
+                   $9::uuid[], $10::bigint[])
+         AS x(i, j, t, r, m, e, d, s)
      ON CONFLICT DO NOTHING";
 
 const DEVICE_SEEN: &str = "UPDATE devices SET last_seen_at = $2 WHERE id = $1";
@@ -290,6 +292,10 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
             .iter()
             .map(|n| to_json(&n.flags))
             .collect::<Result<Vec<_>>>()?,
+        w.events
+            .iter()
+            .map(|n| super::super::chain_place(n.event, None))
+            .unzip::<_, _, Vec<Option<Uuid>>, Vec<Option<i64>>>(),
     );
     let (assigned_jobs, assigned_to): (Vec<Uuid>, Vec<Uuid>) =
         w.assignments.iter().copied().unzip();
@@ -334,6 +340,10 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
             .iter()
             .map(|r| to_json(r.event))
             .collect::<Result<Vec<_>>>()?,
+        w.rejections
+            .iter()
+            .map(|r| super::super::chain_place(r.event, Some(&r.rule)))
+            .unzip::<_, _, Vec<Option<Uuid>>, Vec<Option<i64>>>(),
     );
     let mut feed = (Vec::new(), Vec::new(), Vec::new());
     for row in &w.feed {
@@ -359,7 +369,16 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
     let p: [&[Param<'_>]; 8] = [
         &[&org, &at, &views.0, &views.1, &views.2, &views.3],
         &[
-            &org, &at, &events.0, &events.1, &events.2, &events.3, &events.4, &events.5,
+            &org,
+            &at,
+            &events.0,
+            &events.1,
+            &events.2,
+            &events.3,
+            &events.4,
+            &events.5,
+            &events.6.0,
+            &events.6.1,
         ],
         &[&assigned_jobs, &assigned_to],
         &[&org, &photos.0, &photos.1, &photos.2, &photos.3, &photos.4],
@@ -372,6 +391,8 @@ async fn apply(tx: &Tx<'_>, org: Uuid, w: &Writes<'_>, at: DateTime<Utc>) -> Res
             &rejections.3,
             &rejections.4,
             &rejections.5,
+            &rejections.6.0,
+            &rejections.6.1,
         ],
         &[&w.device_seen, &at],
         &[&LOCK_FEED, &feed_keys],

@@ -898,16 +898,13 @@ impl Storage for SqliteStorage {
                 .optional()?
                 .flatten();
             // The expressions of the `*_device_seq` indexes (schema v7).
+            // Stored events first: one refused and later accepted is the stored one.
             let mut stmt = c.prepare(
                 "SELECT event_json FROM events
-                  WHERE json_extract(event_json, '$.actor.device_id') = ?1
-                    AND json_extract(event_json, '$.device_seq') BETWEEN ?2 AND ?3
-                    AND org_id = ?4
+                  WHERE device_id = ?1 AND device_seq BETWEEN ?2 AND ?3 AND org_id = ?4
                  UNION ALL
                  SELECT event_json FROM rejections
-                  WHERE json_extract(event_json, '$.actor.device_id') = ?1
-                    AND json_extract(event_json, '$.device_seq') BETWEEN ?2 AND ?3
-                    AND org_id = ?4",
+                  WHERE device_id = ?1 AND device_seq BETWEEN ?2 AND ?3 AND org_id = ?4",
             )?;
             let rows = stmt
                 .query_map(params![device, from, to, org], |r| r.get::<_, String>(0))?
@@ -1437,9 +1434,7 @@ impl Storage for SqliteStorage {
                      FROM webhook_deliveries d
                      JOIN webhook_endpoints e ON e.id = d.endpoint_id
                      JOIN events ev ON ev.id = d.event_id
-                     LEFT JOIN devices dv
-                       ON dv.id = json_extract(ev.event_json, '$.actor.device_id')
-                      AND dv.org_id = ev.org_id
+                     LEFT JOIN devices dv ON dv.id = ev.device_id AND dv.org_id = ev.org_id
                      WHERE d.id = ?1",
                 )?;
                 for id in ids {

@@ -113,12 +113,13 @@ fn apply(tx: &Connection, org: Uuid, w: &Writes<'_>, received_at: DateTime<Utc>)
     }
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (id, job_id, org_id, kind, event_json, server_received_at,
-             corrected_at, flags_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             corrected_at, flags_json, device_id, device_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut seqs = Vec::with_capacity(w.events.len());
     for new in &w.events {
         let e = new.event;
+        let (device, device_seq) = super::super::chain_place(e, None);
         insert.execute(params![
             e.id.to_string(),
             e.job_id.to_string(),
@@ -128,6 +129,8 @@ fn apply(tx: &Connection, org: Uuid, w: &Writes<'_>, received_at: DateTime<Utc>)
             at,
             ts(e.at()),
             to_json(&new.flags)?,
+            device.map(|d| d.to_string()),
+            device_seq,
         ])?;
         seqs.push(tx.last_insert_rowid());
     }
@@ -154,8 +157,8 @@ fn apply(tx: &Connection, org: Uuid, w: &Writes<'_>, received_at: DateTime<Utc>)
     for r in &w.rejections {
         tx.prepare_cached(
             "INSERT OR IGNORE INTO rejections (event_id, job_id, org_id, technician_id,
-                 rule, message, event_json, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 rule, message, event_json, received_at, device_id, device_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             r.event.id.to_string(),
@@ -166,6 +169,10 @@ fn apply(tx: &Connection, org: Uuid, w: &Writes<'_>, received_at: DateTime<Utc>)
             r.message,
             to_json(r.event)?,
             at,
+            super::super::chain_place(r.event, Some(&r.rule))
+                .0
+                .map(|d| d.to_string()),
+            super::super::chain_place(r.event, Some(&r.rule)).1,
         ])?;
     }
     fan_out_webhooks(tx, &org, w, &at)?;
