@@ -67,6 +67,11 @@ enum Command {
         /// order are the server's word.
         #[arg(long)]
         job: Option<Uuid>,
+        /// An event of the job you received as it happened (a webhook delivery's
+        /// `data.event.id`); repeatable. Each must be in the bundle, verified: otherwise a
+        /// device's whole chain, or any event, could be left out unseen.
+        #[arg(long = "event", value_name = "EVENT_ID")]
+        events: Vec<Uuid>,
     },
     /// Enrol this device with a one-time code from the dispatcher.
     Enroll {
@@ -270,7 +275,13 @@ enum Reason {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let lang = Lang::parse(&cli.lang).unwrap_or_default();
-    if let Command::Verify { bundle, keys, job } = &cli.command {
+    if let Command::Verify {
+        bundle,
+        keys,
+        job,
+        events,
+    } = &cli.command
+    {
         let out = render::Out {
             json: cli.json,
             lang,
@@ -279,6 +290,7 @@ fn main() -> ExitCode {
             bundle,
             keys,
             job: *job,
+            events,
         };
         return match verify::check(&ask) {
             Ok((manifest, v)) => match out.verified(&manifest, &v) {

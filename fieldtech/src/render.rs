@@ -94,6 +94,7 @@ impl Out {
                 "generated_at": m.generated_at,
                 "signed_events": v.signed_events,
                 "refused_events": v.refused_events,
+                "refused_photos": v.refused_photos,
                 "desk_events": v.desk_events,
                 "photos": v.photos,
                 "devices": v.devices,
@@ -145,6 +146,9 @@ impl Out {
                 ))
                 .unwrap_or_else(|| format!("event {e}"))
             );
+        }
+        for p in &v.refused_photos {
+            say!("  photo {p}: not in the bundle; the server says its event was refused");
         }
         if v.refused_events > 0 {
             say!(

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 use fieldcore::evidence::{
-    MANIFEST, Manifest, Problem, Verification, listed_files, pinned, verify,
+    MANIFEST, Manifest, Problem, Verification, listed_files, pinned, received, verify,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -27,6 +27,8 @@ pub struct Ask<'a> {
     pub keys: &'a [String],
     /// The job the bundle must be of.
     pub job: Option<Uuid>,
+    /// Events the checker received as they happened: each must be in the bundle, verified.
+    pub events: &'a [Uuid],
 }
 
 /// The bundle's manifest and what checking it found.
@@ -74,15 +76,13 @@ pub fn check(ask: &Ask<'_>) -> Result<(Manifest, Verification)> {
         ));
     }
     if let Some(job) = ask.job.filter(|j| *j != manifest.job_id) {
-        v.problems.insert(
-            0,
-            Problem::NotTheJob {
-                expected: job,
-                found: manifest.job_id,
-            },
-        );
+        v.add([Problem::NotTheJob {
+            expected: job,
+            found: manifest.job_id,
+        }]);
     }
-    v.problems.extend(pinned(&manifest, &pins));
+    v.add(pinned(&manifest, &pins));
+    v.add(received(&v, ask.events));
     // A file the manifest does not account for is one nobody checked.
     let listed = listed_files(&manifest);
     let names: Vec<String> = zip
@@ -93,7 +93,7 @@ pub fn check(ask: &Ask<'_>) -> Result<(Manifest, Verification)> {
                 .unwrap_or_else(|e| format!("(a name not UTF-8: {e})"))
         })
         .collect();
-    v.problems.extend(
+    v.add(
         names
             .into_iter()
             .filter(|n| !listed.contains(n))

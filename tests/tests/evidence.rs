@@ -214,6 +214,26 @@ fn verify_accepts_the_untouched_bundle_and_refuses_one_changed_photo_event_or_li
     assert_eq!(code, 1, "{report}");
     assert!(!problems(&report).is_empty(), "{report}");
 
+    // The events received as they happened (a webhook receiver's record) are all in it; one
+    // that is not, is said.
+    let m: Value = serde_json::from_str(&manifest).unwrap();
+    let first = m["events"][0]["event"]["id"].as_str().unwrap().to_string();
+    let last = m["events"].as_array().unwrap().last().unwrap()["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, report) = verify_with(
+        dir.path(),
+        "received.zip",
+        &bundle,
+        &["--event", &first, "--event", &last],
+    );
+    assert_eq!(code, 0, "{report}");
+    let unseen = Uuid::now_v7().to_string();
+    let (code, report) = verify_with(dir.path(), "unseen.zip", &bundle, &["--event", &unseen]);
+    assert_eq!(code, 1, "{report}");
+    assert!(problems(&report).contains("which you received"), "{report}");
+
     // Another job's bundle, when this job's was asked for; a file nobody listed.
     let (code, report) = verify_with(
         dir.path(),

@@ -196,11 +196,6 @@ pub fn check_text(kind: ActionKind, name: &str, value: &str, max: usize) -> Resu
             &format!("at most {max} characters"),
         ));
     }
-    // PostgreSQL's JSON types refuse `\u0000` (the evidence indexes read events as JSON), and no
-    // person writes one.
-    if value.contains('\0') {
-        return Err(Refusal::invalid(kind, name, "no NUL characters"));
-    }
     Ok(())
 }
 
@@ -266,29 +261,5 @@ mod tests {
         let over = "检".repeat(NOTE_MAX_CHARS + 1);
         let r = check_text(ActionKind::JobCompleted, "note", &over, NOTE_MAX_CHARS).unwrap_err();
         assert_eq!(r.rule, Rule::InvalidInput);
-    }
-
-    #[test]
-    fn a_nul_character_is_refused_in_any_text() {
-        let r = check_text(
-            ActionKind::CustomerCallLogged,
-            "note",
-            "a\0b",
-            NOTE_MAX_CHARS,
-        );
-        assert_eq!(r.unwrap_err().rule, Rule::InvalidInput);
-        let mut e = crate::fixtures::tech_event(
-            uuid::Uuid::now_v7(),
-            uuid::Uuid::now_v7(),
-            crate::fixtures::t0(),
-            EventBody::JobCompleted {
-                note: "done\0".into(),
-            },
-        );
-        assert_eq!(check_event(&e).unwrap_err().rule, Rule::InvalidInput);
-        e.body = EventBody::JobCompleted {
-            note: "done".into(),
-        };
-        assert!(check_event(&e).is_ok());
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::Event;
 use crate::domain::chain::Elided;
 use crate::protocol::EventFlag;
 
-pub use verify::{Problem, README, Verification, listed_files, pinned, verify};
+pub use verify::{Problem, README, Verification, listed_files, pinned, received, verify};
 
 /// The format this build writes and reads.
 pub const FORMAT: &str = "fieldcore-evidence/1";

@@ -1,6 +1,6 @@
 //! Checking a bundle offline: every signature, every link, every photo's bytes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -70,6 +70,8 @@ pub enum Problem {
     PhotoMislabelled { photo: Uuid },
     #[error("the bundle holds a file it does not list: {name}")]
     Unexpected { name: String },
+    #[error("event {event}, which you received as it happened, is not verified in the bundle")]
+    NotReceived { event: Uuid },
 }
 
 /// What [`verify`] found: counts of what it checked, and every problem.
@@ -87,13 +89,28 @@ pub struct Verification {
     /// Per device, its last event of the job in the bundle: every event of the job the device
     /// recorded up to that one is here, none altered or left out. A chain cannot rule out
     /// events recorded after it; what the job shows then says how far the evidence reaches.
+    /// Empty when the bundle has any problem: it then proves nothing of the kind.
     pub shown_through: Vec<(Uuid, Uuid)>,
+    /// Photos named by events the server says it refused: not required in the bundle (a refused
+    /// photo is never taken in), so listed, as the server's word that they were refused.
+    pub refused_photos: Vec<Uuid>,
+    /// The events whose signature and places in their chains hold, and the desk's events.
+    pub verified: BTreeSet<Uuid>,
     pub problems: Vec<Problem>,
 }
 
 impl Verification {
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// More problems, found beside [`verify`] (pinned keys, events received): with any, the
+    /// bundle proves nothing of how far its evidence reaches.
+    pub fn add(&mut self, more: impl IntoIterator<Item = Problem>) {
+        self.problems.extend(more);
+        if !self.problems.is_empty() {
+            self.shown_through.clear();
+        }
     }
 }
 
@@ -193,8 +210,35 @@ pub fn verify(manifest: &Manifest, sha256: &dyn Fn(&str) -> Option<String>) -> V
         .iter()
         .filter(|r| verified.contains(&r.event.id))
         .count();
+    out.refused_photos = manifest
+        .refused
+        .iter()
+        .filter_map(|r| match &r.event.body {
+            EventBody::PhotoCaptured { photo } => Some(photo.photo_id),
+            _ => None,
+        })
+        .collect();
     photos(manifest, &verified, sha256, &mut out);
+    out.add([]);
+    out.verified = verified.into_iter().collect();
+    out.verified
+        .extend(all().filter(|e| is_desk(e)).map(|e| e.id));
     out
+}
+
+fn is_desk(e: &Event) -> bool {
+    matches!(e.actor, Actor::Dispatcher { .. })
+}
+
+/// The events the checker received as the work happened (a webhook delivery carries each
+/// event's id) against the bundle: a device's whole chain, or any event, left out of a bundle
+/// is otherwise invisible in it.
+pub fn received(v: &Verification, events: &[Uuid]) -> Vec<Problem> {
+    events
+        .iter()
+        .filter(|e| !v.verified.contains(e))
+        .map(|&event| Problem::NotReceived { event })
+        .collect()
 }
 
 /// The bundle's device keys against keys the checker already holds (from the webhook
@@ -717,6 +761,41 @@ mod tests {
     }
 
     #[test]
+    fn an_event_received_as_it_happened_must_be_in_the_bundle_and_a_failure_claims_nothing() {
+        let (m, photo, _) = bundle();
+        let v = check(&m, &photo);
+        let ids: Vec<Uuid> = m.events.iter().map(|r| r.event.id).collect();
+        assert_eq!(received(&v, &ids), vec![]);
+        // The job's last event, and the device's whole chain, left out: what was received
+        // as it happened shows it.
+        let mut cut = m.clone();
+        cut.chains[0].links.truncate(3);
+        cut.events.truncate(1);
+        cut.photos.clear();
+        let mut v = check(&cut, &photo);
+        assert!(v.is_ok() && !v.shown_through.is_empty());
+        v.add(received(&v, &ids));
+        assert_eq!(
+            v.problems,
+            vec![
+                Problem::NotReceived { event: ids[1] },
+                Problem::NotReceived { event: ids[2] }
+            ]
+        );
+        assert!(
+            v.shown_through.is_empty(),
+            "a bundle with problems claims no reach"
+        );
+        let mut none = m.clone();
+        none.chains.clear();
+        none.events.clear();
+        none.photos.clear();
+        let mut v = check(&none, &photo);
+        v.add(received(&v, &ids[..1]));
+        assert_eq!(v.problems, vec![Problem::NotReceived { event: ids[0] }]);
+    }
+
+    #[test]
     fn a_refused_event_holds_its_place_and_is_counted() {
         let (mut m, photo, _) = bundle();
         let done = m.events.remove(2).event;
@@ -729,6 +808,19 @@ mod tests {
         let v = check(&m, &photo);
         assert_eq!(v.problems, vec![]);
         assert_eq!((v.signed_events, v.refused_events), (3, 1));
+
+        // A photo event said to be refused: its photo is not required, and is named.
+        let shot = m.events.remove(1).event;
+        m.refused.push(Refused {
+            event: shot,
+            rule: "invalid_input".into(),
+            message: "".into(),
+            received_at: t0(),
+        });
+        let photo_id = m.photos.remove(0).photo_id;
+        let v = check(&m, &photo);
+        assert_eq!(v.problems, vec![]);
+        assert_eq!(v.refused_photos, vec![photo_id]);
     }
 
     #[test]

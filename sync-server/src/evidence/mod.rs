@@ -54,13 +54,17 @@ pub async fn gather(
     let Some(mut detail) = state.storage.job(org.id, job).await? else {
         return Ok(None);
     };
-    // An event refused for naming another device is whoever the sender claimed: nobody's
-    // evidence. One refused and later accepted (sent again) is the stored one.
+    // An event refused for naming another device is whoever the sender claimed, and one
+    // refused as `unknown_job` came from a device never given the job: neither is the job's
+    // evidence (and the second would show another technician's chain to this job's
+    // customer). One refused and later accepted (sent again) is the stored one.
     let stored: HashSet<Uuid> = detail.timeline.iter().map(|t| t.event.id).collect();
+    let unknown_job = fieldcore::domain::Rule::UnknownJob.code();
     let refused: Vec<&crate::storage::Rejection> = detail
         .rejections
         .iter()
-        .filter(|r| r.rule != WRONG_DEVICE && !stored.contains(&r.event.id))
+        .filter(|r| r.rule != WRONG_DEVICE && r.rule != unknown_job)
+        .filter(|r| !stored.contains(&r.event.id))
         .collect();
     let shown: HashSet<Uuid> = stored
         .iter()

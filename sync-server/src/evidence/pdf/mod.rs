@@ -140,6 +140,21 @@ fn check(d: &mut Doc, e: &Evidence, cx: &Context<'_>) {
             0.0,
         );
     }
+    for p in &r.refused_photos {
+        d.para(
+            &format!(
+                "{} {}: {}",
+                ui.t("Photo", "照片"),
+                short(*p),
+                ui.t(
+                    "its event was refused by the server's rules, so the photo was not taken in.",
+                    "其记录被服务器规则拒绝，照片未被接收。"
+                )
+            ),
+            8.5,
+            0.0,
+        );
+    }
     if r.refused_events > 0 {
         d.para(
             &format!(
