@@ -95,17 +95,7 @@ pub fn timer_tag(ui: Ui, t: &Timer) -> String {
     } else {
         "timer"
     };
-    let state = if t.breached {
-        if t.exempted {
-            ui.t("breached (exempted)", "已超时（已豁免）").to_string()
-        } else {
-            ui.t("breached", "已超时").to_string()
-        }
-    } else if t.stopped_at.is_some() {
-        ui.t("met", "已达成").to_string()
-    } else {
-        ui.remaining(t.remaining_secs)
-    };
+    let state = ui.timer_state(t);
     format!(
         "<span class=\"{class}\" data-timer=\"{}\">{}: {}</span>",
         t.kind.as_str(),

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use fieldcore::domain::{
-    ActionKind, ExceptionDecision, ExemptionReason, JobKind, JobStatus, Lang, PhotoCategory,
-    TimerKind,
+    ActionKind, ExceptionDecision, ExemptionReason, FeeBasis, JobKind, JobStatus, Lang,
+    PhotoCategory, Timer, TimerKind,
 };
 use fieldcore::protocol::EventFlag;
 
@@ -228,6 +228,53 @@ impl Ui {
             JobCompleted => self.t("completed", "完成"),
             ExemptionClaimed => self.t("exemption claimed", "申请豁免"),
             CheckedOut => self.t("checked out", "离场"),
+        }
+    }
+
+    /// Where a timer stands: "met", "breached (exempted)", "1 h 5 min left".
+    pub fn timer_state(&self, t: &Timer) -> String {
+        if t.breached {
+            if t.exempted {
+                self.t("breached (exempted)", "已超时（已豁免）")
+                    .to_string()
+            } else {
+                self.t("breached", "已超时").to_string()
+            }
+        } else if t.stopped_at.is_some() {
+            self.t("met", "已达成").to_string()
+        } else {
+            self.remaining(t.remaining_secs)
+        }
+    }
+
+    /// A check-in against the arrival window: the words, and whether it missed the window
+    /// (`None` while there is nothing to judge).
+    pub fn arrival(
+        &self,
+        window: Option<&Timer>,
+        checked_in_at: Option<DateTime<Utc>>,
+    ) -> (&'static str, Option<bool>) {
+        match (window, checked_in_at) {
+            (None, _) => (self.t("no appointment booked", "尚未预约"), None),
+            (Some(_), None) => (self.t("not checked in yet", "尚未签到"), None),
+            (Some(w), Some(at)) if w.not_before.is_some_and(|nb| at < nb) => {
+                (self.t("too early", "过早到达"), Some(true))
+            }
+            (Some(w), Some(at)) if at > w.due_at => (self.t("late", "迟到"), Some(true)),
+            (Some(_), Some(_)) => (self.t("within the window", "在时间窗内"), Some(false)),
+        }
+    }
+
+    pub fn fee(&self, f: &FeeBasis) -> String {
+        match f {
+            FeeBasis::InWarranty => self.t("in warranty", "保内").to_string(),
+            FeeBasis::Quoted { amount_cents } => format!(
+                "{} {}.{:02}",
+                self.t("quoted", "报价"),
+                amount_cents / 100,
+                amount_cents % 100
+            ),
+            FeeBasis::StandardSchedule => self.t("standard fee schedule", "标准收费").to_string(),
         }
     }
 

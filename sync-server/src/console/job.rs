@@ -255,16 +255,7 @@ async fn render(
     }
 
     // ---- the order
-    let fee = match &v.order.fee_basis {
-        FeeBasis::InWarranty => ui.t("in warranty", "保内").to_string(),
-        FeeBasis::Quoted { amount_cents } => format!(
-            "{} {}.{:02}",
-            ui.t("quoted", "报价"),
-            amount_cents / 100,
-            amount_cents % 100
-        ),
-        FeeBasis::StandardSchedule => ui.t("standard fee schedule", "标准收费").to_string(),
-    };
+    let fee = ui.fee(&v.order.fee_basis);
     let _ = write!(
         o,
         "<section class=\"card\"><h2>{}</h2><dl>",
@@ -588,27 +579,10 @@ async fn render(
 
 fn render_arrival(o: &mut String, ui: Ui, v: &fieldcore::domain::JobView, timers: &[Timer]) {
     let window = timers.iter().find(|t| t.kind == TimerKind::ArrivalWindow);
-    let verdict = match (window, v.checked_in_at) {
-        (None, _) => ui.t("no appointment booked", "尚未预约").to_string(),
-        (Some(_), None) => ui.t("not checked in yet", "尚未签到").to_string(),
-        (Some(w), Some(at)) => {
-            if w.not_before.is_some_and(|nb| at < nb) {
-                format!(
-                    "<span class=\"timer breached\">{}</span>",
-                    ui.t("too early", "过早到达")
-                )
-            } else if at > w.due_at {
-                format!(
-                    "<span class=\"timer breached\">{}</span>",
-                    ui.t("late", "迟到")
-                )
-            } else {
-                format!(
-                    "<span class=\"timer ok\">{}</span>",
-                    ui.t("within the window", "在时间窗内")
-                )
-            }
-        }
+    let verdict = match ui.arrival(window, v.checked_in_at) {
+        (words, None) => words.to_string(),
+        (words, Some(true)) => format!("<span class=\"timer breached\">{words}</span>"),
+        (words, Some(false)) => format!("<span class=\"timer ok\">{words}</span>"),
     };
     let _ = write!(
         o,

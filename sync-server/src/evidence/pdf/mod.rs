@@ -8,7 +8,7 @@ mod picture;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use fieldcore::domain::{Actor, EventBody, FeeBasis, Phase, PhotoCategory, TimerKind};
+use fieldcore::domain::{Actor, EventBody, Phase, PhotoCategory, TimerKind};
 use uuid::Uuid;
 
 use super::Evidence;
@@ -208,16 +208,7 @@ fn order(d: &mut Doc, e: &Evidence, cx: &Context<'_>) {
     let ui = cx.ui;
     let v = &e.detail.view;
     d.heading(ui.t("Order", "订单"));
-    let fee = match &v.order.fee_basis {
-        FeeBasis::InWarranty => ui.t("in warranty", "保内").to_string(),
-        FeeBasis::Quoted { amount_cents } => format!(
-            "{} {}.{:02}",
-            ui.t("quoted", "报价"),
-            amount_cents / 100,
-            amount_cents % 100
-        ),
-        FeeBasis::StandardSchedule => ui.t("standard fee schedule", "标准收费").to_string(),
-    };
+    let fee = ui.fee(&v.order.fee_basis);
     let technician = v
         .technician_id
         .map(|t| name(cx, t))
@@ -318,15 +309,7 @@ fn arrival(d: &mut Doc, e: &Evidence, cx: &Context<'_>) {
             &format!("{} – {}", opt(w.not_before), ui.local(w.due_at)),
         );
     }
-    let verdict = match (window, v.checked_in_at) {
-        (None, _) => ui.t("no appointment booked", "尚未预约"),
-        (Some(_), None) => ui.t("not checked in yet", "尚未签到"),
-        (Some(w), Some(at)) if w.not_before.is_some_and(|nb| at < nb) => {
-            ui.t("too early", "过早到达")
-        }
-        (Some(w), Some(at)) if at > w.due_at => ui.t("late", "迟到"),
-        (Some(_), Some(_)) => ui.t("within the window", "在时间窗内"),
-    };
+    let (verdict, _) = ui.arrival(window, v.checked_in_at);
     d.field(
         ui.t("Checked in", "签到时间"),
         &format!("{} ({verdict})", opt(v.checked_in_at)),
@@ -347,17 +330,7 @@ fn arrival(d: &mut Doc, e: &Evidence, cx: &Context<'_>) {
     let rows: Vec<Vec<String>> = timers
         .iter()
         .map(|t| {
-            let state = if t.breached {
-                if t.exempted {
-                    ui.t("breached (exempted)", "已超时（已豁免）").to_string()
-                } else {
-                    ui.t("breached", "已超时").to_string()
-                }
-            } else if t.stopped_at.is_some() {
-                ui.t("met", "已达成").to_string()
-            } else {
-                ui.remaining(t.remaining_secs)
-            };
+            let state = ui.timer_state(t);
             vec![
                 ui.timer(t.kind).to_string(),
                 ui.local(t.started_at),
