@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use fieldcore::domain::{
-    ActionKind, ExceptionDecision, ExemptionReason, FeeBasis, JobKind, JobStatus, Lang,
+    ActionKind, ExceptionDecision, ExemptionReason, FeeBasis, JobKind, JobStatus, JobView, Lang,
     PhotoCategory, Timer, TimerKind,
 };
 use fieldcore::protocol::EventFlag;
@@ -263,6 +263,35 @@ impl Ui {
             (Some(w), Some(at)) if at > w.due_at => (self.t("late", "迟到"), Some(true)),
             (Some(_), Some(_)) => (self.t("within the window", "在时间窗内"), Some(false)),
         }
+    }
+
+    /// The order as the desk wrote it, label by label; empty values are for the caller to
+    /// leave out. The console's job page and the evidence report show the same.
+    pub fn order_fields(&self, v: &JobView) -> Vec<(&'static str, String)> {
+        let o = &v.order;
+        vec![
+            (
+                self.t("Job number", "工单号"),
+                v.number
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            (self.t("Customer", "客户"), o.customer_name.clone()),
+            (self.t("Address", "地址"), o.address.clone()),
+            (self.t("Phone", "电话"), o.phone.clone()),
+            (self.t("Product model", "产品型号"), o.product_model.clone()),
+            (self.t("Work", "服务内容"), o.work.clone()),
+            (self.t("Ordering party", "下单方"), o.ordering_party.clone()),
+            (
+                self.t("Severity", "故障等级"),
+                o.severity.map(|s| s.to_string()).unwrap_or_default(),
+            ),
+            (
+                self.t("Pieces", "件数"),
+                o.expected_pieces.map(|s| s.to_string()).unwrap_or_default(),
+            ),
+            (self.t("Fee basis", "收费方式"), self.fee(&o.fee_basis)),
+        ]
     }
 
     pub fn fee(&self, f: &FeeBasis) -> String {

@@ -255,44 +255,12 @@ async fn render(
     }
 
     // ---- the order
-    let fee = ui.fee(&v.order.fee_basis);
     let _ = write!(
         o,
         "<section class=\"card\"><h2>{}</h2><dl>",
         ui.t("Order", "订单")
     );
-    for (label, value) in [
-        (
-            ui.t("Job number", "工单号"),
-            v.number
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "-".into()),
-        ),
-        (ui.t("Customer", "客户"), v.order.customer_name.clone()),
-        (ui.t("Address", "地址"), v.order.address.clone()),
-        (ui.t("Phone", "电话"), v.order.phone.clone()),
-        (
-            ui.t("Product model", "产品型号"),
-            v.order.product_model.clone(),
-        ),
-        (ui.t("Work", "服务内容"), v.order.work.clone()),
-        (
-            ui.t("Ordering party", "下单方"),
-            v.order.ordering_party.clone(),
-        ),
-        (
-            ui.t("Severity", "故障等级"),
-            v.order.severity.map(|s| s.to_string()).unwrap_or_default(),
-        ),
-        (
-            ui.t("Pieces", "件数"),
-            v.order
-                .expected_pieces
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-        ),
-        (ui.t("Fee basis", "收费方式"), fee),
-    ] {
+    for (label, value) in ui.order_fields(v) {
         if !value.is_empty() {
             let _ = write!(o, "<dt>{label}</dt><dd>{}</dd>", esc(&value));
         }

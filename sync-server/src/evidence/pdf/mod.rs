@@ -208,30 +208,17 @@ fn order(d: &mut Doc, e: &Evidence, cx: &Context<'_>) {
     let ui = cx.ui;
     let v = &e.detail.view;
     d.heading(ui.t("Order", "订单"));
-    let fee = ui.fee(&v.order.fee_basis);
     let technician = v
         .technician_id
         .map(|t| name(cx, t))
         .unwrap_or_else(|| ui.t("unassigned", "未派单").to_string());
-    for (label, value) in [
+    let state = [
         (ui.t("Status", "状态"), ui.status(v.status()).to_string()),
         (ui.t("Kind", "类型"), ui.kind(v.order.kind).to_string()),
         (ui.t("Technician", "技术员"), technician),
-        (
-            ui.t("Ordering party", "下单方"),
-            v.order.ordering_party.clone(),
-        ),
-        (ui.t("Customer", "客户"), v.order.customer_name.clone()),
-        (ui.t("Address", "地址"), v.order.address.clone()),
-        (ui.t("Phone", "电话"), v.order.phone.clone()),
-        (
-            ui.t("Product model", "产品型号"),
-            v.order.product_model.clone(),
-        ),
-        (ui.t("Work", "服务内容"), v.order.work.clone()),
-        (ui.t("Fee basis", "收费方式"), fee),
         (ui.t("Created", "创建时间"), ui.local(v.created_at)),
-    ] {
+    ];
+    for (label, value) in state.into_iter().chain(ui.order_fields(v)) {
         if !value.is_empty() {
             d.field(label, &value);
         }
