@@ -285,3 +285,45 @@ impl Clock for ManualClock {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).1
     }
 }
+
+/// A phone's evidence chain in memory, as the store keeps it on disk (ADR 0016, 0017): its
+/// key, its head, each job's head and its sequence.
+#[derive(Debug)]
+pub struct Chain {
+    pub key: crate::domain::chain::DeviceKey,
+    pub head: String,
+    pub job_heads: std::collections::HashMap<Uuid, String>,
+    pub seq: i64,
+}
+
+impl Chain {
+    pub fn new() -> Chain {
+        let key = crate::domain::chain::DeviceKey::generate().expect("a key");
+        let head = crate::domain::chain::genesis(key.public_key());
+        Chain {
+            key,
+            head,
+            job_heads: Default::default(),
+            seq: 0,
+        }
+    }
+
+    /// Number `e` and seal it after the device's last event and after its job's.
+    pub fn seal(&mut self, e: &mut Event) {
+        self.seq += 1;
+        e.device_seq = Some(self.seq);
+        let job_prev = self
+            .job_heads
+            .get(&e.job_id)
+            .cloned()
+            .unwrap_or_else(|| crate::domain::chain::job_start(&e.job_id));
+        self.head = self.key.seal(e, &self.head, &job_prev);
+        self.job_heads.insert(e.job_id, self.head.clone());
+    }
+}
+
+impl Default for Chain {
+    fn default() -> Chain {
+        Chain::new()
+    }
+}

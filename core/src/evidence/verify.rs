@@ -427,7 +427,6 @@ fn photos(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::chain::DeviceKey;
     use crate::domain::{CallOutcome, PhotoCategory, PhotoRef};
     use crate::evidence::{BundledPhoto, DeviceChain, Recorded, Refused};
     use crate::fixtures::t0;
@@ -437,25 +436,17 @@ mod tests {
 
     /// A phone's signed events, as its store seals them: one chain, and one per job.
     struct Phone {
-        key: DeviceKey,
+        chain: crate::fixtures::Chain,
         device: Uuid,
         tech: Uuid,
-        head: String,
-        job_heads: HashMap<Uuid, String>,
-        seq: i64,
     }
 
     impl Phone {
         fn new() -> Phone {
-            let key = DeviceKey::generate().unwrap();
-            let head = chain::genesis(key.public_key());
             Phone {
-                key,
+                chain: crate::fixtures::Chain::new(),
                 device: Uuid::now_v7(),
                 tech: Uuid::now_v7(),
-                head,
-                job_heads: HashMap::new(),
-                seq: 0,
             }
         }
 
@@ -465,15 +456,7 @@ mod tests {
                 technician_id: self.tech,
                 device_id: self.device,
             };
-            self.seq += 1;
-            e.device_seq = Some(self.seq);
-            let job_prev = self
-                .job_heads
-                .get(&job)
-                .cloned()
-                .unwrap_or_else(|| chain::job_start(&job));
-            self.head = self.key.seal(&mut e, &self.head, &job_prev);
-            self.job_heads.insert(job, self.head.clone());
+            self.chain.seal(&mut e);
             e
         }
     }
@@ -537,7 +520,7 @@ mod tests {
             chains: vec![DeviceChain::around(
                 job,
                 phone.device,
-                phone.key.public_key(),
+                phone.chain.key.public_key(),
                 &events,
                 &|_| true,
             )],
@@ -842,7 +825,7 @@ mod tests {
         let e = other.record(m.job_id, call("made up"));
         forged.chains.push(DeviceChain {
             device_id: phone.device,
-            public_key: hex::encode(other.key.public_key()),
+            public_key: hex::encode(other.chain.key.public_key()),
             links: vec![Link::Job { event_id: e.id }],
         });
         forged.events.push(recorded(&e));
@@ -859,7 +842,7 @@ mod tests {
         let mut pins = HashMap::new();
         pins.insert(phone.device, m.chains[0].public_key.to_uppercase());
         assert_eq!(pinned(&m, &pins), vec![]);
-        pins.insert(phone.device, hex::encode(other.key.public_key()));
+        pins.insert(phone.device, hex::encode(other.chain.key.public_key()));
         assert_eq!(
             pinned(&m, &pins),
             vec![Problem::KeyMismatch {

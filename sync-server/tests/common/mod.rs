@@ -215,39 +215,33 @@ pub fn fake_photo(len: u32, seed: u32) -> (Vec<u8>, PhotoRef) {
     (bytes, photo)
 }
 
-/// A phone's evidence chain, as the core's store keeps it: its key, its head, each job's head
-/// and its sequence (ADR 0016, 0017).
-pub struct Signer {
-    pub key: fieldcore::domain::chain::DeviceKey,
-    pub head: String,
-    pub job_heads: std::collections::HashMap<Uuid, String>,
-    pub seq: i64,
+/// A phone's evidence chain (`fieldcore::fixtures::Chain`: its key, heads and sequence) that
+/// seals the events a [`DeviceClient`] makes.
+#[derive(Debug, Default)]
+pub struct Signer(pub fieldcore::fixtures::Chain);
+
+impl std::ops::Deref for Signer {
+    type Target = fieldcore::fixtures::Chain;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Signer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Signer {
     pub fn new() -> Signer {
-        let key = fieldcore::domain::chain::DeviceKey::generate().unwrap();
-        let head = fieldcore::domain::chain::genesis(key.public_key());
-        Signer {
-            key,
-            head,
-            job_heads: Default::default(),
-            seq: 0,
-        }
+        Signer::default()
     }
 
     /// The next event of the phone, numbered and sealed after the last.
     pub fn seal(&mut self, phone: &DeviceClient, job: Uuid, body: EventBody) -> Event {
         let mut e = phone.event(job, body);
-        self.seq += 1;
-        e.device_seq = Some(self.seq);
-        let job_prev = self
-            .job_heads
-            .get(&job)
-            .cloned()
-            .unwrap_or_else(|| fieldcore::domain::chain::job_start(&job));
-        self.head = self.key.seal(&mut e, &self.head, &job_prev);
-        self.job_heads.insert(job, self.head.clone());
+        self.0.seal(&mut e);
         e
     }
 
